@@ -1,0 +1,177 @@
+"""Exercise checks: the shared machinery every chapter's checks are built on.
+
+A check is a function decorated with :func:`exercise`. It receives the learner's answer (a value, or a function they
+wrote), raises :class:`CheckFailed` with ONE line naming the likely mistake, or returns quietly when all is well. The
+decorator turns that into what the learner sees under the check cell:
+
+    ✅ [1.2] Build tensors of given shapes: passed
+    ❌ [1.2] b should have shape (2, 3), got (3, 2) - rows and columns swapped?
+    ⏳ [1.2] not attempted yet - replace the `...` / NotImplementedError in the exercise cell with your answer
+
+Stubs in learner notebooks are either ``x = ...`` (top-level answers) or ``raise NotImplementedError`` (inside a
+function the learner writes); both count as "not attempted". The grader (``python -m utils.grade``) reads the same
+lines back from the executed notebook, keyed by exercise id.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "REGISTRY", "PASS_MARK",
+    "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub",
+]
+
+PASS_MARK = "✅"
+FAIL_MARK = "❌"
+TODO_MARK = "⏳"
+
+#: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
+REGISTRY: dict[str, dict[str, str]] = {}
+
+
+class CheckFailed(Exception):
+    """Raised inside a check body: the message is the one line the learner reads."""
+
+
+class _OneLineError(Exception):
+    """An exception IPython shows as its message only (no traceback), via ``_render_traceback_``."""
+
+    mark = ""
+
+    def __init__(self, ex_id: str, message: str):
+        self.ex_id = ex_id
+        self.message = message
+        super().__init__(f"[{ex_id}] {message}")
+
+    def _render_traceback_(self):  # IPython hook: these lines replace the traceback
+        return [f"{self.mark} {type(self).__name__}: [{self.ex_id}] {self.message}"]
+
+
+class ExerciseFailed(_OneLineError):
+    mark = FAIL_MARK
+
+
+class ExerciseNotAttempted(_OneLineError):
+    mark = TODO_MARK
+
+
+def is_stub(value) -> bool:
+    """True for the placeholder a learner notebook starts with: ``...`` (Ellipsis)."""
+    return value is Ellipsis
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def exercise(ex_id: str, title: str) -> Callable:
+    """Register a check for exercise ``ex_id`` (e.g. "1.2", chapter = the part before the dot, zero-padded).
+
+    The wrapped check prints a pass line, or raises ExerciseNotAttempted / ExerciseFailed with one readable line.
+    """
+    chapter = ex_id.split(".")[0].zfill(2)
+
+    def decorate(body: Callable) -> Callable:
+        chapter_registry = REGISTRY.setdefault(chapter, {})
+        if ex_id in chapter_registry and chapter_registry[ex_id] != title:
+            raise ValueError(f"exercise id {ex_id} registered twice")
+        chapter_registry[ex_id] = title
+
+        @functools.wraps(body)
+        def check(*args, **kwargs):
+            if any(is_stub(a) for a in args) or any(is_stub(v) for v in kwargs.values()):
+                raise ExerciseNotAttempted(
+                    ex_id, "replace the `...` in the exercise cell with your answer, run it, then run this check")
+            try:
+                detail = body(*args, **kwargs)
+            except NotImplementedError:
+                raise ExerciseNotAttempted(
+                    ex_id, "your function still raises NotImplementedError: write its body, run the cell, "
+                           "then run this check") from None
+            except CheckFailed as failure:
+                raise ExerciseFailed(ex_id, str(failure)) from None
+            except (ExerciseFailed, ExerciseNotAttempted):
+                raise
+            except Exception as exc:  # the learner's code crashed while we called it
+                raise ExerciseFailed(ex_id, f"your code raised {_short(exc)}") from None
+            line = f"{PASS_MARK} [{ex_id}] {title}: passed"
+            print(line + (f" - {detail}" if detail else ""))
+
+        check.ex_id = ex_id
+        check.title = title
+        return check
+
+    return decorate
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Small assertion helpers used by chapter checks. Each raises CheckFailed with the message given.
+
+def expect(condition: bool, message: str) -> None:
+    """``expect(x == 3, "x should be 3")`` - fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_close(got, want: float, message: str, tol: float = 1e-6) -> None:
+    """Compare two scalars with a relative/absolute tolerance; ``message`` may use {got} and {want}."""
+    try:
+        got_f = float(got)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"expected a number, got {type(got).__name__}") from None
+    if math.isnan(got_f) or not math.isclose(got_f, want, rel_tol=tol, abs_tol=tol):
+        raise CheckFailed(message.format(got=_fmt(got_f), want=_fmt(want)))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def as_numpy(value, name: str = "your answer", *, allow_torch: bool = True) -> np.ndarray:
+    """Convert a numpy array / torch tensor / nested list to a float-or-int numpy array, or fail clearly."""
+    if value is None:
+        raise CheckFailed(f"{name} is None - did you forget to `return` it?")
+    if allow_torch and type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)) or np.isscalar(value) or isinstance(value, np.ndarray):
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError):
+            raise CheckFailed(f"{name} could not be turned into an array (ragged rows?)") from None
+    raise CheckFailed(f"{name} should be an array, got {type(value).__name__}")
+
+
+def expect_array(value, *, name: str, shape=None, module: str | None = None, dtype_kind: str | None = None):
+    """Check type (``module`` = "numpy" or "torch"), shape and dtype kind ('f' float, 'i' integer); return numpy."""
+    if module == "numpy" and not isinstance(value, np.ndarray):
+        raise CheckFailed(f"{name} should be a numpy array, got {type(value).__module__}.{type(value).__name__}")
+    if module == "torch" and not type(value).__module__.startswith("torch"):
+        raise CheckFailed(f"{name} should be a torch tensor, got {type(value).__module__}.{type(value).__name__}")
+    arr = as_numpy(value, name)
+    if shape is not None and tuple(arr.shape) != tuple(shape):
+        raise CheckFailed(f"{name} should have shape {tuple(shape)}, got {tuple(arr.shape)}")
+    if dtype_kind is not None:
+        kinds = {"f": "floating-point", "i": "integer", "b": "boolean"}
+        actual = "i" if arr.dtype.kind in "iu" else arr.dtype.kind
+        if actual != dtype_kind:
+            raise CheckFailed(f"{name} should hold {kinds[dtype_kind]} numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def expect_choice(answer, *, correct: str, options: str, why_wrong: dict[str, str], explanation: str) -> str:
+    """Multiple-choice quiz: ``answer`` is one letter of ``options``. Wrong letters fail with their own hint.
+
+    Returns the explanation, which the pass line prints, so the learner reads why the answer is right.
+    """
+    if not isinstance(answer, str) or answer.strip().lower() not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise CheckFailed(f"answer with one letter as a string: one of {choices} (got {answer!r})")
+    letter = answer.strip().lower()
+    if letter != correct:
+        raise CheckFailed(f"'{letter}' is not right: {why_wrong.get(letter, 'think again about the definition')}")
+    return explanation
