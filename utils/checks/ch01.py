@@ -61,7 +61,7 @@ def swap_red_blue(fn):
     got_np = expect_array(got, name="the result", shape=(3,))
     expect(not np.allclose(got_np, [0.9, 0.5, 0.1]), "the result equals the input - nothing was swapped")
     expect(not np.allclose(got_np, [0.5, 0.9, 0.1]), "you swapped red and GREEN (indices 0 and 1); blue is index 2")
-    expect(not np.allclose(got_np, [0.1, 0.1, 0.9]) and not np.allclose(got_np, [0.9, 0.5, 0.9]),
+    expect(not np.allclose(got_np, [0.1, 0.5, 0.1]) and not np.allclose(got_np, [0.9, 0.5, 0.9]),
            "one channel was copied over the other; a swap needs both old values (use a copy or fancy indexing)")
     expect(np.allclose(got_np, [0.1, 0.5, 0.9]), f"[0.9, 0.5, 0.1] should become [0.1, 0.5, 0.9], got {got_np.tolist()}")
     other = as_numpy(fn(torch.tensor([0.2, 0.4, 0.6])))
@@ -139,7 +139,7 @@ def matmul_predictions(answers):
         expect(got != "error", f"{a} @ {b} works: the last axis of A ({a[-1]}) meets the second-to-last of B ({b[-2]})")
         if got == want:
             continue
-        if isinstance(got, tuple) and got == a[:-1] + b[:-2] + (b[-1],) and got != want:
+        if isinstance(got, tuple) and got == a[:-2] + b[:-2] + (a[-2], b[-1]):
             raise CheckFailed(f"{a} @ {b}: the batch axes are shared, not concatenated; result {want}")
         if isinstance(got, tuple) and len(got) == len(want) and got[-1] == a[-1]:
             raise CheckFailed(f"{a} @ {b}: the inner size {a[-1]} disappears in a product; result {want}")
