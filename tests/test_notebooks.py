@@ -1,0 +1,70 @@
+"""Every notebook of the course keeps the rules of the product spec; every learner notebook runs to the end with each
+check reporting "not attempted". Parametrised over the files, so a new chapter is covered the moment it exists."""
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import grade
+from utils.checks import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+LEARNER = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PASSED = re.compile(r"✅ \[(\d+\.\d+)\]")
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_notebook_has_the_parts_every_notebook_has(path):
+    nb = nbformat.read(path, as_version=4)
+    text = _markdown(nb)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell is the title"
+    for part in ("why this matters", "time", "prerequisite", "takeaways", "next"):
+        assert part in text.lower(), f"no '{part}' in the prose"
+    assert re.search(r"^#+ .*learn|^\*\*you will learn", text, re.I | re.M), "no learning objectives"
+    assert re.search(r"^>.*misconception", text, re.I | re.M), "no 'common misconception' callout (a > blockquote)"
+    assert re.search(r"^## 1\.", text, re.M), "sections are numbered (## 1. ...)"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert any(c.source.startswith("# NBVAL_SKIP") for c in code), "no versions cell marked NBVAL_SKIP"
+    first_code = next(c.source for c in code if not c.source.startswith("# NBVAL_SKIP"))
+    assert "%matplotlib inline" in first_code and "seed" in first_code, "first code cell: %matplotlib inline + seeds"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_every_registered_exercise_is_in_its_notebook_and_passes(path):
+    """The committed outputs of a solution show each of its chapter's exercises passing (nbval re-runs them)."""
+    chapter = grade.chapter_of(nbformat.read(path, as_version=4), path)
+    module = importlib.import_module(f"utils.checks.ch{chapter}")
+    expected = set(REGISTRY[chapter])
+    assert expected, f"utils/checks/ch{chapter}.py registers no exercise"
+    assert "expect_choice" in inspect.getsource(module), f"chapter {chapter} has no auto-checked quiz"
+    nb = nbformat.read(path, as_version=4)
+    shown = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
+            for out in cell.outputs:
+                shown.update(PASSED.findall(out.get("text", "")))
+    assert shown == expected, f"passing checks in outputs {sorted(shown)} != registered {sorted(expected)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LEARNER, ids=_ids(LEARNER))
+def test_learner_notebook_runs_to_the_end_with_every_check_not_attempted(path):
+    result = grade.grade_notebook(path, timeout=300)
+    assert result.problem is None, result.problem
+    assert result.exercises, "no exercises found"
+    for ex in result.exercises:
+        # the check cell itself must have reported (not just be missing): its message is the stub's
+        assert ex.status == "not attempted" and "never reported" not in ex.message, (ex.id, ex.status, ex.message)
