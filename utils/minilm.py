@@ -62,3 +62,19 @@ def _find(suffix: str):
         if name.endswith(suffix):
             return tensor
     raise KeyError(f"{suffix} not found in the MiniLM weights")
+
+
+def weights() -> dict:
+    """All of MiniLM's stored tensors by name (shared, cached: do not modify them in place)."""
+    return dict(_tensors())
+
+
+def parameter_count() -> int:
+    """Learned numbers in MiniLM (floating-point tensors only; the integer ``position_ids`` buffer is not learned)."""
+    return sum(t.numel() for t in _tensors().values() if t.dtype.is_floating_point)
+
+
+def vocabulary() -> list[str]:
+    """Token strings by id: ``vocabulary()[7592] == "hello"`` (30,522 entries, WordPiece, lower-case)."""
+    tokenizer = load_tokenizer()
+    return [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]

@@ -1,21 +1,58 @@
 """Reference norms, distances and similarities (notebook 02), used by notebooks 04, 05 and 07.
 
-Every function accepts numpy arrays or torch tensors (and lists) and returns numpy values; zero vectors,
-mismatched shapes and NaN give a one-line ValueError.
+Every function accepts numpy arrays, torch tensors (any dtype, any device, with or without gradients) and nested
+lists, and returns plain Python floats or numpy arrays. Bad input gives ONE readable line:
+
+- NaN or infinity, non-numeric data, ``None``      -> ValueError
+- vectors of different shapes / lengths            -> ValueError
+- a zero vector where a direction is needed        -> ValueError (cosine, normalising, top-k)
+
+>>> l2_norm([3, -4]), l1_norm([3, -4]), linf_norm([3, -4])
+(5.0, 7.0, 4.0)
+>>> round(cosine_similarity([1, 0], [1, 1]), 4)
+0.7071
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+__all__ = [
+    "to_numpy", "lp_norm", "l1_norm", "l2_norm", "linf_norm", "euclidean_distance", "manhattan_distance",
+    "dot", "cosine_similarity", "angle_degrees", "normalize_rows", "pairwise_cosine", "pairwise_euclidean", "top_k",
+]
 
 
 def to_numpy(x, name: str = "input") -> np.ndarray:
-    """numpy array / torch tensor / list -> float numpy array; NaN or inf -> ValueError."""
+    """numpy array / torch tensor / list -> float64 numpy array; NaN, infinity or non-numbers -> ValueError.
+
+    >>> to_numpy([1, 2]).dtype
+    dtype('float64')
+    >>> to_numpy([1.0, float("nan")], "query")
+    Traceback (most recent call last):
+    ...
+    ValueError: query contains NaN or infinity
+    """
+    if x is None:
+        raise ValueError(f"{name} is None - did a function forget to `return`?")
     if type(x).__module__.startswith("torch"):
-        x = x.detach().cpu().numpy()
+        if getattr(x, "is_complex", lambda: False)():
+            raise ValueError(f"{name} is a complex tensor; these functions work on real numbers")
+        # .float() first: numpy has no bfloat16, and float32 keeps every value of half precision exactly.
+        x = x.detach().cpu().float().numpy()
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must be numeric (a list, numpy array or torch tensor), got a string")
     try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric (a list, numpy array or torch tensor)") from None
+        arr = np.asarray(x)
+        if arr.dtype.kind == "c":
+            raise ValueError(f"{name} is complex; these functions work on real numbers")
+        arr = np.asarray(arr, dtype=float)
+    except (TypeError, ValueError) as exc:
+        if "complex" in str(exc) and str(exc).startswith(name):
+            raise
+        raise ValueError(f"{name} must be numeric (a list, numpy array or torch tensor; "
+                         "rows of equal length)") from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
@@ -28,85 +65,227 @@ def _pair(a, b):
     return a, b
 
 
-def lp_norm(x, p: float = 2) -> float:
-    """Lp norm: (sum |x_i|^p)^(1/p); p=np.inf gives the largest |x_i|.  [3, -4] -> 5.0 (p=2), 7.0 (p=1), 4.0 (inf)."""
-    x = to_numpy(x, "x")
-    if p == np.inf:
-        return float(np.max(np.abs(x))) if x.size else 0.0
+def _check_p(p) -> float:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or np.isnan(p):
+        raise ValueError(f"p must be a number >= 1 or np.inf, got {p!r}")
     if p < 1:
         raise ValueError(f"p must be >= 1 (or np.inf) for a norm, got {p}")
-    return float(np.sum(np.abs(x) ** p) ** (1 / p))
+    return float(p)
+
+
+def _lp(x: np.ndarray, p: float) -> float:
+    """Lp norm of an already-checked array. Dividing by the largest |x_i| first avoids overflow:
+    (1e200)**2 is inf in float64, but 1e200 * (1**2 + 1**2)**0.5 is fine."""
+    if x.size == 0:
+        return 0.0
+    m = float(np.max(np.abs(x)))
+    if p == np.inf or m == 0.0:
+        return m
+    return m * float(np.sum((np.abs(x) / m) ** p) ** (1.0 / p))
+
+
+def lp_norm(x, p: float = 2) -> float:
+    """Lp norm (sum |x_i|^p)^(1/p) of all entries of ``x``; p = np.inf gives the largest |x_i|.
+
+    >>> lp_norm([3, -4]), lp_norm([3, -4], 1), lp_norm([3, -4], np.inf)
+    (5.0, 7.0, 4.0)
+    >>> round(lp_norm([1, 1], 3), 4)   # 2 ** (1/3)
+    1.2599
+    """
+    return _lp(to_numpy(x, "x"), _check_p(p))
 
 
 def l1_norm(x) -> float:
-    """[3, -4] -> 7.0"""
+    """Sum of absolute values (Manhattan length).
+
+    >>> l1_norm([3, -4])
+    7.0
+    """
     return lp_norm(x, 1)
 
 
 def l2_norm(x) -> float:
-    """[3, -4] -> 5.0"""
+    """Euclidean length, the square root of the sum of squares.
+
+    >>> l2_norm([3, -4])
+    5.0
+    """
     return lp_norm(x, 2)
 
 
 def linf_norm(x) -> float:
-    """[3, -4] -> 4.0"""
+    """Largest absolute value (max norm).
+
+    >>> linf_norm([3, -4])
+    4.0
+    """
     return lp_norm(x, np.inf)
 
 
 def euclidean_distance(a, b) -> float:
-    """[0, 0], [3, 4] -> 5.0"""
+    """Straight-line distance |a - b|_2.
+
+    >>> euclidean_distance([0, 0], [3, 4])
+    5.0
+    """
     a, b = _pair(a, b)
-    return float(np.sqrt(np.sum((a - b) ** 2)))
+    return _lp(a - b, 2.0)
 
 
 def manhattan_distance(a, b) -> float:
-    """[0, 0], [3, 4] -> 7.0"""
+    """Sum of absolute coordinate differences |a - b|_1 (walking along a street grid).
+
+    >>> manhattan_distance([0, 0], [3, 4])
+    7.0
+    """
     a, b = _pair(a, b)
     return float(np.sum(np.abs(a - b)))
 
 
-def cosine_similarity(a, b) -> float:
-    """a·b / (|a| |b|):  [1, 0], [1, 1] -> 0.7071.  A zero vector has no direction -> ValueError."""
+def _vector_pair(a, b, what: str):
     a, b = _pair(a, b)
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if a.ndim != 1:
+        raise ValueError(f"{what} compares two vectors (1-D), got shape {a.shape}; "
+                         "for many vectors at once use pairwise_cosine")
+    return a, b
+
+
+def dot(a, b) -> float:
+    """Dot product sum a_i * b_i of two vectors of the same length.
+
+    >>> dot([1, 2, 3], [4, 5, 6])
+    32.0
+    """
+    a, b = _vector_pair(a, b, "dot")
+    return float(a @ b)
+
+
+def cosine_similarity(a, b) -> float:
+    """a·b / (|a| |b|), in [-1, 1]: 1 same direction, 0 orthogonal, -1 opposite. A zero vector -> ValueError.
+
+    >>> round(cosine_similarity([1, 0], [1, 1]), 4)
+    0.7071
+    >>> cosine_similarity([2, 0], [-5, 0])
+    -1.0
+    """
+    a, b = _vector_pair(a, b, "cosine_similarity")
+    na, nb = _lp(a, 2.0), _lp(b, 2.0)
     if na == 0 or nb == 0:
-        raise ValueError("cosine similarity is undefined for a zero vector")
-    return float(a @ b / (na * nb))
+        raise ValueError("cosine similarity is undefined for a zero vector (it has no direction)")
+    # normalise first (no overflow for huge entries), clip because rounding can give 1.0000000000000002
+    return float(np.clip((a / na) @ (b / nb), -1.0, 1.0))
+
+
+def angle_degrees(a, b) -> float:
+    """Angle between two non-zero vectors, in degrees: arccos of their cosine similarity.
+
+    >>> angle_degrees([1, 0], [0, 3])
+    90.0
+    """
+    return float(np.degrees(np.arccos(cosine_similarity(a, b))))
+
+
+def _as_matrix(X, name: str) -> np.ndarray:
+    X = to_numpy(X, name)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a vector or a matrix with one vector per row, got shape {X.shape}")
+    return X
+
+
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """L2 norm of every row, shape (n, 1); scaled by each row's largest entry so huge values do not overflow."""
+    m = np.max(np.abs(X), axis=1, keepdims=True) if X.shape[1] else np.zeros((X.shape[0], 1))
+    safe = np.where(m == 0, 1.0, m)
+    return m * np.sqrt(np.sum((X / safe) ** 2, axis=1, keepdims=True))
 
 
 def normalize_rows(X) -> np.ndarray:
-    """Scale every row to unit L2 length: [[3, 4]] -> [[0.6, 0.8]]. A zero row -> ValueError."""
-    X = to_numpy(X, "X")
-    if X.ndim == 1:
-        X = X[None, :]
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    """Scale every row to unit L2 length (a 1-D input becomes one row). A zero row -> ValueError.
+
+    >>> normalize_rows([[3, 4], [0, 2]])
+    array([[0.6, 0.8],
+           [0. , 1. ]])
+    """
+    X = _as_matrix(X, "X")
+    norms = _row_norms(X)
     if np.any(norms == 0):
         raise ValueError(f"row {int(np.flatnonzero(norms[:, 0] == 0)[0])} is a zero vector: it has no direction")
     return X / norms
 
 
 def pairwise_cosine(A, B=None) -> np.ndarray:
-    """(n, d), (m, d) -> (n, m) matrix of cosine similarities, without Python loops. B defaults to A."""
-    A = normalize_rows(A)
-    B = A if B is None else normalize_rows(B)
+    """(n, d), (m, d) -> (n, m) matrix of cosine similarities, without Python loops. B defaults to A.
+
+    Normalise every row, then one matrix product gives all dot products of unit vectors = all cosines.
+
+    >>> pairwise_cosine([[1, 0], [0, 2]], [[3, 0], [1, 1], [0, -1]]).round(4)
+    array([[ 1.    ,  0.7071,  0.    ],
+           [ 0.    ,  0.7071, -1.    ]])
+    """
+    A_raw, B_raw = _as_matrix(A, "A"), (None if B is None else _as_matrix(B, "B"))
+    if B_raw is not None and A_raw.shape[1] != B_raw.shape[1]:
+        raise ValueError(f"vectors have different lengths: {A_raw.shape[1]} vs {B_raw.shape[1]}")
+    A_n = normalize_rows(A_raw)
+    B_n = A_n if B_raw is None else normalize_rows(B_raw)
+    return np.clip(A_n @ B_n.T, -1.0, 1.0)
+
+
+def pairwise_euclidean(A, B=None) -> np.ndarray:
+    """(n, d), (m, d) -> (n, m) matrix of Euclidean distances, without Python loops. B defaults to A.
+
+    >>> pairwise_euclidean([[0, 0], [1, 1]], [[3, 4]]).round(4)
+    array([[5.    ],
+           [3.6056]])
+    """
+    A = _as_matrix(A, "A")
+    B = A if B is None else _as_matrix(B, "B")
     if A.shape[1] != B.shape[1]:
         raise ValueError(f"vectors have different lengths: {A.shape[1]} vs {B.shape[1]}")
-    return A @ B.T
+    # broadcasting (n, 1, d) - (1, m, d) is exact; fine for the sizes the course uses (n * m * d floats)
+    diff = A[:, None, :] - B[None, :, :]                              # (n, m, d)
+    return np.sqrt(np.sum(diff ** 2, axis=-1))
 
 
-def top_k(query, matrix, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and cosine scores of the k rows of ``matrix`` most similar to ``query``, best first.
+_METRICS = ("cosine", "dot", "euclidean")
 
-    Ties are broken by the smaller index, so results are deterministic.
+
+def top_k(query, matrix, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the k rows of ``matrix`` nearest to ``query``, best first.
+
+    ``metric``: "cosine" (highest similarity first, the default), "dot" (highest dot product first) or
+    "euclidean" (smallest distance first; the scores are then distances). Ties go to the smaller index, so results
+    are deterministic.
+
+    >>> idx, scores = top_k([1, 0], [[0, 2], [3, 0], [1, 0.5]], k=2)
+    >>> idx.tolist(), scores.round(4).tolist()
+    ([1, 2], [1.0, 0.8944])
+    >>> top_k([1, 0], [[0, 2], [3, 0], [1, 0.5]], k=2, metric="euclidean")[0].tolist()
+    [2, 1]
     """
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {', '.join(_METRICS)}, got {metric!r}")
     q = to_numpy(query, "query")
     if q.ndim != 1:
         raise ValueError(f"query must be one vector (1-D), got shape {q.shape}")
     M = to_numpy(matrix, "matrix")
     if M.ndim != 2 or M.shape[1] != q.shape[0]:
-        raise ValueError(f"matrix must have shape (n, {q.shape[0]}), got {M.shape}")
+        raise ValueError(f"matrix must have shape (n, {q.shape[0]}) to match the query, got {M.shape}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise ValueError(f"k must be a whole number, got {k!r}")
     if not 1 <= k <= M.shape[0]:
         raise ValueError(f"k must be between 1 and {M.shape[0]} (the number of rows), got {k}")
-    scores = pairwise_cosine(q[None, :], M)[0]
-    order = np.lexsort((np.arange(len(scores)), -scores))[:k]
+    if metric == "cosine":
+        if _lp(q, 2.0) == 0:
+            raise ValueError("query is a zero vector: it has no direction, so cosine similarity is undefined")
+        scores = pairwise_cosine(q, M)[0]
+        key = -scores
+    elif metric == "dot":
+        scores = M @ q
+        key = -scores
+    else:
+        scores = pairwise_euclidean(q, M)[0]
+        key = scores
+    order = np.lexsort((np.arange(len(scores)), key))[: int(k)]   # primary key last: score, then index
     return order, scores[order]

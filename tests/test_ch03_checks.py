@@ -1,0 +1,199 @@
+"""Every exercise of notebook 03: right answer passes, stub is 'not attempted', typical mistakes are named."""
+from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
+from utils.bpe import get_pair_counts, merge, train_bpe_reference
+from utils.checks import ch03
+
+
+def test_count_units():
+    assert_passes(ch03.count_units, 19, 11)
+    assert_not_attempted(ch03.count_units, ..., ...)
+    assert_rejects(ch03.count_units, 16, 11, match="spaces")
+    assert_rejects(ch03.count_units, 4, 11, match="words")
+    assert_rejects(ch03.count_units, 19, 7, match="counts characters")
+    assert_rejects(ch03.count_units, 19, 8, match="4 in UTF-8")
+    assert_rejects(ch03.count_units, 19, 16, match="UTF-16")
+    assert_rejects(ch03.count_units, "19", 11, match="ints")
+
+
+# ---------------------------------------------------------------- 3.2
+def counts_ok(ids):
+    counts = {}
+    for pair in zip(ids, ids[1:]):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def counts_set(ids):
+    return {pair: 1 for pair in zip(ids, ids[1:])}
+
+
+def counts_wrap(ids):
+    counts = counts_ok(ids)
+    if len(ids) > 1:
+        counts[(ids[-1], ids[0])] = counts.get((ids[-1], ids[0]), 0) + 1
+    return counts
+
+
+def counts_no_overlap(ids):
+    counts, i = {}, 0
+    while i + 1 < len(ids):
+        pair = (ids[i], ids[i + 1])
+        counts[pair] = counts.get(pair, 0) + 1
+        i += 2 if ids[i] == ids[i + 1] else 1
+    return counts
+
+
+def test_pair_counts():
+    assert_passes(ch03.pair_counts, counts_ok)
+    assert_passes(ch03.pair_counts, get_pair_counts)
+    assert_not_attempted(ch03.pair_counts, stub_function)
+    assert_rejects(ch03.pair_counts, counts_set, match="not how many")
+    assert_rejects(ch03.pair_counts, counts_wrap, match="wrap")
+    assert_rejects(ch03.pair_counts, counts_no_overlap, match="overlapping")
+    assert_rejects(ch03.pair_counts, lambda ids: {i: ids.count(i) for i in ids}, match="tuples")
+    assert_rejects(ch03.pair_counts, lambda ids: counts_ok(ids[::2]), match="not next to each other")
+    assert_rejects(ch03.pair_counts, lambda ids: None, match="return")
+
+
+# ---------------------------------------------------------------- 3.3
+def merge_first_only(ids, pair, new_id):
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return ids[:i] + [new_id] + ids[i + 2:]
+    return list(ids)
+
+
+def merge_keep_right(ids, pair, new_id):
+    return [new_id if i + 1 < len(ids) and (x, ids[i + 1]) == pair else x for i, x in enumerate(ids)]
+
+
+def merge_overlapping(ids, pair, new_id):
+    """Finds all matches first, then rebuilds: overlapping matches both survive."""
+    starts = [i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == pair]
+    covered = set(starts) | {i + 1 for i in starts}
+    return [new_id if i in starts else x for i, x in enumerate(ids) if i in starts or i not in covered]
+
+
+def merge_from_right(ids, pair, new_id):
+    return merge(ids[::-1], pair[::-1], new_id)[::-1]
+
+
+def merge_in_place(ids, pair, new_id):
+    ids[:] = merge(ids, pair, new_id)
+    return ids
+
+
+def test_merge_pair():
+    assert_passes(ch03.merge_pair, merge)
+    assert_not_attempted(ch03.merge_pair, stub_function)
+    assert_rejects(ch03.merge_pair, merge_first_only, match="only the first")
+    assert_rejects(ch03.merge_pair, merge_keep_right, match="right id")
+    assert_rejects(ch03.merge_pair, merge_overlapping, match="overlap")
+    assert_rejects(ch03.merge_pair, merge_from_right, match="LEFT")
+    assert_rejects(ch03.merge_pair, merge_in_place, match="changed its input")
+    assert_rejects(ch03.merge_pair, lambda ids, pair, new_id: "256 3 256", match="list of ints")
+
+
+# ---------------------------------------------------------------- 3.4
+def test_low_tie():
+    assert_passes(ch03.low_tie, 5, {("l", "o"), ("o", "w")}, ("l", "o"))
+    assert_passes(ch03.low_tie, 5, [(108, 111), (111, 119)], (108, 111))
+    assert_not_attempted(ch03.low_tie, ..., ..., ...)
+    assert_rejects(ch03.low_tie, 5, {("l", "o"), ("o", "w")}, ("o", "w"), match="SMALLEST")
+    assert_rejects(ch03.low_tie, 5, {("l", "o")}, ("l", "o"), match="BOTH")
+    assert_rejects(ch03.low_tie, 3, {("l", "o"), ("o", "w")}, ("l", "o"), match="'lower'")
+    assert_rejects(ch03.low_tie, 5, {("l", "o"), ("o", "w"), ("w", " ")}, ("l", "o"), match="fewer than 5")
+    assert_rejects(ch03.low_tie, 5, {("l", "o"), ("o", "w")}, "low", match="pair")
+
+
+# ---------------------------------------------------------------- 3.5
+def train_ok(text, n_merges):
+    return train_bpe_reference(text, 256 + n_merges).merges
+
+
+def train_largest_tie(text, n_merges):
+    ids, merges = list(text.encode()), []
+    for k in range(n_merges):
+        counts = get_pair_counts(ids)
+        pair = max(counts, key=lambda p: (counts[p], p))
+        ids = merge(ids, pair, 256 + k)
+        merges.append((pair, 256 + k))
+    return merges
+
+
+def train_ids_from_255(text, n_merges):
+    return [(pair, z - 1) for pair, z in train_ok(text, n_merges)]
+
+
+def train_no_recount(text, n_merges):
+    ids = list(text.encode())
+    counts = get_pair_counts(ids)
+    ranked = sorted(counts, key=lambda p: (-counts[p], p))[:n_merges]
+    return [(pair, 256 + k) for k, pair in enumerate(ranked)]
+
+
+def test_train_merges():
+    assert_passes(ch03.train_merges, train_ok)
+    assert_not_attempted(ch03.train_merges, stub_function)
+    assert_rejects(ch03.train_merges, train_largest_tie, match="SMALLEST")
+    assert_rejects(ch03.train_merges, train_ids_from_255, match="256, 257, 258")
+    assert_rejects(ch03.train_merges, train_no_recount, match="RECOUNT")
+    assert_rejects(ch03.train_merges, lambda t, n: train_ok(t, n - 1), match="3 merges")
+    assert_rejects(ch03.train_merges, lambda t, n: [p for p, _ in train_ok(t, n)], match=r"\(\(left_id")
+    assert_rejects(ch03.train_merges, lambda t, n: None, match="return")
+
+
+# ---------------------------------------------------------------- 3.6
+def encode_ok(text, merges):
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in merges:
+        ids = merge(ids, pair, new_id)
+    return ids
+
+
+def test_encode_text():
+    assert_passes(ch03.encode_text, encode_ok)
+    assert_not_attempted(ch03.encode_text, stub_function)
+    assert_rejects(ch03.encode_text, lambda text, merges: list(text.encode()), match="raw bytes")
+    assert_rejects(ch03.encode_text, lambda text, merges: encode_ok(text, merges[::-1]), match="reverse")
+    assert_rejects(ch03.encode_text, lambda text, merges: encode_ok(text, merges[:1]), match="ALL merges")
+
+    def with_ord(text, merges):
+        ids = [ord(c) for c in text]
+        for pair, new_id in merges:
+            ids = merge(ids, pair, new_id)
+        return ids
+    assert_rejects(ch03.encode_text, with_ord, match="239")
+
+    def ascii_only(text, merges):
+        return encode_ok(text.encode("ascii", errors="ignore").decode(), merges)
+    assert_rejects(ch03.encode_text, ascii_only, match="went missing")
+
+
+# ---------------------------------------------------------------- 3.7
+def decode_ok(ids, vocab):
+    return b"".join(vocab[i] for i in ids).decode("utf-8")
+
+
+def test_decode_ids():
+    assert_passes(ch03.decode_ids, decode_ok)
+    assert_not_attempted(ch03.decode_ids, stub_function)
+    assert_rejects(ch03.decode_ids, lambda ids, vocab: b"".join(vocab[i] for i in ids), match="returned bytes")
+    assert_rejects(ch03.decode_ids, lambda ids, vocab: "".join(vocab[i].decode("utf-8", errors="replace")
+                                                            for i in ids), match="on its own")
+    assert_rejects(ch03.decode_ids, lambda ids, vocab: "".join(chr(b) for i in ids for b in vocab[i]),
+                   match="Latin-1")
+    assert_rejects(ch03.decode_ids, lambda ids, vocab: " ".join(vocab[i].decode("utf-8", errors="replace")
+                                                             for i in ids), match="on its own|extra spaces")
+    assert_rejects(ch03.decode_ids, lambda ids, vocab: b"".join(vocab[i] for i in ids).decode().lower() + "!",
+                   match="should be 'low é'")
+
+
+def test_quiz_rare_words():
+    assert_passes(ch03.quiz_rare_words, "b")
+    assert_passes(ch03.quiz_rare_words, " B")
+    assert_not_attempted(ch03.quiz_rare_words, ...)
+    assert_rejects(ch03.quiz_rare_words, "a", match="length limit")
+    assert_rejects(ch03.quiz_rare_words, "c", match="capitals")
+    assert_rejects(ch03.quiz_rare_words, "d", match="never fails")
+    assert_rejects(ch03.quiz_rare_words, "x", match="one letter")

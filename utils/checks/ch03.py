@@ -1,0 +1,211 @@
+"""Checks for notebook 03 (tokenization: byte-level BPE from scratch)."""
+from __future__ import annotations
+
+from utils.bpe import get_pair_counts, merge, most_frequent_pair, train_bpe_reference
+from utils.checks import CheckFailed, exercise, expect, expect_choice
+
+LOW_TEXT = "low low low lower lowest"
+
+
+def _as_int_list(value, name: str) -> list[int]:
+    if value is None:
+        raise CheckFailed(f"{name} is None - did you forget to `return` it?")
+    if isinstance(value, (bytes, bytearray)):
+        return list(value)
+    if not isinstance(value, (list, tuple)):
+        raise CheckFailed(f"{name} should be a list of ints, got {type(value).__name__}")
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        raise CheckFailed(f"{name} should hold ints (token ids), got {[type(x).__name__ for x in value][:3]}...")
+    return list(value)
+
+
+@exercise("3.1", "Count characters and bytes")
+def count_units(n_chars, n_bytes):
+    """n_chars = len("The quick brown fox") = 19; n_bytes = len("naïve 😀".encode("utf-8")) = 11."""
+    expect(isinstance(n_chars, int) and isinstance(n_bytes, int),
+           f"both answers should be ints, got {type(n_chars).__name__} and {type(n_bytes).__name__}")
+    if n_chars == 16:
+        raise CheckFailed("n_chars is 16: the 3 spaces are characters too - len() counts them")
+    if n_chars == 4:
+        raise CheckFailed("n_chars is 4: that is the number of words; count characters with len(text)")
+    expect(n_chars == 19, f'len("The quick brown fox") is 19, got {n_chars}')
+    if n_bytes == 7:
+        raise CheckFailed("n_bytes is 7: that counts characters; in UTF-8 'ï' takes 2 bytes and '😀' takes 4")
+    if n_bytes == 8:
+        raise CheckFailed("n_bytes is 8: '😀' is not 1 byte but 4 in UTF-8 - use len(s.encode('utf-8'))")
+    if n_bytes in (16, 18):
+        raise CheckFailed(f"n_bytes is {n_bytes}: that is UTF-16; byte-level BPE works on UTF-8 bytes")
+    expect(n_bytes == 11, f'len("naïve 😀".encode("utf-8")) is 11, got {n_bytes}')
+
+
+_PAIR_CASES = [[1, 2, 3, 1, 2], [7, 7, 7], [5], [], [4, 4, 2, 4, 4, 4, 2, 9]]
+
+
+@exercise("3.2", "Count adjacent pairs")
+def pair_counts(fn):
+    """fn(ids) -> {(a, b): count} over all adjacent positions, overlaps included."""
+    got = fn([1, 2, 3, 1, 2])
+    if got is None:
+        raise CheckFailed("pair_counts returned None - did you forget `return counts`?")
+    expect(isinstance(got, dict), f"pair_counts should return a dict, got {type(got).__name__}")
+    if any(not isinstance(k, tuple) for k in got):
+        raise CheckFailed("keys should be pairs (tuples) like (1, 2), not single ids - count ids[i], ids[i + 1]")
+    if got == {(1, 2): 1, (2, 3): 1, (3, 1): 1}:
+        raise CheckFailed("every pair has count 1: you recorded which pairs occur, not how many times")
+    if got.get((2, 1)) == 1:
+        raise CheckFailed("found the pair (2, 1): the last id is not adjacent to the first - don't wrap around")
+    if (1, 3) in got or (2, 1) in got:
+        raise CheckFailed("found pairs of ids that are not next to each other; pair ids[i] with ids[i + 1]")
+    for ids in _PAIR_CASES:
+        want = get_pair_counts(ids)
+        got = fn(list(ids))
+        if ids == [7, 7, 7] and got == {(7, 7): 1}:
+            raise CheckFailed("[7, 7, 7] holds the pair (7, 7) twice (positions 0 and 1): count overlapping pairs")
+        expect(isinstance(got, dict) and dict(got) == want,
+               f"pair_counts({ids}) should be {want}, got {got}")
+
+
+@exercise("3.3", "Apply one merge")
+def merge_pair(fn):
+    """fn(ids, pair, new_id) -> new list, every occurrence replaced left to right, no overlaps, input unchanged."""
+    ids = [1, 2, 3, 1, 2]
+    got = fn(ids, (1, 2), 256)
+    expect(ids == [1, 2, 3, 1, 2], "your function changed its input list; build and return a new list")
+    got = _as_int_list(got, "the result")
+    if got == [256, 3, 1, 2]:
+        raise CheckFailed("only the first occurrence was merged; replace EVERY occurrence of the pair")
+    if got == [256, 2, 3, 256, 2]:
+        raise CheckFailed("the right id of the pair is still there; after a match, skip both ids (i += 2)")
+    expect(got == [256, 3, 256], f"merge([1, 2, 3, 1, 2], (1, 2), 256) should be [256, 3, 256], got {got}")
+    got = _as_int_list(fn([7, 7, 7], (7, 7), 256), "the result")
+    if got == [256, 256]:
+        raise CheckFailed("[7, 7, 7] became [256, 256]: a 7 was used twice; matches must not overlap")
+    if got == [7, 256]:
+        raise CheckFailed("[7, 7, 7] became [7, 256]: scan from the LEFT, so the first two 7s merge")
+    expect(got == [256, 7], f"merge([7, 7, 7], (7, 7), 256) should be [256, 7], got {got}")
+    for ids, pair in (([1, 2], (2, 1)), ([], (1, 2)), ([3, 1, 2, 1, 2, 3], (1, 2))):
+        want = merge(ids, pair, 300)
+        got = _as_int_list(fn(list(ids), pair, 300), "the result")
+        expect(got == want, f"merge({ids}, {pair}, 300) should be {want}, got {got}")
+
+
+@exercise("3.4", "The tie on 'low low low lower lowest'")
+def low_tie(top_count, tied_pairs, winner):
+    """top_count 5; tied pairs {('l','o'), ('o','w')}; the tie rule (smallest pair of byte ids) picks ('l','o')."""
+    expect(isinstance(top_count, int), f"top_count should be an int, got {type(top_count).__name__}")
+    if top_count == 3:
+        raise CheckFailed("top_count is 3: that is how often the WORD 'low' occurs alone; 'lo' is also in "
+                          "'lower' and 'lowest'")
+    expect(top_count == 5, f"the most frequent pair occurs 5 times, got {top_count}")
+    try:
+        tied = {tuple(p) for p in tied_pairs}
+    except TypeError:
+        raise CheckFailed("tied_pairs should be a set of pairs like {('a', 'b'), ...}") from None
+    if tied and all(isinstance(x, int) for p in tied for x in p):
+        tied = {(chr(a), chr(b)) for a, b in tied}
+    if tied == {("l", "o")} or tied == {("o", "w")}:
+        raise CheckFailed("only one pair listed: BOTH ('l', 'o') and ('o', 'w') occur 5 times")
+    if ("w", " ") in tied or (" ", "l") in tied:
+        raise CheckFailed("('w', ' ') and (' ', 'l') occur fewer than 5 times; list only the pairs with the top count")
+    expect(tied == {("l", "o"), ("o", "w")}, f"the tied pairs are ('l', 'o') and ('o', 'w'), got {sorted(tied)}")
+    win = tuple(winner) if isinstance(winner, (tuple, list)) else winner
+    if isinstance(win, tuple) and all(isinstance(x, int) for x in win):
+        win = tuple(chr(x) for x in win)
+    if win == ("o", "w"):
+        raise CheckFailed("('o', 'w') loses the tie: the rule picks the SMALLEST pair of ids, and ord('l') = 108 "
+                          "< ord('o') = 111")
+    if win in (("l", "o", "w"), "low"):
+        raise CheckFailed("one merge joins exactly two tokens: the winner is a pair, not 'low'")
+    expect(win == ("l", "o"), f"the winner should be ('l', 'o'), got {winner!r}")
+
+
+def _reference_merges(text, n):
+    return train_bpe_reference(text, 256 + n).merges
+
+
+@exercise("3.5", "Train k merges")
+def train_merges(fn):
+    """fn(text, n_merges) -> [((a, b), new_id), ...] like train_bpe_reference (bytes, tie rule, ids from 256)."""
+    got = fn(LOW_TEXT, 3)
+    if got is None:
+        raise CheckFailed("your function returned None - did you forget `return merges`?")
+    expect(isinstance(got, list), f"merges should be a list, got {type(got).__name__}")
+    expect(len(got) == 3, f"3 merges were asked for, got {len(got)}")
+    try:
+        got = [((int(a), int(b)), int(z)) for (a, b), z in got]
+    except (TypeError, ValueError):
+        raise CheckFailed("each merge should look like ((left_id, right_id), new_id), e.g. ((108, 111), 256)") from None
+    want = _reference_merges(LOW_TEXT, 3)
+    if got[0][0] == (111, 119):
+        raise CheckFailed("first merge is (o, w): the tie between (l, o) and (o, w) goes to the SMALLEST pair")
+    if [z for _, z in got] != [256, 257, 258]:
+        raise CheckFailed(f"new ids should be 256, 257, 258 (after the 256 byte ids), got {[z for _, z in got]}")
+    if got[1][0] == (108, 111) or (got[1][0] == (111, 119) and got[0][0] == (108, 111)):
+        raise CheckFailed("the second merge reuses the first counts: apply each merge, then RECOUNT the pairs")
+    expect(got == want, f"merges for {LOW_TEXT!r} should be {want}, got {got}")
+    other = "aaabdaaabac, the cat sat on the mat"
+    want = _reference_merges(other, 8)
+    got = [((int(a), int(b)), int(z)) for (a, b), z in fn(other, 8)]
+    expect(got == want, f"on {other!r}: first differing merge at position "
+                        f"{next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), len(want))}")
+
+
+def _reference_encode(text, merges):
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in merges:
+        ids = merge(ids, pair, new_id)
+    return ids
+
+
+@exercise("3.6", "Encode with learned merges")
+def encode_text(fn):
+    """fn(text, merges) -> ids: UTF-8 bytes, then the merges applied in the order they were learned."""
+    merges = train_bpe_reference(LOW_TEXT + " newer newest", 266).merges
+    for text in ("lowest", "lower newest", "naïve lowly", ""):
+        want = _reference_encode(text, merges)
+        got = _as_int_list(fn(text, merges), "the ids")
+        if text == "lowest" and got == list(text.encode("utf-8")):
+            raise CheckFailed("you returned the raw bytes: apply the merges to them, one after the other")
+        if text == "naïve lowly" and 239 in got:
+            raise CheckFailed("'ï' became 239 = ord('ï'): start from the UTF-8 bytes (text.encode('utf-8'))")
+        if text == "naïve lowly" and len(got) < len(want) and 195 not in got:
+            raise CheckFailed("'ï' went missing: start from text.encode('utf-8'), keep every byte")
+        if text == "lowest" and got == _reference_encode(text, merges[::-1]):
+            raise CheckFailed("merges applied in reverse: apply them in the order they were learned (256 first)")
+        expect(got == want, f"encode({text!r}) should be {want}, got {got} - apply ALL merges, in learned order")
+
+
+@exercise("3.7", "Decode ids back to text")
+def decode_ids(fn):
+    """fn(ids, vocab) -> str: join the tokens' bytes FIRST, then decode UTF-8 once."""
+    vocab = {i: bytes([i]) for i in range(256)}
+    vocab[256] = b"lo"
+    vocab[257] = b" \xc3"                          # a space + the FIRST byte of 'é' (UTF-8: 0xc3 0xa9)
+    ids = [256, 119, 257, 0xA9]                    # "low é"
+    got = fn(ids, vocab)
+    if isinstance(got, (bytes, bytearray)):
+        raise CheckFailed("you returned bytes: finish with .decode('utf-8') to get a str")
+    expect(isinstance(got, str), f"decode should return a str, got {type(got).__name__}")
+    if got.replace(" ", "") == "lowé" and got != "low é":
+        raise CheckFailed("extra spaces: token bytes are glued together directly, no separator")
+    if "\ufffd" in got:
+        raise CheckFailed("you decoded each token on its own: 'é' is split over two tokens; join all the bytes, "
+                          "then decode once")
+    if "Ã" in got or "©" in got:
+        raise CheckFailed("you turned each byte into chr(byte) (Latin-1); decode the joined bytes as UTF-8")
+    expect(got == "low é", f"decode({ids}) should be 'low é', got {got!r}")
+    expect(fn([], vocab) == "", "decoding an empty list should give the empty string")
+
+
+@exercise("3.8", "Quiz: why does 'ChatGPT' take three tokens?")
+def quiz_rare_words(answer):
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "tokens can be long (cl100k has tokens of many characters); no length limit cuts 'ChatGPT'",
+            "c": "' hello' and 'Chat' both start with letters of either case: capitals are not forced apart",
+            "d": "byte-level BPE never fails on a new word; it just builds it from more, shorter pieces",
+        },
+        explanation="merges are learned from frequent pairs in the training text. 'hello' was common enough to "
+                    "become one token; 'ChatGPT' (rare or absent in that data) is assembled from pieces that were "
+                    "frequent on their own: 'Chat' + 'G' + 'PT'.")
