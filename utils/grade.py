@@ -505,25 +505,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--run-one"]:  # internal: the child process of execute_isolated
         src, dst, timeout, memory_mb = argv[1:5]
         return _run_one(src, dst, float(timeout), int(memory_mb))
-    parser = argparse.ArgumentParser(prog="python -m utils.grade", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="notebook(s) to grade, or a folder of submissions (batch mode)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds one cell may run (default 300)")
-    parser.add_argument("--notebook-timeout", type=float, default=None,
-                        help="seconds a whole notebook may run (default 2 x --timeout + 60)")
-    parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
-                        help=f"address-space limit of each notebook's kernel in MiB, 0 = none (default {DEFAULT_MEMORY_MB})")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="batch mode: write one CSV row per submission and exercise here (+ a .md summary)")
-    parser.add_argument("--summary", type=Path, default=None, help="batch mode: markdown summary path "
-                        "(default: --out with .md)")
-    parser.add_argument("--workers", type=int, default=2, help="batch mode: notebooks graded at once (default 2)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.timeout <= 0:
-        parser.error("--timeout must be a positive number of seconds")
+        raise SystemExit("error: --timeout must be a positive number of seconds")
     if args.workers < 1:
-        parser.error("--workers must be at least 1")
+        raise SystemExit("error: --workers must be at least 1")
     if args.out is not None or any(p.is_dir() for p in args.paths):
         from utils.batch_grade import run_batch
         return run_batch(args)
@@ -538,6 +524,24 @@ def main(argv: list[str] | None = None) -> int:
         payload = [{**asdict(r), "all_passed": r.all_passed} for r in results]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     return 0 if results and all(r.all_passed for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m utils.grade", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="notebook(s) to grade, or a folder of submissions (batch mode)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds one cell may run (default 300)")
+    parser.add_argument("--notebook-timeout", type=float, default=None,
+                        help="seconds a whole notebook may run (default 2 x --timeout + 60)")
+    parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                        help=f"address-space limit of each notebook's kernel in MiB, 0 = none (default {DEFAULT_MEMORY_MB})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="batch mode: write one CSV row per submission and exercise here (+ a .md summary)")
+    parser.add_argument("--summary", type=Path, default=None, help="batch mode: markdown summary path "
+                        "(default: --out with .md)")
+    parser.add_argument("--workers", type=int, default=2, help="batch mode: notebooks graded at once (default 2)")
+    return parser
 
 
 if __name__ == "__main__":
