@@ -53,5 +53,10 @@ test: dev
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 notebooks
 
+# The course as an offline website (executed solutions, math, widgets in their saved state) in _build/site.
+.PHONY: site
+site: venv
+	$(PY) site/build.py
+
 clean-venv:
 	rm -rf $(VENV)

@@ -35,6 +35,7 @@ places where the merged pair occurs (``benchmarks/bench_bpe.py`` measures the di
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -61,6 +62,25 @@ def _check_text(text) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     return text
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8 bytes; a lone surrogate (U+D800..U+DFFF, which has no UTF-8 form) -> a one-line ValueError.
+
+    >>> _utf8("é")
+    b'\\xc3\\xa9'
+    >>> _utf8("a\\ud800")
+    Traceback (most recent call last):
+    ...
+    ValueError: text holds a lone surrogate U+D800 at index 1: not a character, so it has no UTF-8 bytes (...)
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start]
+        raise ValueError(f"text holds a lone surrogate U+{ord(bad):04X} at index {err.start}: not a character, so it "
+                         "has no UTF-8 bytes (broken decoding upstream? clean it with "
+                         "text.encode('utf-8', 'replace').decode())") from None
 
 
 def split_chunks(text: str, pattern: str | None = None) -> list[str]:
@@ -215,6 +235,7 @@ class BPETokenizer:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ``text`` treating any special-token string as plain text."""
+        _utf8(_check_text(text))                     # one clear error for a lone surrogate, before any work
         ids: list[int] = []
         for chunk in split_chunks(text, self.pattern):
             ids.extend(self._encode_chunk(chunk.encode("utf-8")))
@@ -233,7 +254,7 @@ class BPETokenizer:
         >>> len(tok.encode("a<|end|>"))     # 1 + 7 bytes
         8
         """
-        _check_text(text)
+        _utf8(_check_text(text))
         if allowed_special == "all":
             allowed = set(self.special_tokens)
         elif allowed_special == "none":
@@ -256,7 +277,10 @@ class BPETokenizer:
 
     # ------------------------------------------------------------------ decode
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """Token ids -> the raw bytes they stand for (unknown ids raise ValueError)."""
+        """Token ids -> the raw bytes they stand for (unknown ids raise ValueError, non-integers TypeError)."""
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            hint = f" (for one id write decode([{ids!r}]))" if isinstance(ids, int) else ""
+            raise TypeError(f"ids must be a list of token ids, got {type(ids).__name__}{hint}")
         parts = []
         for i in ids:
             if isinstance(i, bool) or not isinstance(i, int):
@@ -304,16 +328,17 @@ class BPETokenizer:
 
 # ------------------------------------------------------------------------------------------------------- training
 def _check_train_args(text, vocab_size, special_tokens):
-    _check_text(text)
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+    _utf8(_check_text(text))
+    if isinstance(vocab_size, bool) or not hasattr(vocab_size, "__index__"):
         raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+    vocab_size = operator.index(vocab_size)
     if vocab_size < 256:
         raise ValueError(f"vocab_size counts the 256 byte tokens, so it must be >= 256, got {vocab_size}")
     special_tokens = list(special_tokens or [])
     for s in special_tokens:
         if not isinstance(s, str) or not s:
             raise ValueError(f"special tokens must be non-empty strings, got {s!r}")
-    return special_tokens
+    return vocab_size, special_tokens
 
 
 def _finish(merges, pattern, special_tokens, n_ids):
@@ -328,7 +353,7 @@ def train_bpe_reference(text: str, vocab_size: int, pattern: str | None = None,
     >>> train_bpe_reference("aaabdaaabac", 258).merges     # "aa" first; then (aa, a) and (a, b) tie at 2
     [((97, 97), 256), ((97, 98), 257)]
     """
-    special_tokens = _check_train_args(text, vocab_size, special_tokens)
+    vocab_size, special_tokens = _check_train_args(text, vocab_size, special_tokens)
     chunks = [list(c.encode("utf-8")) for c in split_chunks(text, pattern)]
     merges = []
     for new_id in range(256, vocab_size):
@@ -361,7 +386,7 @@ def train_bpe(text: str, vocab_size: int, pattern: str | None = None,
        counts that grew are pushed once per merge; an entry whose count has since dropped is pushed back with its
        true count when it reaches the top (so the top entry, once it matches, is the real maximum).
     """
-    special_tokens = _check_train_args(text, vocab_size, special_tokens)
+    vocab_size, special_tokens = _check_train_args(text, vocab_size, special_tokens)
     weights = Counter(split_chunks(text, pattern))
 
     ids: list[int] = []        # flat token ids, -1 separates chunks

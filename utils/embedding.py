@@ -20,6 +20,8 @@ def _as_ids(ids, vocab_size: int | None = None) -> torch.Tensor:
         t = ids.detach()
     else:
         arr = np.asarray(ids)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)              # [] is a valid (empty) list of ids, whatever numpy guesses
         if arr.dtype.kind not in "iu":
             raise TypeError(f"token ids must be integers, got dtype {arr.dtype}")
         t = torch.as_tensor(arr)

@@ -40,6 +40,8 @@ def data_dir() -> Path:
 
 
 _EXAMPLE = re.compile(r'"([^"]*)"')
+_MARKER = re.compile(r"\([a-z]+\)$")
+_TRAILING_SEMICOLONS = re.compile(r"\s*;\s*(;\s*)*$")
 
 
 def parse_line(line: str, pos: str) -> Synset:
@@ -52,14 +54,19 @@ def parse_line(line: str, pos: str) -> Synset:
     ('the pilot reported two kills',)
     """
     head, _, gloss = line.partition(" | ")
-    fields = head.split()
-    offset, n_words = fields[0], int(fields[3], 16)  # the word count is hexadecimal
-    lemmas = tuple(fields[4 + 2 * i].replace("_", " ") for i in range(n_words))
+    offset, _lexfile, _type, count, rest = head.split(" ", 4)
+    n_words = int(count, 16)                         # the word count is hexadecimal
+    words = rest.split(" ", 2 * n_words)[:2 * n_words:2]  # word, lex_id, word, lex_id, ... then the pointers
     # adjective lemmas may carry a syntactic marker such as "(a)" or "(p)": drop it
-    lemmas = tuple(re.sub(r"\([a-z]+\)$", "", lemma) for lemma in lemmas)
-    examples = tuple(e.strip() for e in _EXAMPLE.findall(gloss) if e.strip())
-    definition = _EXAMPLE.sub("", gloss).strip().rstrip(";").strip()
-    definition = re.sub(r"\s*;\s*(;\s*)*$", "", definition)
+    lemmas = tuple(_MARKER.sub("", w) if w.endswith(")") else w for w in (w.replace("_", " ") for w in words))
+    if '"' in gloss:
+        examples = tuple(e.strip() for e in _EXAMPLE.findall(gloss) if e.strip())
+        gloss = _EXAMPLE.sub("", gloss)
+    else:
+        examples = ()
+    definition = gloss.strip().rstrip(";").strip()
+    if ";" in definition:
+        definition = _TRAILING_SEMICOLONS.sub("", definition)
     return Synset(id=pos[0] + offset, pos=pos, lemmas=lemmas, definition=definition, examples=examples)
 
 

@@ -43,6 +43,22 @@ def one_hot(fn):
                                                      "vocab_size 6 should give 1s in columns 4 and 1")
 
 
+def _index_error_hint(name, fn, E, ids, exc) -> str:
+    """One line for an IndexError in a lookup: picking COLUMNS (E[:, ids]) fails as soon as an id is >= d."""
+    try:
+        on_transpose = as_numpy(fn(E.T.contiguous(), list(ids)), "")
+    except Exception:  # noqa: BLE001 - any failure here just means "not the column mix-up"
+        on_transpose = None
+    want_t = E.numpy()[ids].T                                  # what E[:, ids] would be, shape (d, n)
+    if on_transpose is not None and (np.allclose(on_transpose, want_t, atol=1e-6)
+                                     or np.allclose(on_transpose, want_t.T, atol=1e-6)):
+        return (f"{name} picked COLUMNS of E (E[:, ids]) and ran out of columns: token i's vector is ROW i, "
+                "E[ids], shape (n, d)")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "IndexError"
+    return (f"{name} raised IndexError ({first}): ids index the ROWS of E, from 0 to V - 1 = {E.shape[0] - 1} "
+            "(no + 1: ids start at 0)")
+
+
 @exercise("4.2", "Lookup by indexing and by one-hot matmul")
 def lookup_two_ways(by_index, by_matmul):
     """Both functions: (E of shape (V, d), ids) -> E[ids], shape (n, d). E is 7 x 3 here, so mix-ups show."""
@@ -53,7 +69,10 @@ def lookup_two_ways(by_index, by_matmul):
     ids = [4, 0, 4, 6]
     want = E.numpy()[ids]                          # (4, 3)
     for name, fn in (("lookup_by_index", by_index), ("lookup_by_matmul", by_matmul)):
-        got = fn(E, list(ids))
+        try:
+            got = fn(E, list(ids))
+        except IndexError as exc:
+            raise CheckFailed(_index_error_hint(name, fn, E, ids, exc)) from None
         expect(got is not None, f"{name} returned None - did you forget `return`?")
         arr = as_numpy(got, f"{name}'s result")
         if arr.shape == (3, 4):
@@ -61,6 +80,9 @@ def lookup_two_ways(by_index, by_matmul):
                 raise CheckFailed(f"{name}: the result is transposed, shape (d, n); return one ROW per token: "
                                   "one_hot(ids) @ E, not E.T @ one_hot(ids).T")
             raise CheckFailed(f"{name} picked COLUMNS of E (E[:, ids]): token i's vector is ROW i, E[ids], shape (n, d)")
+        if arr.shape == (7, 4):
+            raise CheckFailed(f"{name} returned shape (V, n) = (7, 4): that picks COLUMNS of E (E[:, ids]); token i's "
+                              "vector is ROW i, E[ids], shape (n, d)")
         expect(arr.shape == want.shape, f"{name} should return shape (len(ids), d) = {want.shape}, got {arr.shape}")
         for shift in (-1, 1):
             shifted = [(i + shift) % 7 for i in ids]
@@ -139,11 +161,15 @@ def gpt2_table(n_params, fp32_mb, fp16_mb):
         raise CheckFailed("gpt2_fp32_mb used 32 BITS per number; fp32 takes 4 bytes")
     if abs(f32 - want / 1e6) < 0.01:
         raise CheckFailed("gpt2_fp32_mb is the parameter count in millions; multiply by 4 bytes per fp32 number")
+    if abs(f32 - want * 4 / 1e9) < 1e-4:
+        raise CheckFailed("gpt2_fp32_mb is in GB (10**9 bytes); give it in MB: bytes / 1e6")
     expect(abs(f32 - want * 4 / 1e6) < 0.01, f"gpt2_fp32_mb should be params * 4 bytes / 1e6, got {f32:g}")
     if abs(f16 - f32) < 0.01:
         raise CheckFailed("gpt2_fp16_mb equals the fp32 size: fp16 takes 2 bytes per number, half of fp32")
     if abs(f16 - want * 2 / 2**20) < 0.01:
         raise CheckFailed("gpt2_fp16_mb is in MiB (2**20 bytes); here MB means 10**6 bytes")
+    if abs(f16 - 2 * f32) < 0.01:
+        raise CheckFailed("gpt2_fp16_mb is double the fp32 size: fp16 takes 2 bytes per number, HALF of fp32's 4")
     expect(abs(f16 - want * 2 / 1e6) < 0.01, f"gpt2_fp16_mb should be params * 2 bytes / 1e6, got {f16:g}")
 
 
@@ -171,6 +197,9 @@ def nearest_ids(fn):
     if arr.dtype.kind == "f" and not np.allclose(arr, np.round(arr)):
         raise CheckFailed("return the row IDS (integers), not the similarity scores")
     ids = [int(i) for i in arr]
+    if ids == [0, 3, 5]:
+        raise CheckFailed("that is the LEAST similar first (the query's -inf sorts to the front in ascending order): "
+                          "sort by decreasing cosine (descending=True)")
     if ids[0] == 0:
         raise CheckFailed("the query itself came first (cosine 1 with itself): leave query_id out of the result")
     if ids == [1, 2, 4]:
@@ -179,6 +208,9 @@ def nearest_ids(fn):
         raise CheckFailed("that is the ranking by Euclidean distance; rank by cosine similarity (direction only)")
     if ids == [3, 5, 4]:
         raise CheckFailed("that is the LEAST similar first: sort by decreasing cosine (descending=True)")
+    if ids == [1, 0, 3]:
+        raise CheckFailed("every id is one too low: removing the query's row from E means every later row moves "
+                          "down by one; keep E whole and give the query a score of -inf instead")
     expect(ids == [2, 1, 4], f"for this matrix the answer is [2, 1, 4] (cosines 0.994, 0.707, 0.6), got {ids}")
     g = torch.Generator().manual_seed(7)
     R = torch.randn(50, 8, generator=g)           # (50, 8)

@@ -1,0 +1,110 @@
+"""Every exercise of notebook 05: right answer passes, stub is 'not attempted', typical mistakes are named."""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
+from utils.checks import ch05
+from utils.word2vec import sgns_loss
+
+
+def test_gd_step():
+    assert_passes(ch05.gd_step, 1.4)
+    assert_passes(ch05.gd_step, torch.tensor(1.4))
+    assert_not_attempted(ch05.gd_step, ...)
+    assert_rejects(ch05.gd_step, 0.6, match="ADDED")
+    assert_rejects(ch05.gd_step, 5.0, match="learning rate")
+    assert_rejects(ch05.gd_step, -4.0, match="gradient")
+    assert_rejects(ch05.gd_step, 1.2, match="factor 2")
+    assert_rejects(ch05.gd_step, "1.4", match="number")
+
+
+def test_hand_gradient():
+    assert_passes(ch05.hand_gradient, lambda u, v: (torch.sigmoid(u @ v) - 1) * u)
+    assert_passes(ch05.hand_gradient, lambda u, v: ((torch.sigmoid(u @ v) - 1) * u).numpy())
+    assert_not_attempted(ch05.hand_gradient, stub_function)
+    assert_rejects(ch05.hand_gradient, lambda u, v: (1 - torch.sigmoid(u @ v)) * u, match="sign")
+    assert_rejects(ch05.hand_gradient, lambda u, v: torch.sigmoid(u @ v) * u, match="sigmoid\\(u.v\\) - 1")
+    assert_rejects(ch05.hand_gradient, lambda u, v: (torch.sigmoid(u @ v) - 1) * v, match="OTHER vector")
+    assert_rejects(ch05.hand_gradient, lambda u, v: -u, match="chain rule")
+    assert_rejects(ch05.hand_gradient, lambda u, v: None, match="return")
+
+
+def test_pair_loss():
+    def right(v, u, U):
+        return -F.logsigmoid(u @ v) - F.logsigmoid(-(U @ v)).sum()
+
+    assert_passes(ch05.pair_loss, right)
+    assert_passes(ch05.pair_loss, lambda v, u, U: float(sgns_loss(v[None], u[None], U[None])))
+    assert_not_attempted(ch05.pair_loss, stub_function)
+    assert_rejects(ch05.pair_loss, lambda v, u, U: -F.logsigmoid(u @ v) - F.logsigmoid(U @ v).sum(), match="MINUS")
+    assert_rejects(ch05.pair_loss, lambda v, u, U: -F.logsigmoid(u @ v) - F.logsigmoid(-(U @ v)).mean(),
+                   match="averaged")
+    assert_rejects(ch05.pair_loss, lambda v, u, U: -F.logsigmoid(u @ v), match="forgot the negatives")
+    assert_rejects(ch05.pair_loss, lambda v, u, U: -torch.sigmoid(u @ v) - torch.sigmoid(-(U @ v)).sum(),
+                   match="log sigmoid")
+    assert_rejects(ch05.pair_loss, lambda v, u, U: F.logsigmoid(u @ v) + F.logsigmoid(-(U @ v)).sum(),
+                   match="NEGATIVE log")
+
+
+def test_negative_sampler():
+    def right(counts, n, g):
+        p = counts ** 0.75
+        return torch.multinomial(p / p.sum(), n, replacement=True, generator=g)
+
+    assert_passes(ch05.negative_sampler, right)
+    assert_not_attempted(ch05.negative_sampler, stub_function)
+    assert_rejects(ch05.negative_sampler, lambda c, n, g: torch.randint(0, len(c), (n,), generator=g),
+                   match="uniform")
+    assert_rejects(ch05.negative_sampler, lambda c, n, g: torch.multinomial(c, n, replacement=True, generator=g),
+                   match="raw counts")
+    assert_rejects(ch05.negative_sampler, lambda c, n, g: torch.multinomial(c ** 0.5, n, replacement=True,
+                                                                            generator=g), match="0.5")
+    assert_rejects(ch05.negative_sampler, lambda c, n, g: (c ** 0.75) / (c ** 0.75).sum(), match="probabilities")
+    assert_rejects(ch05.negative_sampler, lambda c, n, g: right(c, 10, g), match="expected")
+
+
+def _step(W_in, W_out, centers, contexts, negs, lr, scale=1.0, sign=1.0, reset=True, out=True):
+    loss = sgns_loss(W_in[centers], W_out[contexts], W_out[negs]) * scale
+    loss.backward()
+    with torch.no_grad():
+        W_in -= sign * lr * W_in.grad
+        if out:
+            W_out -= sign * lr * W_out.grad
+    if reset:
+        W_in.grad = None
+        W_out.grad = None
+    return loss.item()
+
+
+def test_training_step():
+    assert_passes(ch05.training_step, _step)
+    assert_not_attempted(ch05.training_step, stub_function)
+    assert_rejects(ch05.training_step, lambda *a: _step(*a, sign=-1.0), match="added the gradient")
+    assert_rejects(ch05.training_step, lambda *a: _step(*a, scale=3.0), match="MEAN|3x")
+    assert_rejects(ch05.training_step, lambda *a: _step(*a, reset=False), match="old gradients")
+    assert_rejects(ch05.training_step, lambda *a: _step(*a, out=False), match="W_out")
+    assert_rejects(ch05.training_step, lambda *a: None, match="return")
+
+
+def test_pair_cosines():
+    def right(wv, pairs):
+        return np.array([wv.similarity(a, b) for a, b in pairs])
+
+    assert_passes(ch05.pair_cosines, right)
+    assert_not_attempted(ch05.pair_cosines, stub_function)
+    assert_rejects(ch05.pair_cosines, lambda wv, pairs: [float(wv[a] @ wv[b]) for a, b in pairs], match="dot")
+    assert_rejects(ch05.pair_cosines, lambda wv, pairs: [float(np.linalg.norm(wv[a] - wv[b])) for a, b in pairs],
+                   match="Euclidean")
+    assert_rejects(ch05.pair_cosines,
+                   lambda wv, pairs: [float(wv[a] @ wv[b] / np.linalg.norm(wv[a])) for a, b in pairs],
+                   match="BOTH")
+    assert_rejects(ch05.pair_cosines, lambda wv, pairs: 1 - right(wv, pairs), match="DISTANCE")
+
+
+def test_quiz_static():
+    assert_passes(ch05.quiz_static, "b")
+    assert_not_attempted(ch05.quiz_static, ...)
+    assert_rejects(ch05.quiz_static, "a", match="ONE row")
+    assert_rejects(ch05.quiz_static, "c", match="nobody")
+    assert_rejects(ch05.quiz_static, "d", match="pulled by both")

@@ -1,0 +1,275 @@
+"""Checks for notebook 05 (training embeddings with gradient descent, word2vec)."""
+from __future__ import annotations
+
+import numpy as np
+
+from utils.checks import CheckFailed, as_numpy, expect, expect_array, expect_choice, exercise
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _scalar(x, name: str) -> float:
+    if _is_torch(x) or isinstance(x, np.ndarray):
+        arr = as_numpy(x, name)
+        expect(arr.size == 1, f"{name} should be one number, got shape {arr.shape}")
+        return float(arr.reshape(-1)[0])
+    expect(isinstance(x, (int, float)) and not isinstance(x, bool), f"{name} should be a number, got {type(x).__name__}")
+    return float(x)
+
+
+@exercise("5.1", "One gradient-descent step by hand")
+def gd_step(x_new):
+    """f(x) = (x - 3)^2 at x = 1 with learning rate 0.1: gradient 2(x - 3) = -4, so x_new = 1 - 0.1 * (-4) = 1.4."""
+    x = _scalar(x_new, "x_new")
+    if np.isclose(x, 0.6):
+        raise CheckFailed("x_new = 0.6: you ADDED the gradient step; descent goes against the gradient: x - lr * grad")
+    if np.isclose(x, 5.0):
+        raise CheckFailed("x_new = 5.0: you forgot the learning rate; the step is lr * grad = 0.1 * (-4)")
+    if np.isclose(x, -4.0):
+        raise CheckFailed("-4 is the gradient f'(1) itself; x_new is the position after the step x - lr * f'(x)")
+    if np.isclose(x, 1.2):
+        raise CheckFailed("x_new = 1.2: the derivative of (x - 3)^2 is 2(x - 3), you dropped the factor 2")
+    expect(np.isclose(x, 1.4), f"x_new should be 1 - 0.1 * 2 * (1 - 3) = 1.4, got {round(x, 4)}")
+
+
+def _uv(seed: int, d: int = 5):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(d, generator=g), torch.randn(d, generator=g)
+
+
+@exercise("5.2", "A hand-derived gradient against autograd")
+def hand_gradient(fn):
+    """fn(u, v) -> gradient of -log sigmoid(u . v) with respect to v, i.e. (sigmoid(u . v) - 1) * u."""
+    import torch
+
+    for seed in (0, 1, 2):
+        u, v = _uv(seed)
+        got = fn(u.clone(), v.clone())
+        expect(got is not None, "your function returned None - did you forget `return`?")
+        got = expect_array(got, name="the gradient", shape=(5,))
+        vv = v.clone().requires_grad_(True)
+        (-torch.nn.functional.logsigmoid(u @ vv)).backward()
+        want = vv.grad.numpy()
+        s = float(torch.sigmoid(u @ v))
+        if np.allclose(got, -want):
+            raise CheckFailed("the sign is flipped: d/dv of -log sigmoid(u.v) is (sigmoid(u.v) - 1) * u, which points "
+                              "AWAY from u")
+        if np.allclose(got, s * u.numpy(), atol=1e-5):
+            raise CheckFailed("you wrote sigmoid(u.v) * u: the derivative of log sigmoid(z) is 1 - sigmoid(z), so "
+                              "the factor is sigmoid(u.v) - 1")
+        if np.allclose(got, (s - 1) * v.numpy(), atol=1e-5):
+            raise CheckFailed("you multiplied by v: the gradient with respect to v carries the OTHER vector, u")
+        if np.allclose(got, -u.numpy(), atol=1e-5) or np.allclose(got, u.numpy(), atol=1e-5):
+            raise CheckFailed("you returned +-u: the chain rule also needs the factor sigmoid(u.v) - 1")
+        expect(np.allclose(got, want, atol=1e-5),
+               f"your gradient differs from autograd's (largest gap {float(np.abs(got - want).max()):.4f})")
+
+
+def _pair(seed: int = 0, d: int = 4, k: int = 3):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(d, generator=g), torch.randn(d, generator=g), torch.randn(k, d, generator=g)
+
+
+@exercise("5.3", "The skip-gram negative-sampling loss of one pair")
+def pair_loss(fn):
+    """fn(v, u_pos, U_neg) = -log sigmoid(u_pos . v) - sum_k log sigmoid(-U_neg[k] . v)."""
+    import torch
+    import torch.nn.functional as F
+
+    for seed in (0, 1):
+        v, u, U = _pair(seed)
+        got = fn(v.clone(), u.clone(), U.clone())
+        expect(got is not None, "your function returned None - did you forget `return`?")
+        got = _scalar(got, "the loss")
+        pos, neg = u @ v, U @ v
+        want = float(-F.logsigmoid(pos) - F.logsigmoid(-neg).sum())
+        wrong = {
+            "the negatives need a MINUS inside: log sigmoid(-u_k . v) (a negative should get a LOW score)":
+                float(-F.logsigmoid(pos) - F.logsigmoid(neg).sum()),
+            "you averaged over the negatives; the loss SUMS one term per negative":
+                float(-F.logsigmoid(pos) - F.logsigmoid(-neg).mean()),
+            "you forgot the negatives: the loss has one term for the true context AND one per negative":
+                float(-F.logsigmoid(pos)),
+            "the loss uses log sigmoid, not sigmoid; and it is the NEGATIVE log (a loss to minimise)":
+                float(-torch.sigmoid(pos) - torch.sigmoid(-neg).sum()),
+            "the loss is the NEGATIVE log-likelihood: put a minus in front of each log sigmoid":
+                float(F.logsigmoid(pos) + F.logsigmoid(-neg).sum()),
+        }
+        for message, value in wrong.items():
+            if np.isclose(got, value, atol=1e-5) and not np.isclose(got, want, atol=1e-5):
+                raise CheckFailed(message)
+        expect(np.isclose(got, want, atol=1e-5), f"the loss should be {want:.4f} for this pair, got {got:.4f}")
+
+
+@exercise("5.4", "Sample negatives from unigram^0.75")
+def negative_sampler(fn):
+    """fn(counts, n, generator) -> int64 tensor of n word ids drawn from counts ** 0.75 (normalised)."""
+    import torch
+
+    counts = torch.tensor([1000.0, 100.0, 10.0, 1.0])
+    n = 50_000
+    got = fn(counts.clone(), n, torch.Generator().manual_seed(0))
+    expect(got is not None, "your function returned None - did you forget `return`?")
+    ids = as_numpy(got, "the sample")
+    if ids.shape == (4,) and np.issubdtype(ids.dtype, np.floating):
+        raise CheckFailed("you returned the 4 probabilities; return n sampled word IDS (torch.multinomial)")
+    expect(ids.shape == (n,), f"expected {n} sampled ids (shape ({n},)), got shape {ids.shape}")
+    expect(np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() <= 3,
+           "sampled values must be word ids 0..3 (indices into counts)")
+    freq = np.bincount(ids.astype(int), minlength=4) / n
+    p75 = counts.numpy() ** 0.75 / (counts.numpy() ** 0.75).sum()
+    p1 = counts.numpy() / counts.numpy().sum()
+    if np.abs(freq - 0.25).max() < 0.02:
+        raise CheckFailed("your samples are uniform: frequent words must be drawn more often (counts ** 0.75)")
+    if np.abs(freq - p1).max() < 0.01:
+        raise CheckFailed("your samples follow the raw counts; raise them to the power 0.75 first (rare words get "
+                          "a bigger share)")
+    p5 = counts.numpy() ** 0.5 / (counts.numpy() ** 0.5).sum()
+    if np.abs(freq - p5).max() < 0.01:
+        raise CheckFailed("your samples follow counts ** 0.5; word2vec uses the power 0.75")
+    expect(np.abs(freq - p75).max() < 0.01,
+           f"sample frequencies {np.round(freq, 3).tolist()} do not match counts**0.75 {np.round(p75, 3).tolist()}")
+
+
+def _step_setup():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    W_in = (torch.randn(6, 3, generator=g) * 0.5).requires_grad_(True)
+    W_out = (torch.randn(6, 3, generator=g) * 0.5).requires_grad_(True)
+    centers, contexts = torch.tensor([0, 2, 2]), torch.tensor([1, 3, 0])
+    negs = torch.tensor([[4, 5], [5, 1], [3, 4]])
+    return W_in, W_out, centers, contexts, negs
+
+
+def _reference_steps(lr: float, steps: int = 2):
+    import torch
+
+    from utils.word2vec import sgns_loss
+
+    W_in, W_out, c, o, n = _step_setup()
+    losses = []
+    for _ in range(steps):
+        loss = sgns_loss(W_in[c], W_out[o], W_out[n])
+        loss.backward()
+        with torch.no_grad():
+            W_in -= lr * W_in.grad
+            W_out -= lr * W_out.grad
+        W_in.grad = None
+        W_out.grad = None
+        losses.append(loss.item())
+    return W_in.detach().numpy(), W_out.detach().numpy(), losses
+
+
+@exercise("5.5", "Write the training step")
+def training_step(fn):
+    """fn(W_in, W_out, centers, contexts, negs, lr) updates both matrices in place and returns the loss (float)."""
+    lr = 0.5
+    W_in, W_out, c, o, n = _step_setup()
+    start_in, start_out = W_in.detach().clone().numpy(), W_out.detach().clone().numpy()
+    losses = []
+    for _ in range(2):
+        loss = fn(W_in, W_out, c, o, n, lr)
+        expect(loss is not None, "train_step returned None - return the loss as a float")
+        losses.append(_scalar(loss, "the returned loss"))
+    got_in, got_out = W_in.detach().numpy(), W_out.detach().numpy()
+    want_in, want_out, want_losses = _reference_steps(lr)
+    expect(not np.allclose(got_in, start_in), "W_in did not change: update it in place (W_in -= lr * W_in.grad "
+                                              "inside torch.no_grad())")
+    expect(not np.allclose(got_out, start_out), "W_out did not change: the context and negative rows must be "
+                                                "updated too")
+    plus_in, _, _ = _reference_steps(-lr)
+    if np.allclose(got_in, plus_in, atol=1e-5):
+        raise CheckFailed("the loss went UP: you added the gradient; a descent step subtracts it (W -= lr * grad)")
+    expect(np.isclose(losses[0], want_losses[0], atol=1e-5),
+           f"first loss should be {want_losses[0]:.4f} (sgns_loss, the MEAN over the batch), got {losses[0]:.4f}")
+    sum_in, _, _ = _reference_steps_sum(lr)
+    if np.allclose(got_in, sum_in, atol=1e-5):
+        raise CheckFailed("your step is 3x too big: use the batch MEAN loss (sgns_loss), not the sum")
+    if not np.allclose(got_in, want_in, atol=1e-5):
+        acc_in = _reference_steps_no_zero(lr)
+        if np.allclose(got_in, acc_in, atol=1e-5):
+            raise CheckFailed("the second step reused old gradients: set W_in.grad and W_out.grad to None (or zero) "
+                              "after each update")
+    expect(np.allclose(got_in, want_in, atol=1e-5) and np.allclose(got_out, want_out, atol=1e-5),
+           "after two steps the matrices differ from the reference (loss -> backward -> W -= lr * grad -> reset grads)")
+
+
+def _reference_steps_sum(lr: float):
+    import torch
+
+    from utils.word2vec import sgns_loss
+
+    W_in, W_out, c, o, n = _step_setup()
+    for _ in range(2):
+        loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * len(c)
+        loss.backward()
+        with torch.no_grad():
+            W_in -= lr * W_in.grad
+            W_out -= lr * W_out.grad
+        W_in.grad = None
+        W_out.grad = None
+    return W_in.detach().numpy(), W_out.detach().numpy(), None
+
+
+def _reference_steps_no_zero(lr: float):
+    import torch
+
+    from utils.word2vec import sgns_loss
+
+    W_in, W_out, c, o, n = _step_setup()
+    for _ in range(2):
+        sgns_loss(W_in[c], W_out[o], W_out[n]).backward()
+        with torch.no_grad():
+            W_in -= lr * W_in.grad
+            W_out -= lr * W_out.grad
+    return W_in.detach().numpy()
+
+
+@exercise("5.6", "Cosine similarity for word pairs")
+def pair_cosines(fn):
+    """fn(wv, pairs) -> numpy array with the cosine similarity of each (word, word) pair."""
+    from utils.word2vec import WordVectors
+
+    wv = WordVectors(["cat", "dog", "car", "sun"],
+                     np.array([[3, 1, 0], [2, 2, 0], [0, 1, 4], [-1, 0, 1]], dtype=np.float32))
+    pairs = [("cat", "dog"), ("cat", "car"), ("dog", "sun")]
+    got = fn(wv, pairs)
+    expect(got is not None, "your function returned None - did you forget `return`?")
+    got = as_numpy(got, "the cosines").reshape(-1)
+    expect(got.shape == (3,), f"expected one number per pair (3), got shape {got.shape}")
+    a = np.array([wv[x] for x, _ in pairs], dtype=float)
+    b = np.array([wv[y] for _, y in pairs], dtype=float)
+    dots = (a * b).sum(1)
+    want = dots / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    if np.allclose(got, dots):
+        raise CheckFailed("those are raw dot products: divide by both vectors' lengths to get the cosine")
+    if np.allclose(got, np.linalg.norm(a - b, axis=1)):
+        raise CheckFailed("those are Euclidean distances; the cosine is a . b / (|a| |b|)")
+    if np.allclose(got, dots / np.linalg.norm(a, axis=1)) or np.allclose(got, dots / np.linalg.norm(a, axis=1) ** 2):
+        raise CheckFailed("divide by the product of BOTH norms |a| * |b|, not by one of them")
+    if np.allclose(got, 1 - want):
+        raise CheckFailed("that is the cosine DISTANCE 1 - cos; return the similarity itself")
+    expect(np.allclose(got, want, atol=1e-4), f"expected cosines {np.round(want, 4).tolist()}, got "
+                                              f"{np.round(got, 4).tolist()}")
+
+
+@exercise("5.7", "Quiz: one vector per word")
+def quiz_static(answer):
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "word2vec keeps ONE row per word type; nothing in the model looks at the sentence when you look "
+                 "up 'bank'",
+            "c": "nobody picks the senses: training only sees which words co-occur, so the vector mixes every use",
+            "d": "a bank that lends money and a river bank both occur in the corpus; the vector is pulled by both",
+        },
+        explanation="a static embedding is one row of a table, the same in every sentence; it blends the senses in "
+                    "proportion to how often the corpus uses them. Contextual models (attention) fix this by "
+                    "mixing in the neighbouring tokens.")

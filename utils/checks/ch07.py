@@ -1,0 +1,209 @@
+"""Checks for notebook 07 (retrieval-augmented generation: chunk, embed, index, retrieve, evaluate)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice
+
+
+def _words(n: int) -> str:
+    return " ".join(f"w{i}" for i in range(n))
+
+
+@exercise("7.1", "Chunk a text with overlap")
+def chunk_words(fn):
+    """``fn(text, size, overlap)`` -> list of strings: windows of ``size`` words sharing ``overlap`` words."""
+    got = fn(_words(11), 4, 1)
+    expect(got is not None, "chunk_words returned None - did you forget `return`?")
+    expect(isinstance(got, list), f"return a list of strings, got {type(got).__name__}")
+    if got and isinstance(got[0], (list, tuple)):
+        raise CheckFailed("each chunk should be ONE string (join the words with spaces), not a list of words")
+    expect(all(isinstance(c, str) for c in got), "every chunk should be a string")
+    want = ["w0 w1 w2 w3", "w3 w4 w5 w6", "w6 w7 w8 w9", "w9 w10"]
+    if got == ["w0 w1 w2 w3", "w4 w5 w6 w7", "w8 w9 w10"]:
+        raise CheckFailed("consecutive chunks share no words: each window should start `overlap` words before "
+                          "the previous one ended (step = size - overlap)")
+    if len(got) > 1 and got[1].split()[:1] == ["w1"]:
+        raise CheckFailed("the second chunk starts at w1: the window should move by size - overlap = 3 words, "
+                          "not by overlap")
+    if got == want[:3]:
+        raise CheckFailed("the last word (w10) is missing: a shorter final chunk must keep the tail of the text")
+    expect(" ".join(got).split()[-1] == "w10", "the text should end up in the chunks: the last word w10 is missing")
+    expect(got == want, f"11 words, size 4, overlap 1 should give {want}, got {got}")
+    tail = fn(_words(10), 4, 1)
+    if tail == ["w0 w1 w2 w3", "w3 w4 w5 w6", "w6 w7 w8 w9", "w9"]:
+        raise CheckFailed("with 10 words you emit a last chunk 'w9' that only repeats the overlap: stop once a "
+                          "window reaches the end of the text")
+    expect(tail == ["w0 w1 w2 w3", "w3 w4 w5 w6", "w6 w7 w8 w9"],
+           f"10 words, size 4, overlap 1 should give 3 chunks, got {tail}")
+    expect(fn(_words(5), 3, 0) == ["w0 w1 w2", "w3 w4"], "overlap 0 should cut 'w0 w1 w2 w3 w4' into 'w0 w1 w2', 'w3 w4'")
+    expect(fn("   ", 3, 1) == [], "an empty text should give an empty list of chunks")
+
+
+def _indices(value, name="the result"):
+    arr = as_numpy(value, name)
+    if arr.ndim != 1:
+        raise CheckFailed(f"{name} should be a 1-D list of row indices, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise CheckFailed(f"{name} holds non-integer numbers {np.round(arr, 3).tolist()}: return row INDICES, "
+                          "not the scores")
+    return arr.astype(int).tolist()
+
+
+@exercise("7.2", "Cosine top-k over a matrix")
+def top_k_cosine(fn):
+    """``fn(query, matrix, k)`` -> indices of the k rows most similar (cosine) to ``query``, best first."""
+    query = np.array([1.0, 0.0])
+    matrix = np.array([[10.0, 10.0],   # long, 45 degrees away: wins by dot product
+                       [0.9, 0.1],     # nearly the same direction: cosine 0.994
+                       [0.0, 1.0],     # orthogonal: cosine 0
+                       [1.0, 0.5]])    # cosine 0.894
+    got = fn(query, matrix, 2)
+    expect(got is not None, "top_k_cosine returned None - did you forget `return`?")
+    got = _indices(got)
+    if got == [0, 3] or got == [0, 1]:
+        raise CheckFailed("row 0 is long but points 45 degrees away: you ranked by dot product; divide by the norms "
+                          "(of the rows too) to get cosines")
+    if got == [2, 0] or got == [2, 3] or got == [2]:
+        raise CheckFailed("you returned the LEAST similar rows: sort by descending score (best first)")
+    if got == [3, 1]:
+        raise CheckFailed("the right rows in the wrong order: the best match (row 1) comes first")
+    expect(len(got) == 2, f"k=2 should give 2 indices, got {len(got)}")
+    expect(got == [1, 3], f"the two rows closest in direction to [1, 0] are [1, 3], got {got}")
+    rng = np.random.default_rng(7)
+    M = rng.normal(size=(50, 8))
+    q = rng.normal(size=8)
+    cos = (M @ q) / (np.linalg.norm(M, axis=1) * np.linalg.norm(q))
+    want = np.argsort(-cos)[:5].tolist()
+    expect(_indices(fn(q, M, 5)) == want, "works on the small example only? on a random (50, 8) matrix the top 5 "
+                                         "differ from the cosine ranking")
+
+
+def _ranked_example():
+    """Five queries whose gold document sits at positions 1, 1, 2, 3 and nowhere (in the top 3)."""
+    ranked = [[2, 4, 7], [1, 0, 3], [4, 2, 7], [5, 6, 9], [8, 2, 0]]
+    gold = [2, 1, 2, 9, 3]
+    return ranked, gold
+
+
+def _number(value, what):
+    if value is None:
+        raise CheckFailed(f"{what} returned None - did you forget `return`?")
+    if isinstance(value, (list, tuple)) or (hasattr(value, "ndim") and value.ndim > 0):
+        raise CheckFailed(f"{what} should return ONE number averaged over the queries, not one per query")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should return one number, got {type(value).__name__}") from None
+
+
+@exercise("7.3", "recall@k")
+def recall_at_k(fn):
+    """``fn(ranked, gold, k)``: the share of queries whose gold document is among their first k results."""
+    ranked, gold = _ranked_example()
+    got = _number(fn(ranked, gold, 2), "recall_at_k")
+    if np.isclose(got, 3):
+        raise CheckFailed("you returned the number of hits (3): divide by the number of queries to get a fraction")
+    if np.isclose(got, 0.3):
+        raise CheckFailed("0.3: you divided by k as well (that is precision@k); recall@k divides the hits by the "
+                          "number of queries only")
+    if np.isclose(got, 0.2):
+        raise CheckFailed("0.2: you only count a hit when the gold document is exactly AT position k; it may be "
+                          "anywhere in the first k")
+    if np.isclose(got, 0.8):
+        raise CheckFailed("0.8: you looked at k + 1 results; ranked[i][:k] holds the first k")
+    if np.isclose(got, 0.4):
+        raise CheckFailed("0.4: you looked at k - 1 results; ranked[i][:k] holds the first k")
+    expect(np.isclose(got, 0.6), f"with k=2, 3 of the 5 queries find their document: recall@2 = 0.6, got {got:.4g}")
+    expect(np.isclose(_number(fn(ranked, gold, 3), "recall_at_k"), 0.8), "recall@3 should be 0.8 (4 of 5 queries)")
+    expect(np.isclose(_number(fn(ranked, gold, 1), "recall_at_k"), 0.4), "recall@1 should be 0.4 (2 of 5 queries)")
+
+
+@exercise("7.4", "Mean reciprocal rank")
+def mrr(fn):
+    """``fn(ranked, gold)``: average of 1 / (1-based position of the gold document), 0 for a query that missed it."""
+    ranked, gold = _ranked_example()  # positions 1, 1, 2, 3, missing
+    found = 1 + 1 + 1 / 2 + 1 / 3
+    try:
+        got = _number(fn(ranked, gold), "mrr")
+    except ZeroDivisionError:
+        raise CheckFailed("division by zero: positions are 0-based in Python, ranks start at 1 - use 1 / (index + 1)") \
+            from None
+    if np.isclose(got, found):
+        raise CheckFailed("you summed the reciprocal ranks: divide by the number of queries (5) to get the mean")
+    if np.isclose(got, found / 4):
+        raise CheckFailed("you averaged over the 4 queries that found their document; a miss scores 0 and still "
+                          "counts in the average")
+    if np.isclose(got, (1 / 2 + 1 / 2 + 1 / 3 + 1 / 4) / 5):
+        raise CheckFailed("off by one: the first result has rank 1, so its reciprocal rank is 1 / 1")
+    if np.isclose(got, (1 + 1 + 2 + 3) / 5) or np.isclose(got, (1 + 1 + 2 + 3) / 4):
+        raise CheckFailed("you averaged the ranks themselves: MRR averages their RECIPROCALS 1 / rank")
+    want = found / 5
+    expect(np.isclose(got, want), f"MRR should be (1 + 1 + 1/2 + 1/3 + 0) / 5 = {want:.4f}, got {got:.4f}")
+    expect(np.isclose(_number(fn([[0, 1]], [0]), "mrr"), 1.0), "one query with its document first should give MRR 1.0")
+
+
+@exercise("7.5", "Build the prompt with numbered sources")
+def build_prompt(fn):
+    """``fn(question, chunks)`` with chunks = ranked (source, text) pairs -> one prompt string."""
+    question = "How do I leave a loop early?"
+    # source names that never occur in the chunk texts, so a prompt without sources cannot pass by accident
+    chunks = [("simple_stmts#break", "break terminates the nearest enclosing loop."),
+              ("simple_stmts#continue", "continue goes on with the next cycle of the loop."),
+              ("compound_stmts#while", "The while statement repeats as long as an expression is true.")]
+    got = fn(question, chunks)
+    expect(got is not None, "build_prompt returned None - did you forget `return`?")
+    expect(isinstance(got, str), f"the prompt should be one string, got {type(got).__name__}")
+    expect(question in got, "the question itself is missing from the prompt: the model must know what to answer")
+    missing = [text for _, text in chunks if text not in got]
+    if len(missing) == 2 and chunks[0][1] in got:
+        raise CheckFailed("only the first chunk is in the prompt: include all the retrieved chunks")
+    if missing:
+        raise CheckFailed(f"chunk text missing from the prompt: {missing[0]!r}")
+    positions = [got.index(text) for _, text in chunks]
+    expect(positions == sorted(positions), "the chunks are not in ranked order: the best chunk should come first, "
+                                           "as [1]")
+    for i, (source, text) in enumerate(chunks, start=1):
+        line = next(ln for ln in got.splitlines() if text in ln)
+        if f"[{i - 1}]" in line and f"[{i}]" not in line:
+            raise CheckFailed("sources are numbered from [0]: people (and LLMs) cite from [1]")
+        expect(source in line, f"the line with chunk {i} does not name its source {source!r}: without sources "
+                               "the answer cannot cite them")
+        expect(f"[{i}]" in line, f"chunk {i} should be marked [{i}] on its line, so the answer can cite it")
+    expect(got.index(question) > positions[-1],
+           "put the question AFTER the sources, so the model reads the evidence first and the question last")
+    expect(re.search(r"\bonly\b", got, re.I) is not None,
+           "tell the model to answer using ONLY the sources (the word 'only' is missing from your instructions)")
+
+
+@exercise("7.6", "Quiz: when does an approximate index pay?")
+def quiz_approximate(answer):
+    """b: exact search over a few thousand vectors is already far below a millisecond."""
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "5,000 x 384 is about 2 million multiply-adds per query: exact search takes well under a millisecond",
+            "c": "an approximate index can only match exact search at best (recall <= 1); it never finds closer "
+                 "vectors than the exact scan",
+            "d": "cosine is a normalisation followed by a matrix product: numpy (or torch) does it in one line",
+        },
+        explanation="exact search is one matrix-vector product; HNSW and IVF pay off at millions of vectors or "
+                    "many queries per second, and cost build time, memory and a little recall")
+
+
+@exercise("7.7", "Quiz: which retriever fails where?")
+def quiz_failure(answer):
+    """c: a lexical retriever cannot match 'a flexible wire' to 'capable of being bent'."""
+    return expect_choice(
+        answer, correct="c", options="abcd",
+        why_wrong={
+            "a": "BM25 gives a document a score only for words it shares with the query; 'flexible' never "
+                 "appears in 'capable of being bent or flexed'",
+            "b": "averaging word vectors keeps a rough topic but washes out word order and is dominated by common "
+                 "words; it is not immune to anything",
+            "d": "MiniLM was trained to place paraphrases near each other: exactly this case",
+        },
+        explanation="lexical retrieval needs shared words; a sentence encoder compares meaning, so paraphrases "
+                    "and synonyms are where it wins (and rare exact names are where BM25 still shines)")
