@@ -125,9 +125,10 @@ def run(kind: str, n: int, dim: int, n_queries: int, threads: int, ef_values: li
         rows.append((f"approx faiss HNSW M={hnsw_m} efSearch={ef}", build, single, batched,
                      recall_vs_exact(found, exact)))
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     print(f"\n{kind} data: {n:,} x {dim} float32 unit vectors, {len(Q):,} queries "
           f"({len(single_Q)} timed one at a time), top-{K}, threads: torch {torch.get_num_threads()}, "
-          f"faiss {threads}")
+          f"faiss {threads}, {os.cpu_count()} cores, load average {load}")
     print(f"{'method':42s} {'build s':>8s} {'single ms/q':>12s} {'batched ms/q':>13s} {'recall@10':>10s}")
     for name, build, single, batched, recall in rows:
         print(f"{name:42s} {build:8.2f} {single:12.3f} {batched:13.3f} {recall:10.3f}")

@@ -230,12 +230,11 @@ def make_exporter() -> HTMLExporter:
         require_js_url="vendor/requirejs/require.js",
         widget_renderer_url="vendor/html-manager/embed-amd.js",
         mathjax_url="vendor/mathjax/tex-svg-full.js",  # the course template loads it itself (MathJax 3 config)
-        embed_images=True,
     )
 
 
 def render_chapter(exporter: HTMLExporter, nb, chapter: Chapter, chapters: list[Chapter], published: set[str]):
-    """Render one page; returns (soup, search entries). The tables of contents are filled in afterwards."""
+    """Render one page; returns (html, search entries). The tables of contents are filled in afterwards."""
     page_nb = prepare(nb, published)
     page_nb.metadata["title"] = f"{chapter.title} — Embeddings for LLMs"
     resources = {
@@ -245,8 +244,8 @@ def render_chapter(exporter: HTMLExporter, nb, chapter: Chapter, chapters: list[
     }
     body, _ = exporter.from_notebook_node(page_nb, resources=resources)
     body = body.replace("</body>", SCRIPTS + "\n</body>", 1)
-    soup = BeautifulSoup(body, "html.parser")
-    return soup, sections_and_search(soup, chapter)
+    # parsed only to read headings and text; the page is written as nbconvert made it
+    return body, sections_and_search(BeautifulSoup(body, "html.parser"), chapter)
 
 
 def readme_intro() -> tuple[str, str]:
@@ -348,16 +347,15 @@ def build(out: Path = DEFAULT_OUT, notebooks: list[Path] | None = None, quiet: b
         if unexecuted:
             print(f"warning: {ch.path.name}: code cells {unexecuted} have no saved output (not executed?)",
                   file=sys.stderr)
-        soup, entries = render_chapter(exporter, nb, ch, chapters, published)
-        pages[ch] = soup
+        body, entries = render_chapter(exporter, nb, ch, chapters, published)
+        pages[ch] = body
         search += entries
         manifest_pages.append({"file": ch.href, "title": ch.title, "source": f"solutions/{ch.path.name}",
                                "math": has_math(nb), "widget_views": widget_views(nb),
                                "widget_state": bool(nb.metadata.get("widgets")),
                                "exercises": sum("exercise" in c.metadata.get("tags", []) for c in nb.cells)})
 
-    for ch, soup in pages.items():  # the sidebars need every chapter's title and sections
-        text = str(soup)
+    for ch, text in pages.items():  # the sidebars need every chapter's title and sections
         text = text.replace("<!--COURSE-CHAPTERS-->", chapters_html(chapters, ch), 1)
         text = text.replace("<!--COURSE-PAGE-TOC-->", page_toc_html(ch), 1)
         (out / ch.href).write_text(text, encoding="utf-8")

@@ -279,7 +279,8 @@ def built_site(tmp_path_factory) -> tuple[Path, dict]:
     """Build the site exactly as `make site` does, into a temporary folder; returns (folder, manifest)."""
     out = tmp_path_factory.mktemp("site") / "site"
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), str(out)], cwd=ROOT,
+    # the notebooks collected for this run, so pages and test ids agree even if a chapter is added meanwhile
+    proc = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), str(out), *map(str, SOLUTIONS)], cwd=ROOT,
                           capture_output=True, text=True, timeout=SITE_BUILD_TIMEOUT_S)
     assert proc.returncode == 0, f"site/build.py failed:\n{proc.stdout}\n{proc.stderr}"
     print(f"site built in {time.monotonic() - start:.1f} s: {proc.stdout.strip()}")

@@ -240,6 +240,14 @@ def sgd_step(W_in, W_out, centers, contexts, negs, lr: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- word vectors
+class UnknownWordError(KeyError):
+    """A word that is not in the vocabulary. A KeyError (so ``except KeyError`` works) that prints its message
+    as it is, without the quotes KeyError adds."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class WordVectors:
     """Trained word vectors with cosine look-ups.
 
@@ -270,8 +278,18 @@ class WordVectors:
         return f"WordVectors({len(self.words)} words x {self.vectors.shape[1]} dims)"
 
     def index(self, word: str) -> int:
+        """Row of ``word``; an unknown word raises :class:`UnknownWordError` (a KeyError) with a readable message.
+
+        >>> WordVectors(["a"], np.ones((1, 2))).index("zebra")
+        Traceback (most recent call last):
+        ...
+        utils.word2vec.UnknownWordError: 'zebra' is not in the vocabulary (1 words; words rarer than min_count were dropped)
+        """
+        if not isinstance(word, str):
+            raise TypeError(f"words are strings, got {type(word).__name__}")
         if word not in self._index:
-            raise KeyError(f"'{word}' is not in the vocabulary ({len(self.words)} words; rare words were dropped)")
+            raise UnknownWordError(f"'{word}' is not in the vocabulary ({len(self.words)} words; words rarer than "
+                                   f"min_count were dropped)")
         return self._index[word]
 
     def __getitem__(self, word: str) -> np.ndarray:
@@ -438,11 +456,17 @@ def _train(sentences, dim, window, negatives, epochs, min_count, subsample, lr, 
 
 # ----------------------------------------------------------------------------------------------- evaluation
 def _gensim_datapath(name: str) -> str:
-    try:
-        from gensim.test.utils import datapath
-    except ImportError:
-        raise ImportError("the evaluation sets ship with gensim: run `make lab` (or pip install gensim==4.4.0)") from None
-    return datapath(name)
+    """Path of one of the test-data files shipped inside the gensim package, found without importing gensim
+    (which takes seconds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the evaluation sets ship with gensim: run `make lab` (or pip install gensim==4.4.0)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the course needs gensim==4.4.0, which ships it")
+    return str(path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -458,14 +482,34 @@ def wordsim353() -> tuple[tuple[str, str, float], ...]:
     return tuple(rows)
 
 
+def _average_ranks(x) -> np.ndarray:
+    """Ranks 1..n, tied values sharing the mean of their ranks: [10, 20, 20, 30] -> [1, 2.5, 2.5, 4]."""
+    values, inverse, counts = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts + 1                                   # rank of the first copy of each value
+    return (first + (counts - 1) / 2)[inverse]
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation: the Pearson correlation of the ranks (ties get their average rank).
+
+    >>> spearman([1, 2, 3, 4], [10, 20, 30, 40]), spearman([1, 2, 3, 4], [4, 3, 2, 1])
+    (1.0, -1.0)
+    >>> round(spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]), 4)
+    0.8
+    """
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    if len(ra) != len(rb) or len(ra) < 2:
+        raise ValueError("spearman needs two sequences of the same length, at least 2")
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float(ra @ rb / np.sqrt((ra @ ra) * (rb @ rb)))
+
+
 def wordsim_spearman(wv) -> tuple[float, int]:
     """Spearman rank correlation between our cosines and human scores on the WordSim-353 pairs we know.
 
     Returns (rho, pairs used). Works with :class:`WordVectors` or a gensim KeyedVectors (anything with
     ``similarity`` and ``in``).
     """
-    from scipy.stats import spearmanr
-
     ours, human = [], []
     for a, b, score in wordsim353():
         if a in wv and b in wv:
@@ -473,7 +517,7 @@ def wordsim_spearman(wv) -> tuple[float, int]:
             human.append(score)
     if len(ours) < 3:
         raise ValueError("fewer than 3 WordSim-353 pairs are in the vocabulary")
-    return float(spearmanr(ours, human).statistic), len(ours)
+    return spearman(ours, human), len(ours)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,146 @@
+"""word2vec on the WordNet glosses: the course's torch SGNS (utils/word2vec.py) vs gensim at equal time budgets.
+
+    .venv/bin/python benchmarks/bench_word2vec.py                       # budgets 15, 30, 40, 60 s (~8 minutes)
+    .venv/bin/python benchmarks/bench_word2vec.py --budgets 15 30       # quicker
+    .venv/bin/python benchmarks/bench_word2vec.py --device cuda         # ours on a GPU (gensim has no GPU path)
+
+Same corpus (utils.wordnet.gloss_corpus: 117,659 WordNet synsets, ~1.76M tokens), same settings for both: skip-gram,
+100 dimensions, window 5, 5 negatives, min_count 5, subsampling 1e-4, one CPU thread each (gensim workers=1).
+
+* ours: ``train_sgns(..., time_budget=T)`` - trains until T seconds have passed (vocabulary building included), the
+  learning rate decaying linearly to 0 over the budget;
+* gensim cannot stop on a clock without breaking its learning-rate schedule, so it gets the whole number of epochs
+  that fits the budget best, from a calibration run (time to build the vocabulary + time per epoch); its actual
+  time is printed next to the budget;
+* gensim runs twice: with the same starting learning rate as ours (0.1), and with its default (0.025).
+
+Columns: wall and CPU seconds of the training call (vocabulary building included), epochs done, raw corpus
+words per wall second, WordSim-353 Spearman (pairs with both words known) and the accuracy on the "family" section of
+the Google analogies. Not a test: times depend on the machine and on whatever else runs on it, so the load average
+is printed too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from datetime import datetime
+
+import numpy as np
+import torch
+
+from utils import word2vec as w2v
+from utils.wordnet import gloss_corpus
+
+
+def load_average() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def evaluate(kv) -> tuple[float, float]:
+    rho, _ = w2v.wordsim_spearman(kv)
+    family, _ = w2v.analogy_accuracy(kv, sections=("family",))
+    return rho, family
+
+
+def run_ours(corpus, settings, budget, device):
+    start, cpu = time.perf_counter(), time.process_time()
+    wv = w2v.train_sgns(corpus, **{**settings, "epochs": 10_000}, time_budget=budget, device=device)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    epochs = wv.info["epochs_done"]
+    return dict(wall=wall, cpu=cpu, epochs=epochs, words_per_s=wv.info["raw_tokens"] * epochs / wall), wv
+
+
+def run_gensim(corpus, settings, epochs, alpha, workers):
+    from gensim.models import Word2Vec
+
+    start, cpu = time.perf_counter(), time.process_time()
+    model = Word2Vec(corpus, sg=1, vector_size=settings["dim"], window=settings["window"],
+                     negative=settings["negatives"], min_count=settings["min_count"], sample=settings["subsample"],
+                     alpha=alpha, epochs=epochs, workers=workers, seed=settings["seed"])
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return dict(wall=wall, cpu=cpu, epochs=epochs, words_per_s=model.corpus_total_words * epochs / wall), model.wv
+
+
+def calibrate_gensim(corpus, settings, workers) -> tuple[float, float]:
+    """(seconds to scan the corpus and build the vocabulary, seconds per epoch), from one 1-epoch run."""
+    from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class Clock(CallbackAny2Vec):
+        def __init__(self):
+            self.begin = self.end = None
+
+        def on_epoch_begin(self, model):
+            self.begin = time.perf_counter()
+
+        def on_epoch_end(self, model):
+            self.end = time.perf_counter()
+
+    clock = Clock()
+    start = time.perf_counter()
+    Word2Vec(corpus, sg=1, vector_size=settings["dim"], window=settings["window"], negative=settings["negatives"],
+             min_count=settings["min_count"], sample=settings["subsample"], epochs=1, workers=workers,
+             seed=settings["seed"], callbacks=[clock])
+    return clock.begin - start, clock.end - clock.begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[15, 30, 40, 60], help="seconds (default 15 30 40 60)")
+    parser.add_argument("--device", default="cpu", help="device for ours (cpu or cuda; default cpu)")
+    parser.add_argument("--workers", type=int, default=1, help="gensim worker threads (default 1, like ours)")
+    parser.add_argument("--lr", type=float, default=w2v.COURSE_SETTINGS["lr"], help="our starting learning rate")
+    args = parser.parse_args()
+
+    import gensim
+
+    settings = {**w2v.COURSE_SETTINGS, "lr": args.lr}
+    print(f"# word2vec benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load_average()} | torch {torch.__version__}, gensim "
+          f"{gensim.__version__}")
+    start = time.perf_counter()
+    corpus = gloss_corpus()
+    print(f"corpus: {len(corpus):,} sentences, {sum(map(len, corpus)):,} tokens (loaded in "
+          f"{time.perf_counter() - start:.1f} s, not counted below)")
+    print("settings:", {k: settings[k] for k in ("dim", "window", "negatives", "min_count", "subsample", "lr",
+                                                 "batch_size", "share")})
+    t_vocab, t_epoch = calibrate_gensim(corpus, settings, args.workers)
+    print(f"gensim calibration: {t_vocab:.1f} s to build the vocabulary, {t_epoch:.1f} s per epoch")
+    print()
+    header = (f"{'budget':>6} | {'implementation':<26} | {'wall s':>6} | {'CPU s':>6} | {'epochs':>6} | "
+              f"{'words/s':>9} | {'WordSim ρ':>9} | {'family':>6}")
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for budget in args.budgets:
+        epochs = max(1, int(round((budget - t_vocab) / t_epoch)))
+        rows = [(f"ours (torch, lr {args.lr:g})", lambda: run_ours(corpus, settings, budget, args.device)),
+                (f"gensim (alpha {args.lr:g})", lambda: run_gensim(corpus, settings, epochs, args.lr, args.workers)),
+                ("gensim (alpha 0.025, dflt)", lambda: run_gensim(corpus, settings, epochs, 0.025, args.workers))]
+        for name, fn in rows:
+            stats, kv = fn()
+            rho, family = evaluate(kv)
+            results[(budget, name.split()[0], name)] = rho
+            print(f"{budget:6.0f} | {name:<26} | {stats['wall']:6.1f} | {stats['cpu']:6.1f} | {stats['epochs']:6.2f} | "
+                  f"{stats['words_per_s']:9,.0f} | {rho:9.3f} | {family:6.3f}", flush=True)
+        print("-" * len(header))
+    print(f"load average at the end: {load_average()}")
+    print()
+    for budget in args.budgets:
+        ours = max(v for (b, who, _), v in results.items() if b == budget and who == "ours")
+        best_gensim = max(v for (b, who, _), v in results.items() if b == budget and who == "gensim")
+        verdict = "ours >= gensim" if ours >= best_gensim else "gensim ahead"
+        print(f"{budget:4.0f} s: ours {ours:.3f} vs best gensim {best_gensim:.3f} -> {verdict}")
+    if 40 in args.budgets:
+        ours40 = max(v for (b, who, _), v in results.items() if b == 40 and who == "ours")
+        print(f"goal 'Spearman >= 0.55 at 40 s': {'met' if ours40 >= 0.55 else 'NOT met'} ({ours40:.3f})")
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    main()
