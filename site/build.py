@@ -1,6 +1,6 @@
 """Build the course as an offline static website from the executed solution notebooks.
 
-    python site/build.py [OUTPUT_DIR]        # default: _build/site  (or: make site)
+    python site/build.py [OUTPUT_DIR [NOTEBOOK ...]]   # defaults: _build/site, solutions/NN_*.ipynb (make site)
 
 Every page works without a network: require.js, the Jupyter widget manager and MathJax are vendored under
 site/vendor/ (copied from npm, licences alongside) and the search index is a plain script, so the site opens from

@@ -16,7 +16,11 @@ def test_gd_step():
     assert_rejects(ch05.gd_step, 5.0, match="learning rate")
     assert_rejects(ch05.gd_step, -4.0, match="gradient")
     assert_rejects(ch05.gd_step, 1.2, match="factor 2")
+    assert_passes(ch05.gd_step, np.float32(1.4))
+    assert_passes(ch05.gd_step, np.array([1.4]))
     assert_rejects(ch05.gd_step, "1.4", match="number")
+    assert_rejects(ch05.gd_step, float("nan"), match="overflow")
+    assert_rejects(ch05.gd_step, 2.0, match="1.4")
 
 
 def test_hand_gradient():

@@ -9,7 +9,8 @@ The pieces of a retrieval-augmented pipeline, each small enough to read in one s
 - :func:`recall_at_k`, :func:`mrr`, :func:`gold_ranks`, :func:`evaluate_scores` - metrics (section 5);
 - :func:`wordnet_retrieval_set` - the labelled WordNet set (definitions = documents, examples = queries);
 - :class:`BM25Retriever`, :class:`DenseRetriever` - question in, ranked ``(chunk, score)`` pairs out;
-- :func:`build_prompt`, :func:`extractive_answer`, :func:`generate_with_llm`, :func:`answer` - the "A and G" (section 7).
+- :func:`build_prompt`, :func:`extractive_answer`, :func:`generate_with_llm`, :func:`answer` - the "A and G"
+  (section 7).
 
 Bad input (empty query, k larger than the collection, vectors of the wrong length, an index file of another
 version) raises a one-line ValueError.
@@ -306,7 +307,8 @@ class VectorIndex:
         if Q.ndim == 1:
             Q = Q[None, :]
         if Q.ndim != 2 or Q.shape[1] != self.dim:
-            raise ValueError(f"dimension mismatch: the index holds {self.dim}-dim vectors, queries have shape {Q.shape}")
+            raise ValueError(f"dimension mismatch: the index holds {self.dim}-dim vectors, "
+                             f"queries have shape {Q.shape}")
         if len(self) == 0:
             raise ValueError("the index is empty: add vectors before searching")
         _check_k(k, len(self))

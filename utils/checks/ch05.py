@@ -11,11 +11,16 @@ def _is_torch(x) -> bool:
 
 
 def _scalar(x, name: str) -> float:
-    if _is_torch(x) or isinstance(x, np.ndarray):
+    if _is_torch(x) or isinstance(x, (np.ndarray, np.generic)):
         arr = as_numpy(x, name)
         expect(arr.size == 1, f"{name} should be one number, got shape {arr.shape}")
-        return float(arr.reshape(-1)[0])
+        expect(np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.bool_),
+               f"{name} should be a number, got {arr.dtype}")
+        value = float(arr.reshape(-1)[0])
+        expect(np.isfinite(value), f"{name} is {value}: check for a division by zero or an overflow")
+        return value
     expect(isinstance(x, (int, float)) and not isinstance(x, bool), f"{name} should be a number, got {type(x).__name__}")
+    expect(np.isfinite(x), f"{name} is {x}: check for a division by zero or an overflow")
     return float(x)
 
 

@@ -38,7 +38,8 @@ def chunk_words(fn):
                           "window reaches the end of the text")
     expect(tail == ["w0 w1 w2 w3", "w3 w4 w5 w6", "w6 w7 w8 w9"],
            f"10 words, size 4, overlap 1 should give 3 chunks, got {tail}")
-    expect(fn(_words(5), 3, 0) == ["w0 w1 w2", "w3 w4"], "overlap 0 should cut 'w0 w1 w2 w3 w4' into 'w0 w1 w2', 'w3 w4'")
+    expect(fn(_words(5), 3, 0) == ["w0 w1 w2", "w3 w4"],
+           "overlap 0 should cut 'w0 w1 w2 w3 w4' into 'w0 w1 w2', 'w3 w4'")
     expect(fn("   ", 3, 1) == [], "an empty text should give an empty list of chunks")
 
 
