@@ -4,7 +4,7 @@
   (set by ``.ci/run``) a missing browser is a failure instead, so CI can never pass by skipping.
 - ``launch(playwright)``: headless Chromium with the flags that keep it from phoning home.
 - ``lab_server(...)``: a throw-away JupyterLab on 127.0.0.1 with its own config/runtime/settings/workspace dirs.
-- ``shutdown_kernels(base)``: stop the kernels a finished notebook test left running in that server.
+- ``shutdown_kernels(page, base)``: stop the kernels a finished notebook test left running in that server.
 - ``static_server(folder)``: a plain HTTP server on 127.0.0.1 for the built site.
 - ``NetworkLog``: records every request, failed request, off-machine request, page error and console error of a page.
 """
@@ -140,15 +140,21 @@ def lab_server(tmp: Path):
             shutil.copy(log, artifact("jupyterlab.log"))
 
 
-def shutdown_kernels(base: str) -> int:
-    """Shut down every kernel of the test's JupyterLab (one per opened notebook would pile up otherwise)."""
+def shutdown_kernels(page, base: str) -> int:
+    """Shut down the kernels a finished notebook test left running (else one per notebook piles up in the server).
+
+    Done through the page's own JupyterLab app, which holds the server's XSRF cookie (a bare REST DELETE is refused
+    with 403); returns how many kernels are still running afterwards (GET needs no cookie).
+    """
+    with contextlib.suppress(Exception):
+        page.evaluate("""async () => {
+          const app = window.jupyterapp;
+          if (!app) return;
+          await app.serviceManager.sessions.shutdownAll();
+          await app.serviceManager.kernels.shutdownAll();
+        }""")
     with urllib.request.urlopen(f"{base}/api/kernels", timeout=10) as response:
-        kernels = json.load(response)
-    for kernel in kernels:
-        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", method="DELETE")
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(request, timeout=30).close()
-    return len(kernels)
+        return len(json.load(response))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

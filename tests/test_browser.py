@@ -224,8 +224,10 @@ def test_solution_runs_in_jupyterlab(lab, chromium, nb_path, record_property):
         assert not log.offsite, f"JupyterLab page requested off-machine URLs: {log.offsite}"
     finally:
         page.screenshot(path=str(artifact(f"lab_solution_{nb_path.stem}.png")))
+        left = shutdown_kernels(page, base)
         page.close()
-        shutdown_kernels(base)
+        if left:
+            print(f"warning: {left} kernels still running after {nb_path.name}")
 
 
 @pytest.mark.parametrize("nb_path", LEARNER, ids=[p.stem for p in LEARNER])
@@ -256,8 +258,10 @@ def test_learner_notebook_run_all_in_jupyterlab(lab, chromium, nb_path, record_p
         assert not log.offsite, f"JupyterLab page requested off-machine URLs: {log.offsite}"
     finally:
         page.screenshot(path=str(artifact(f"lab_learner_{nb_path.stem}.png")))
+        left = shutdown_kernels(page, base)
         page.close()
-        shutdown_kernels(base)
+        if left:
+            print(f"warning: {left} kernels still running after {nb_path.name}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
