@@ -23,6 +23,7 @@ import functools
 import hashlib
 import itertools
 import json
+import os
 import math
 import time
 from collections import Counter
@@ -589,7 +590,7 @@ def course_vectors(progress: bool = False) -> WordVectors:
 
         wv = train_sgns(gloss_corpus(), progress=progress, device="cpu", **COURSE_SETTINGS)
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # per process: two kernels may train at once
         np.savez(tmp, words=np.array(wv.words), vectors=wv.vectors, losses=np.array(wv.losses),
                  info=json.dumps(wv.info))
         tmp.replace(path)
