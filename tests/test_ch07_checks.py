@@ -95,7 +95,7 @@ def test_mrr():
                    match="RECIPROCALS")
 
 
-# ---------------------------------------------------------------- 7.5 prompt
+# ---------------------------------------------------------------- 7.7 prompt
 def _prompt(question, chunks, number_from=1, with_source=True, reverse=False, question_first=False, only=True):
     chunks = list(chunks)[::-1] if reverse else list(chunks)
     lines = [f"[{i}] " + (f"(source: {s}) " if with_source else "") + t for i, (s, t) in enumerate(chunks, number_from)]
@@ -118,7 +118,7 @@ def test_build_prompt():
     assert_rejects(ch07.build_prompt, lambda q, c: [q, c], match="one string")
 
 
-# ---------------------------------------------------------------- 7.6, 7.7 quizzes
+# ---------------------------------------------------------------- 7.5, 7.6 quizzes
 def test_quiz_approximate():
     assert_passes(ch07.quiz_approximate, "b")
     assert_passes(ch07.quiz_approximate, " B ")

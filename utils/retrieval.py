@@ -52,6 +52,7 @@ def chunk_words(text: str, size: int, overlap: int = 0) -> list[str]:
 
     Every word lands in at least one chunk and, apart from the ``overlap`` words repeated at each seam, in exactly
     one; the last chunk may be shorter. A window that would only repeat the previous overlap is not emitted.
+    Words are split at any white space and joined with single spaces (line breaks and indentation are not kept).
 
     >>> chunk_words("a b c d e f g", size=3, overlap=1)
     ['a b c', 'c d e', 'e f g']
@@ -106,8 +107,8 @@ def python_docs(clean: bool = True) -> dict[str, str]:
     Topic name -> plain text, for example ``python_docs()["break"]`` starts with 'The "break" statement'.
     ``clean`` drops the lines of ``*****`` that underline headings (they are not words anyone searches for).
 
-    >>> python_docs()["break"].split("\n")[:2]
-    ['The "break" statement', '']
+    >>> python_docs()["break"].splitlines()[0]
+    'The "break" statement'
     """
     from pydoc_data.topics import topics
     if not clean:

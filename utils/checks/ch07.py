@@ -146,7 +146,38 @@ def mrr(fn):
     expect(np.isclose(_number(fn([[0, 1]], [0]), "mrr"), 1.0), "one query with its document first should give MRR 1.0")
 
 
-@exercise("7.5", "Build the prompt with numbered sources")
+@exercise("7.5", "Quiz: which retriever fails where?")
+def quiz_failure(answer):
+    """c: a lexical retriever cannot match 'a flexible wire' to 'capable of being bent'."""
+    return expect_choice(
+        answer, correct="c", options="abcd",
+        why_wrong={
+            "a": "BM25 gives a document a score only for words it shares with the query; 'flexible' never "
+                 "appears in 'capable of being bent or flexed'",
+            "b": "averaging word vectors keeps a rough topic but washes out word order and is dominated by common "
+                 "words; it is not immune to anything",
+            "d": "MiniLM was trained to place paraphrases near each other: exactly this case",
+        },
+        explanation="lexical retrieval needs shared words; a sentence encoder compares meaning, so paraphrases "
+                    "and synonyms are where it wins (and rare exact names are where BM25 still shines)")
+
+
+@exercise("7.6", "Quiz: when does an approximate index pay?")
+def quiz_approximate(answer):
+    """b: exact search over a few thousand vectors is already far below a millisecond."""
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "5,000 x 384 is about 2 million multiply-adds per query: exact search takes well under a millisecond",
+            "c": "an approximate index can only match exact search at best (recall <= 1); it never finds closer "
+                 "vectors than the exact scan",
+            "d": "cosine is a normalisation followed by a matrix product: numpy (or torch) does it in one line",
+        },
+        explanation="exact search is one matrix-vector product; HNSW and IVF pay off at millions of vectors or "
+                    "many queries per second, and cost build time, memory and a little recall")
+
+
+@exercise("7.7", "Build the prompt with numbered sources")
 def build_prompt(fn):
     """``fn(question, chunks)`` with chunks = ranked (source, text) pairs -> one prompt string."""
     question = "How do I leave a loop early?"
@@ -177,34 +208,3 @@ def build_prompt(fn):
            "put the question AFTER the sources, so the model reads the evidence first and the question last")
     expect(re.search(r"\bonly\b", got, re.I) is not None,
            "tell the model to answer using ONLY the sources (the word 'only' is missing from your instructions)")
-
-
-@exercise("7.6", "Quiz: when does an approximate index pay?")
-def quiz_approximate(answer):
-    """b: exact search over a few thousand vectors is already far below a millisecond."""
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "5,000 x 384 is about 2 million multiply-adds per query: exact search takes well under a millisecond",
-            "c": "an approximate index can only match exact search at best (recall <= 1); it never finds closer "
-                 "vectors than the exact scan",
-            "d": "cosine is a normalisation followed by a matrix product: numpy (or torch) does it in one line",
-        },
-        explanation="exact search is one matrix-vector product; HNSW and IVF pay off at millions of vectors or "
-                    "many queries per second, and cost build time, memory and a little recall")
-
-
-@exercise("7.7", "Quiz: which retriever fails where?")
-def quiz_failure(answer):
-    """c: a lexical retriever cannot match 'a flexible wire' to 'capable of being bent'."""
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "BM25 gives a document a score only for words it shares with the query; 'flexible' never "
-                 "appears in 'capable of being bent or flexed'",
-            "b": "averaging word vectors keeps a rough topic but washes out word order and is dominated by common "
-                 "words; it is not immune to anything",
-            "d": "MiniLM was trained to place paraphrases near each other: exactly this case",
-        },
-        explanation="lexical retrieval needs shared words; a sentence encoder compares meaning, so paraphrases "
-                    "and synonyms are where it wins (and rare exact names are where BM25 still shines)")
