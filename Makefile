@@ -11,7 +11,7 @@ LAB_PORT ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_WORKERS ?= 2
 
-.PHONY: lab test venv dev notebooks check-notebooks nbval clean-venv help
+.PHONY: lab test loopback venv dev notebooks check-notebooks nbval clean-venv help
 
 help:
 	@echo "make lab   - set up (first time) and open the course in JupyterLab"
@@ -45,7 +45,13 @@ check-notebooks: venv
 	$(PY) -m utils.generate --check
 
 # Unit, check, grader and browser tests; then every solution under nbval strict; then learner notebooks (lax).
-test: dev
+# With the network cut (`unshare -n make test`) the loopback interface of the new namespace starts down, and Jupyter
+# kernels and JupyterLab talk over 127.0.0.1: bring it up when we may (nothing outside the machine becomes reachable).
+loopback:
+	@if command -v ip >/dev/null 2>&1 && ip link show lo 2>/dev/null | grep -q "state DOWN"; then \
+		ip link set lo up 2>/dev/null && echo "loopback was down: brought it up" || true; fi
+
+test: dev loopback
 	$(PY) -m utils.generate --check
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider --nbval --nbval-current-env \
