@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gensim worker threads (default 1, like ours)")
     parser.add_argument("--epochs", type=int, nargs="*", default=[1, 2],
                         help="epoch counts of the equal-epochs table (default 1 2; none: skip it)")
-    parser.add_argument("--lr", type=float, default=w2v.COURSE_SETTINGS["lr"], help="starting learning rate of ours and of the first gensim row (default 0.1)")
+    parser.add_argument("--lr", type=float, default=w2v.COURSE_SETTINGS["lr"],
+                        help="starting learning rate of ours and of the first gensim row (default 0.1)")
     args = parser.parse_args()
 
     import gensim
