@@ -153,7 +153,9 @@ def _step_setup():
     return W_in, W_out, centers, contexts, negs
 
 
-def _reference_steps(lr: float, steps: int = 2):
+def _reference_steps(lr: float, steps: int = 2, loss_scale: float = 1.0, reset_grads: bool = True):
+    """The training step done right (defaults), or with one typical mistake: ``loss_scale=3`` is the summed loss of
+    the 3-pair batch instead of its mean, ``reset_grads=False`` lets the second step add to the old gradients."""
     import torch
 
     from utils.word2vec import sgns_loss
@@ -161,13 +163,14 @@ def _reference_steps(lr: float, steps: int = 2):
     W_in, W_out, c, o, n = _step_setup()
     losses = []
     for _ in range(steps):
-        loss = sgns_loss(W_in[c], W_out[o], W_out[n])
+        loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * loss_scale
         loss.backward()
         with torch.no_grad():
             W_in -= lr * W_in.grad
             W_out -= lr * W_out.grad
-        W_in.grad = None
-        W_out.grad = None
+        if reset_grads:
+            W_in.grad = None
+            W_out.grad = None
         losses.append(loss.item())
     return W_in.detach().numpy(), W_out.detach().numpy(), losses
 
@@ -194,47 +197,16 @@ def training_step(fn):
         raise CheckFailed("the loss went UP: you added the gradient; a descent step subtracts it (W -= lr * grad)")
     expect(np.isclose(losses[0], want_losses[0], atol=1e-5),
            f"first loss should be {want_losses[0]:.4f} (sgns_loss, the MEAN over the batch), got {losses[0]:.4f}")
-    sum_in, _, _ = _reference_steps_sum(lr)
+    sum_in, _, _ = _reference_steps(lr, loss_scale=len(c))
     if np.allclose(got_in, sum_in, atol=1e-5):
         raise CheckFailed("your step is 3x too big: use the batch MEAN loss (sgns_loss), not the sum")
     if not np.allclose(got_in, want_in, atol=1e-5):
-        acc_in = _reference_steps_no_zero(lr)
+        acc_in, _, _ = _reference_steps(lr, reset_grads=False)
         if np.allclose(got_in, acc_in, atol=1e-5):
             raise CheckFailed("the second step reused old gradients: set W_in.grad and W_out.grad to None (or zero) "
                               "after each update")
     expect(np.allclose(got_in, want_in, atol=1e-5) and np.allclose(got_out, want_out, atol=1e-5),
            "after two steps the matrices differ from the reference (loss -> backward -> W -= lr * grad -> reset grads)")
-
-
-def _reference_steps_sum(lr: float):
-    import torch
-
-    from utils.word2vec import sgns_loss
-
-    W_in, W_out, c, o, n = _step_setup()
-    for _ in range(2):
-        loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * len(c)
-        loss.backward()
-        with torch.no_grad():
-            W_in -= lr * W_in.grad
-            W_out -= lr * W_out.grad
-        W_in.grad = None
-        W_out.grad = None
-    return W_in.detach().numpy(), W_out.detach().numpy(), None
-
-
-def _reference_steps_no_zero(lr: float):
-    import torch
-
-    from utils.word2vec import sgns_loss
-
-    W_in, W_out, c, o, n = _step_setup()
-    for _ in range(2):
-        sgns_loss(W_in[c], W_out[o], W_out[n]).backward()
-        with torch.no_grad():
-            W_in -= lr * W_in.grad
-            W_out -= lr * W_out.grad
-    return W_in.detach().numpy()
 
 
 @exercise("5.6", "Cosine similarity for word pairs")
