@@ -33,8 +33,9 @@ class SourceError(ValueError):
     """A solution notebook breaks a rule of the pipeline (unbalanced markers, a check without exercise...)."""
 
 
-def _assigned_names(code: str) -> list[str]:
-    """Names a top-level solution region assigns, in order: ``"x = 1\\ny, z = 2, 3"`` -> ``['x', 'y', 'z']``."""
+def assigned_names(statements) -> list[str]:
+    """Names that top-level statements assign, in order (tuple targets unpacked; the grader uses it too):
+    ``ast.parse("x = 1\\ny, z = 2, 3").body`` -> ``['x', 'y', 'z']``."""
     names: list[str] = []
 
     def add(target):
@@ -44,7 +45,7 @@ def _assigned_names(code: str) -> list[str]:
             for element in target.elts:
                 add(element)
 
-    for node in ast.parse(code).body:
+    for node in statements:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 add(target)
@@ -88,7 +89,7 @@ def stub_source(source: str) -> str:
 def _stub_for(region: list[str], indent: str) -> list[str]:
     if indent == "":
         try:
-            names = _assigned_names("".join(region))
+            names = assigned_names(ast.parse("".join(region)).body)
         except SyntaxError as exc:
             raise SourceError(f"solution region does not parse: {exc}") from None
         if names:

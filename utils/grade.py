@@ -50,6 +50,7 @@ from pathlib import Path
 import nbformat
 
 from utils.checks import PASS_MARK, REGISTRY
+from utils.generate import assigned_names
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_DIR = ROOT / "notebooks"  # the canonical learner notebooks: their check cells are the course's checks
@@ -126,28 +127,13 @@ def _tags(cell) -> list[str]:
 
 def defined_names(source: str) -> set[str]:
     """Top-level names a cell defines: ``"def f(x): ...\\na, b = 1, 2"`` -> ``{'f', 'a', 'b'}``."""
-    names: set[str] = set()
-
-    def add(target):
-        if isinstance(target, ast.Name):
-            names.add(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                add(element)
-
     try:
         tree = ast.parse(_strip_magics(source))
     except (SyntaxError, ValueError):  # a learner cell that does not parse: fall back on a plain pattern
-        names.update(re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", source, re.M))
-        return names
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                add(target)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            add(node.target)
+        return set(re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", source, re.M))
+    names = set(assigned_names(tree.body))
+    names.update(node.name for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     return names
 
 
