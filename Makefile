@@ -11,7 +11,7 @@ LAB_PORT ?= 8888
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 PYTEST_WORKERS ?= 2
 
-.PHONY: lab test loopback venv dev notebooks check-notebooks nbval clean-venv help
+.PHONY: lab test loopback venv dev notebooks check-notebooks nbval clean-venv help test-portable
 
 help:
 	@echo "make lab   - set up (first time) and open the course in JupyterLab"
@@ -44,7 +44,8 @@ notebooks: venv
 check-notebooks: venv
 	$(PY) -m utils.generate --check
 
-# Unit, check, grader and browser tests; then every solution under nbval strict; then learner notebooks (lax).
+# Unit, check, grader and browser tests; then every solution under nbval strict; then learner notebooks (lax); then the
+# solutions again on one simulated other machine (tests/portability.py: forced faiss/torch code paths, thread count).
 # With the network cut (`unshare -n make test`) the loopback interface of the new namespace starts down, and Jupyter
 # kernels and JupyterLab talk over 127.0.0.1: bring it up when we may (nothing outside the machine becomes reachable).
 loopback:
@@ -58,6 +59,12 @@ test: dev loopback
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 solutions
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 notebooks
+	$(PY) tests/portability.py --rotate -- -n $(PYTEST_WORKERS) --dist loadfile solutions
+
+# Every solution under nbval strict on 8 simulated machines (faiss generic/avx2 x torch default/avx2 x 1/2 threads);
+# `make test` runs one of them per day, this runs all (about 8 x 4 min on 2 cores).
+test-portable: dev loopback
+	$(PY) tests/portability.py -- -n $(PYTEST_WORKERS) --dist loadfile solutions
 
 # The course as an offline website (executed solutions, math, widgets in their saved state) in _build/site.
 .PHONY: site

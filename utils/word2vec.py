@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_DIR = Path(__file__).resolve().parent.parent / "data" / "cache"
+# COURSE_CACHE_DIR moves the cache (the portability runs use a fresh one per simulated machine)
+CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR") or Path(__file__).resolve().parent.parent / "data" / "cache")
 
 #: the settings notebook 05 trains with (and course_vectors() reproduces)
 COURSE_SETTINGS = dict(dim=100, window=5, negatives=5, epochs=2, min_count=5, subsample=1e-4, lr=0.1,
