@@ -68,3 +68,24 @@ def test_learner_notebook_runs_to_the_end_with_every_check_not_attempted(path):
     for ex in result.exercises:
         # the check cell itself must have reported (not just be missing): its message is the stub's
         assert ex.status == "not attempted" and "never reported" not in ex.message, (ex.id, ex.status, ex.message)
+
+
+@pytest.mark.parametrize("path", LEARNER, ids=_ids(LEARNER))
+def test_a_renamed_learner_notebook_is_recognised_by_its_cell_ids(path):
+    """The grader tells a submission's chapter by its cell ids, which survive renaming: a tool that renumbers ids
+    ("0", "1", ... as nbstripout does without --keep-id) would make chapters indistinguishable."""
+    nb = nbformat.read(path, as_version=4)
+    assert grade.identify_chapter(nb, Path("submission.ipynb")) == path.name[:2]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_widget_outputs_keep_their_saved_state(path):
+    """The site shows widgets in their saved state: a solution whose outputs show widgets must carry that state
+    (tools like nbstripout delete it)."""
+    nb = nbformat.read(path, as_version=4)
+    views = {out.data["application/vnd.jupyter.widget-view+json"]["model_id"]
+             for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in out.get("data", {})}
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    missing = views - set(state)
+    assert not missing, f"{len(missing)} widget output(s) without saved state (re-execute; do not strip metadata)"
