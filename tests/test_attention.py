@@ -1,0 +1,175 @@
+"""utils.attention against torch's own attention, and utils.minilm_layers against MiniLM's real forward pass."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from utils import attention as att
+from utils import minilm_layers as ml
+
+SDPA = F.scaled_dot_product_attention
+
+
+def _qkv(*shape_q, tk=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    b, h, tq, d = shape_q
+    tk = tk or tq
+    return (torch.randn(b, h, tq, d, generator=g), torch.randn(b, h, tk, d, generator=g),
+            torch.randn(b, h, tk, d, generator=g))
+
+
+# ------------------------------------------------------------------------------------------- softmax
+def test_softmax_matches_torch_and_survives_large_scores():
+    s = torch.randn(4, 7) * 5
+    assert torch.allclose(att.softmax(s), torch.softmax(s, dim=-1), atol=1e-6)
+    assert torch.allclose(att.softmax(s, dim=0), torch.softmax(s, dim=0), atol=1e-6)
+    big = torch.tensor([1e4, 1e4 + 1, 1e4 + 2])
+    assert torch.allclose(att.softmax(big), torch.softmax(torch.tensor([0.0, 1.0, 2.0]), dim=-1))
+
+
+def test_softmax_of_an_all_masked_row_is_zero_not_nan():
+    s = torch.tensor([[float("-inf")] * 3, [0.0, 0.0, float("-inf")]])
+    out = att.softmax(s)
+    assert torch.equal(out[0], torch.zeros(3))
+    assert torch.allclose(out[1], torch.tensor([0.5, 0.5, 0.0]))
+
+
+# ------------------------------------------------------------------------------------------- SDPA
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_equals_torch(causal):
+    q, k, v = _qkv(2, 3, 6, 8)
+    assert torch.allclose(att.scaled_dot_product_attention(q, k, v, causal=causal), SDPA(q, k, v, is_causal=causal),
+                          atol=1e-6)
+
+
+def test_sdpa_with_a_boolean_mask_equals_torch():
+    q, k, v = _qkv(2, 3, 5, 8, tk=7, seed=1)
+    mask = torch.rand(2, 1, 5, 7, generator=torch.Generator().manual_seed(2)) > 0.3
+    mask[..., 0] = True                                            # every row keeps a key: torch gives NaN otherwise
+    assert torch.allclose(att.scaled_dot_product_attention(q, k, v, mask=mask), SDPA(q, k, v, attn_mask=mask),
+                          atol=1e-6)
+
+
+def test_causal_with_more_keys_than_queries_is_bottom_right_aligned():
+    q, k, v = _qkv(1, 2, 2, 4, tk=5, seed=3)
+    ours = att.scaled_dot_product_attention(q, k, v, causal=True)
+    full_q = torch.cat([torch.zeros(1, 2, 3, 4), q], dim=2)         # queries at positions 3 and 4 of 5
+    assert torch.allclose(ours, SDPA(full_q, k, v, is_causal=True)[:, :, 3:], atol=1e-6)
+
+
+def test_weights_rows_sum_to_one_and_masked_weights_are_zero():
+    q, k, v = _qkv(1, 1, 4, 8, seed=4)
+    _, w = att.scaled_dot_product_attention(q, k, v, causal=True, return_weights=True)
+    assert torch.allclose(w.sum(-1), torch.ones(1, 1, 4))
+    assert torch.equal(w[0, 0].triu(1), torch.zeros(4, 4))
+
+
+def test_all_masked_row_gives_zero_output():
+    q, k, v = _qkv(1, 1, 2, 4, seed=5)
+    mask = torch.tensor([[False, False], [True, True]])
+    out = att.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert torch.equal(out[0, 0, 0], torch.zeros(4)) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("call, error, text", [
+    (lambda: att.scaled_dot_product_attention([[1.0]], torch.ones(1, 1), torch.ones(1, 1)), TypeError, "q must"),
+    (lambda: att.scaled_dot_product_attention(torch.ones(2, 3), torch.ones(2, 4), torch.ones(2, 4)), ValueError,
+     "same last size"),
+    (lambda: att.scaled_dot_product_attention(torch.ones(2, 3), torch.ones(2, 3), torch.ones(5, 3)), ValueError,
+     "same sequence length"),
+    (lambda: att.scaled_dot_product_attention(torch.ones(3), torch.ones(3), torch.ones(3)), ValueError, "shape"),
+    (lambda: att.scaled_dot_product_attention(torch.ones(2, 3), torch.ones(2, 3), torch.ones(2, 3),
+                                              mask=torch.ones(2, 2)), TypeError, "boolean"),
+    (lambda: att.scaled_dot_product_attention(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3),
+                                              torch.ones(2, 3)), TypeError, "floating"),
+    (lambda: att.causal_mask(0), ValueError, "positive"),
+    (lambda: att.causal_mask(3, 2), ValueError, "t_key"),
+    (lambda: att.split_heads(torch.ones(1, 2, 6), 4), ValueError, "dividing"),
+    (lambda: att.split_heads(torch.ones(2, 6), 2), ValueError, "shape"),
+    (lambda: att.merge_heads(torch.ones(2, 6, 3)), ValueError, "shape"),
+    (lambda: att.MultiHeadAttention(10, 3), ValueError, "divide"),
+    (lambda: ml.attention_from_layer(6), ValueError, "0..5"),
+    (lambda: ml.encode(""), ValueError, "non-empty"),
+    (lambda: ml.contextual_token_vectors("a river", "bank"), ValueError, "not one token"),
+    (lambda: ml.encoder_layer(torch.ones(1, 2, 8), 0), ValueError, "384"),
+])
+def test_bad_input_raises_one_line_errors(call, error, text):
+    with pytest.raises(error, match=text) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------- heads
+def test_split_merge_round_trip_and_layout():
+    x = torch.randn(2, 5, 12)
+    heads = att.split_heads(x, 3)                                   # (2, 3, 5, 4)
+    assert heads.shape == (2, 3, 5, 4)
+    assert torch.equal(heads[1, 2, 4], x[1, 4, 8:12])               # head j of token t = features 4j..4j+3
+    assert torch.equal(att.merge_heads(heads), x)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_equals_torch_multihead_attention(causal):
+    torch.manual_seed(0)
+    d, h = 16, 4
+    ours = att.MultiHeadAttention(d, h, causal=causal)
+    ref = torch.nn.MultiheadAttention(d, h, batch_first=True)
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        ref.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+        ref.out_proj.weight.copy_(ours.out.weight)
+        ref.out_proj.bias.copy_(ours.out.bias)
+    x = torch.randn(3, 6, d)
+    blocked = ~att.causal_mask(6) if causal else None               # torch: True = NOT allowed
+    want, want_w = ref(x, x, x, attn_mask=blocked, need_weights=True, average_attn_weights=False)
+    got, got_w = ours(x, return_weights=True)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(got_w, want_w, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- MiniLM layers
+SENTENCE = "She sat on the river bank and watched the water."
+
+
+def test_attention_from_layer_reproduces_minilm_attention_output():
+    bert = ml.bert_model()
+    captured = {}
+    hook = bert.encoder.layer[0].attention.output.dense.register_forward_hook(
+        lambda module, inputs, output: captured.setdefault("dense", output))
+    try:
+        ids, _ = ml.encode(SENTENCE)
+        with torch.no_grad():
+            out = bert(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+    finally:
+        hook.remove()
+    with torch.no_grad():
+        ours = ml.attention_from_layer(0)(out.hidden_states[0])        # (1, T, 384)
+    assert (ours - captured["dense"]).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_encoder_layer_reproduces_every_minilm_layer(index):
+    states = ml.hidden_states(SENTENCE)
+    assert (ml.encoder_layer(states[index], index) - states[index + 1]).abs().max() <= 1e-5
+
+
+def test_encoder_layer_with_padding_mask_matches_the_model():
+    bert = ml.bert_model()
+    tok = [ml.encode(s)[0][0] for s in ("The bank closed.", SENTENCE)]
+    ids = torch.zeros(2, max(len(t) for t in tok), dtype=torch.long)
+    keep = torch.zeros_like(ids)
+    for i, t in enumerate(tok):
+        ids[i, : len(t)], keep[i, : len(t)] = t, 1
+    with torch.no_grad():
+        out = bert(input_ids=ids, attention_mask=keep, output_hidden_states=True).hidden_states
+    ours = ml.encoder_layer(out[0], 0, mask=keep.bool()[:, None, None, :])   # (B, 1, 1, T) broadcasts over heads
+    real = keep.bool()
+    assert (ours[real] - out[1][real]).abs().max() <= 1e-5
+
+
+def test_attention_maps_are_row_stochastic_and_contextual_vectors_change_with_context():
+    maps, tokens = ml.attention_maps("The river bank")
+    assert maps.shape == (6, 12, 5, 5) and tokens[3] == "bank"
+    assert torch.allclose(maps.sum(-1), torch.ones(6, 12, 5), atol=1e-5)
+    a = ml.contextual_token_vectors("I sat on the river bank.", "bank")
+    b = ml.contextual_token_vectors("I sat on the bank.", "bank")
+    assert a.shape == (7, 384) and not torch.allclose(a[6], b[6])
