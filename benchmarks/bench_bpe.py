@@ -14,6 +14,11 @@ the library shares with ours (its tie-breaking differs: it orders ties by its ow
 (labelled "extrapolated"; it overestimates, since later merges are cheaper: the sequences get shorter). By default
 the reference runs in full: about 7.5 CPU minutes at 1 MB / 1,000 (18 wall-clock minutes on a busy 2-core VM).
 Offline. Timings are the best of ``--repeats`` runs (the reference: one run).
+
+A second table (notebook 09 tokenizes its corpus with this BPE) measures ENCODING throughput in MB/s on the same text
+with the same vocabulary: our ``BPETokenizer.encode`` vs ``tiktoken`` (an ``Encoding`` built from our merges, ranks =
+our ids) vs ``tokenizers`` (a ``BPE`` model built from our merges, GPT-2 byte-level pre-tokenisation), and checks that
+all three return the same ids. ``--only-encode`` skips the training table. Goal: ours >= 1/10 of tiktoken's MB/s.
 """
 from __future__ import annotations
 
@@ -76,6 +81,51 @@ def best_of(fn, repeats: int):
     return best, best_cpu, result
 
 
+def encoders_from(tok):
+    """tiktoken and tokenizers encoders with exactly our vocabulary and merges (and our GPT-2 regex)."""
+    import tiktoken
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    ranks = {piece: i for i, piece in tok.vocab.items()}                  # bytes -> id; rank order = merge order
+    tt = tiktoken.Encoding("course-bpe", pat_str=tok.pattern, mergeable_ranks=ranks, special_tokens={})
+    b2u = bytes_to_unicode()
+    as_str = lambda piece: "".join(b2u[b] for b in piece)                 # noqa: E731
+    vocab = {as_str(piece): i for i, piece in tok.vocab.items()}
+    merges = [(as_str(tok.vocab[a]), as_str(tok.vocab[b])) for (a, b), _ in tok.merges]
+    hf = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    return tt, hf
+
+
+def encoding_table(text: str, vocab_size: int, repeats: int) -> None:
+    tok = train_bpe(text, vocab_size, GPT2_PATTERN)
+    tt, hf = encoders_from(tok)
+    mb = len(text.encode("utf-8")) / 1e6
+    ours_ids = None
+
+    def ours():
+        tok._cache.clear()                                                 # time the real work, not a warm cache
+        return tok.encode(text)
+
+    rows = [("utils.bpe BPETokenizer.encode", ours),
+            ("tiktoken (our merges)", lambda: tt.encode_ordinary(text)),
+            ("tokenizers BPE (our merges)", lambda: hf.encode(text, add_special_tokens=False).ids)]
+    results = []
+    for name, fn in rows:
+        t, c, ids = best_of(fn, repeats)
+        ours_ids = ids if ours_ids is None else ours_ids
+        results.append((name, t, c, ids == ours_ids, len(ids)))
+    t_tt = results[1][1]
+    print(f"encoding {mb:.2f} MB of the same text with the same {vocab_size}-token vocabulary:")
+    header = (f"{'encoder':<30} | {'MB/s':>7} | {'wall s':>7} | {'CPU s':>6} | {'vs tiktoken':>11} | {'same ids':>8} "
+              f"| tokens")
+    print(header)
+    print("-" * len(header))
+    for name, t, c, same, n in results:
+        print(f"{name:<30} | {mb / t:>7.2f} | {t:>7.2f} | {c:>6.2f} | {t_tt / t:>10.2f}x | {str(same):>8} | {n:,}")
+    print("goal: ours >= 0.1x tiktoken's MB/s, same ids")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=1.0, help="megabytes of WordNet glosses to train on")
@@ -84,7 +134,12 @@ def main() -> None:
     parser.add_argument("--ref-merges", type=int, default=0,
                         help="time the reference on this many merges and extrapolate (0 = run it in full)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each fast trainer (best is kept)")
+    parser.add_argument("--encode-vocab", type=int, default=1000, help="vocabulary of the encoding table")
+    parser.add_argument("--only-encode", action="store_true", help="only the encoding-throughput table")
     args = parser.parse_args()
+    if args.only_encode:
+        encoding_table(wordnet_text(int(args.mb * 1e6)), args.encode_vocab, args.repeats)
+        return
 
     import tokenizers
 
@@ -131,6 +186,8 @@ def main() -> None:
     print()
     print("ratios use wall-clock seconds; CPU s = this process's CPU time (all threads: tokenizers may use several)")
     print("goal: fast >= 50x faster than the reference, and within 10x of tokenizers (this / tokenizers <= 10)")
+    print()
+    encoding_table(text, args.encode_vocab, args.repeats)
 
 
 if __name__ == "__main__":
