@@ -72,7 +72,7 @@ def test_every_hostile_submission_is_reported(hostile):
 @pytest.mark.parametrize("name", ["01_crash.ipynb", "01_loop.ipynb", "01_prints.ipynb", "01_deletes.ipynb",
                                   "01_memory.ipynb", "01_invalid.ipynb", "01_edited_checks.ipynb",
                                   "01_deleted_checks.ipynb", "my homework (final) v2.ipynb", "01_reordered.ipynb",
-                                  "01_patched_module.ipynb", "notes.ipynb"])
+                                  "01_patched_module.ipynb", "01_patched_numpy.ipynb", "notes.ipynb"])
 def test_hostile_case_graded_correctly(hostile, name):
     want = hostile["cases"][name]
     rows = rows_of(hostile["rows"], name)
@@ -109,7 +109,7 @@ def test_huge_prints_are_cut(hostile, tmp_path):
 def test_summary_markdown(hostile):
     summary = hostile["summary"]
     assert summary.startswith("# Grading report")
-    assert "12 submission(s) graded" in summary and "2 worker(s)" in summary
+    assert "13 submission(s) graded" in summary and "2 worker(s)" in summary
     assert "## Pass rate per exercise" in summary and "| 1.1 |" in summary
     assert "## Most common failure messages" in summary and "n_elements is 2" in summary
     assert "01_invalid.ipynb" in summary.split("## Submissions that could not be graded completely")[1]
@@ -175,3 +175,13 @@ def test_unknown_chapter_not_run(tmp_path):
     result = grade.grade_notebook(tmp_path / "notes.ipynb")
     assert result.chapter is None and result.exercises == [] and result.problem is None
     assert time.perf_counter() - start < 5  # nothing to grade: no kernel started
+
+
+def test_a_grading_process_past_its_limit_is_stopped(tmp_path):
+    """Batch mode grades each submission in its own process and stops one that overruns its limit, so it cannot
+    hold a worker (or its kernel) for longer than that."""
+    learner = ROOT / "notebooks" / "01_scalars_to_tensors.ipynb"
+    start = time.perf_counter()
+    result = batch_grade.grade_in_process(learner, "slow.ipynb", ["--timeout", "60"], limit=1.0)
+    assert result.path == "slow.ipynb" and result.problem == "timed out: its grading ran longer than 1 s"
+    assert time.perf_counter() - start < 20

@@ -1,6 +1,6 @@
 """The grader ``python -m utils.grade``: a solution passes, a learner notebook is "not attempted", a wrong answer fails
 with the check's message, and broken inputs (missing file, invalid JSON, endless loop, dead kernel) are reported
-without stopping the grading of the other notebooks given.
+without stopping the grading of the other notebooks given. Faults inside exercises: tests/test_grading_faults.py.
 
 The notebooks are graded for real (a kernel per notebook), so the expensive runs are shared by module fixtures.
 """
@@ -131,18 +131,21 @@ def test_missing_file_and_invalid_json_reported(mixed_run):
 
 @pytest.mark.slow
 def test_endless_loop_times_out_quickly(mixed_run):
+    """A looping cell that is no exercise is interrupted after the cell timeout; the notebook's cells after it
+    still run, and every exercise (none answered here: no exercise cell at all) is reported."""
     entry = mixed_run[1]["loop"]
-    assert entry["problem"].startswith("timed out")
+    assert entry["problem"] == (f"cell 2 (not an exercise) timed out after {CELL_TIMEOUT} s (an endless loop?), "
+                                "graded the rest")
     assert entry["seconds"] < CELL_TIMEOUT + 30, entry["seconds"]
-    assert set(statuses(entry).values()) == {"not run"}  # the course's checks were never reached
-    assert all("timed out" in e["message"] for e in entry["exercises"])
+    assert set(statuses(entry).values()) == {"failed"}
+    assert all("no exercise cell found" in e["message"] for e in entry["exercises"])
 
 
 @pytest.mark.slow
 def test_dead_kernel_reported(mixed_run):
     entry = mixed_run[1]["kill"]
-    assert "kernel died" in entry["problem"]
-    assert set(statuses(entry).values()) == {"not run"}
+    assert entry["problem"] == "the kernel died in cell 1 (not an exercise) (exit code 1), graded the rest"
+    assert set(statuses(entry).values()) == {"failed"}
 
 
 @pytest.mark.slow
@@ -184,28 +187,45 @@ def test_bad_arguments():
 
 
 def test_defined_names_and_chapter_identification(tmp_path):
-    assert grade.defined_names("def f(x):\n    return x\na, (b, c) = 1, (2, 3)\nd: int = 4\n") == {"f", "a", "b", "c", "d"}
+    source = "def f(x):\n    return x\na, (b, c) = 1, (2, 3)\nd: int = 4\n"
+    assert grade.defined_names(source) == {"f", "a", "b", "c", "d"}
     assert "s" in grade.defined_names("s = ...  # YOUR CODE HERE\nthis is not python(")
     learner = nbformat.read(LEARNER, as_version=4)
     renamed = tmp_path / "my homework.ipynb"
     learner.metadata.pop("course")
     assert grade.identify_chapter(learner, renamed) == "01"  # from the cell ids alone
+    assert grade.identify_chapter(learner, tmp_path / "02_norms.ipynb") == "01"  # another chapter's name: ids win
     assert grade.identify_chapter(nbformat.v4.new_notebook(), tmp_path / "07_x.ipynb") == "07"
 
 
-def test_graded_version_replaces_learner_check_cells():
+def test_plan_replaces_learner_check_cells():
     learner = nbformat.read(LEARNER, as_version=4)
     exercises = grade.course_exercises("01")
     assert [e.id for e in exercises] == ALL_CH01
     for cell in learner.cells:
         if "check" in cell.metadata.get("tags", []):
             cell.source = "pass"
-    graded = grade.graded_version(learner, "01", exercises)
-    sources = [c.source for c in graded.cells]
-    assert "pass" not in sources
-    inserted = [c for c in graded.cells if c.get("metadata", {}).get("grader")]
-    assert [c.metadata.grader.exercise for c in inserted] == ALL_CH01
-    # each course check sits right after the learner's exercise cell with the same id
+    plan = grade.plan(learner, "01", exercises)
+    assert "pass" not in [s.source for s in plan.steps]
+    checks = [s for s in plan.steps if s.kind == "check"]
+    assert [s.exercise for s in checks] == ALL_CH01
+    assert plan.missing == {} and plan.references == {}
+    # each course check runs right after the learner's exercise cell with the same id
+    by_id = {c.get("id"): i + 1 for i, c in enumerate(learner.cells)}
     for ex in exercises:
-        i = next(i for i, c in enumerate(graded.cells) if c.get("id") == ex.exercise_cell_id)
-        assert graded.cells[i + 1].metadata.grader.exercise == ex.id
+        i = next(i for i, s in enumerate(plan.steps) if s.cell == by_id[ex.exercise_cell_id])
+        assert plan.steps[i + 1].kind == "check" and plan.steps[i + 1].exercise == ex.id
+        assert ex.check_source in plan.steps[i + 1].source and plan.steps[i + 1].nonce in plan.steps[i + 1].source
+
+
+def test_the_old_notebook_own_checks_fallback_is_gone(tmp_path):
+    """A chapter with checks but no course notebook is reported, not graded with the submission's own checks."""
+    course = grade.Course(notebooks=tmp_path)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print("✅ [1.1] Build tensors: passed")')])
+    nbformat.write(nb, tmp_path / "01_x.ipynb")
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (tmp_path / "01_x.ipynb").rename(moved / "01_x.ipynb")
+    result = grade.grade_notebook(moved / "01_x.ipynb", course=course)
+    assert result.problem == "the course has no notebook for chapter 01: its checks cannot be placed"
+    assert {e.status for e in result.exercises} == {"not run"} and len(result.exercises) == 8

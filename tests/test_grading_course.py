@@ -1,0 +1,87 @@
+"""The course model of the grader (utils/grading/course.py), on bad input that needs no kernel: cells deleted,
+reordered, duplicated, check cells removed, another chapter's notebook; and what the check cells it inserts do."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+
+from utils import grade
+from utils.grading.course import FINGERPRINT_TAG, replaced
+from utils.grading.notebook import read_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+LEARNER = ROOT / "notebooks" / "01_scalars_to_tensors.ipynb"
+ALL_CH01 = [f"1.{k}" for k in range(1, 9)]
+
+
+def learner():
+    return nbformat.read(LEARNER, as_version=4)
+
+
+def exercise_cells(nb):
+    return [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+
+
+def checked_after(nb) -> dict[str, str]:
+    """Exercise id -> source of the learner cell its course check runs after."""
+    steps = grade.plan(nb, "01", grade.course_exercises("01")).steps
+    return {s.exercise: steps[i - 1].source for i, s in enumerate(steps) if s.kind == "check"}
+
+
+def test_deleted_exercise_cell_is_reported_not_guessed():
+    nb = learner()
+    nb.cells.remove(exercise_cells(nb)[2])
+    plan = grade.plan(nb, "01", grade.course_exercises("01"))
+    assert plan.missing == {"1.3": "no exercise cell found for it (deleted, or its names changed?)"}
+    assert [s.exercise for s in plan.steps if s.kind == "check"] == [i for i in ALL_CH01 if i != "1.3"]
+
+
+def test_check_cells_removed_or_moved_change_nothing():
+    nb = learner()
+    expected = checked_after(nb)
+    checks = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+    nb.cells = [c for c in nb.cells if c not in checks]
+    assert checked_after(nb) == expected
+    nb.cells = checks[::-1] + nb.cells  # moved to the top, in reverse
+    assert checked_after(nb) == expected
+
+
+def test_duplicated_exercise_cell_the_later_copy_answers(tmp_path):
+    raw = json.loads(LEARNER.read_text(encoding="utf-8"))
+    i = next(k for k, c in enumerate(raw["cells"]) if "exercise" in c["metadata"].get("tags", []))
+    copy_of = copy.deepcopy(raw["cells"][i])
+    copy_of["source"] = "# my second try\n" + "".join(copy_of["source"])
+    raw["cells"].insert(i + 2, copy_of)  # after the check cell, same id
+    path = tmp_path / "01_dup.ipynb"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    nb, problem = read_notebook(path)
+    assert problem is None
+    assert checked_after(nb)["1.1"].startswith("# my second try")
+
+
+def test_a_notebook_of_another_chapter_is_graded_as_that_chapter(tmp_path):
+    nb = learner()
+    assert grade.identify_chapter(nb, tmp_path / "02_norms_distances_similarity.ipynb") == "01"
+
+
+def test_inserted_check_cells_load_the_checks_afresh_and_end_with_their_nonce():
+    steps = grade.plan(learner(), "01", grade.course_exercises("01")).steps
+    checks = [s for s in steps if s.kind == "check"]
+    assert len({s.nonce for s in checks}) == len(checks)
+    for s in checks:
+        assert "spec_from_file_location" in s.source and "utils/checks/ch01.py" in s.source
+        assert s.source.rstrip().endswith(f"print({s.nonce!r})")
+        assert s.source.startswith("def _grader_fingerprint")
+
+
+def test_replaced_names_are_found():
+    baseline = {"numpy": 1, "numpy.allclose": 2, "builtins.isinstance": 3}
+    assert replaced(baseline, f'{FINGERPRINT_TAG} {json.dumps(baseline)}\n') == []
+    now = {**baseline, "numpy.allclose": 9}
+    # only the first fingerprint line counts: one the learner prints later cannot undo it
+    text = f'{FINGERPRINT_TAG} {json.dumps(now)}\n{FINGERPRINT_TAG} {json.dumps(baseline)}\n'
+    assert replaced(baseline, text) == ["numpy.allclose"]
+    assert replaced(baseline, "nothing") == ["the grader's fingerprint (it did not print)"]

@@ -1,0 +1,214 @@
+"""Batch grading for instructors: ``python -m utils.grade SUBMISSIONS_DIR --out report.csv [--workers N]``.
+
+Every ``*.ipynb`` under the folder (recursively; hidden folders such as ``.ipynb_checkpoints`` are skipped) is graded
+``--workers`` at a time, each by its own grading process (``python -m utils.grade PATH --json``) with its own
+sandboxed kernel, so one submission cannot slow or break another beyond its own limits: a grading process that runs
+past the notebook's time limit (plus a margin for kernel starts) is stopped and that submission reported as such.
+The submissions are only read.
+
+Outputs:
+- ``report.csv``: one row per submission and exercise, columns :data:`COLUMNS`; status is ``passed``, ``failed``,
+  ``not attempted`` or ``error`` (the notebook stopped before the check: the time limit for the whole notebook; or it
+  could not be graded at all: invalid JSON, unknown chapter - then one row with an empty exercise);
+- ``report.md`` (or ``--summary PATH``): pass rate per exercise, the most common failure messages, the submissions
+  that could not be graded completely, and one line per submission.
+
+Exit code 0 when the report was written (whatever the learners' results), 1 when there was nothing to grade.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from utils.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult
+
+ROOT = Path(__file__).resolve().parents[2]
+ERROR = "error"
+COLUMNS = ["submission", "chapter", "exercise", "title", "status", "message", "problem", "checks", "seconds"]
+STATUS_ORDER = [PASSED, FAILED, NOT_ATTEMPTED, ERROR]
+MARGIN_S = 120  # on top of a notebook's time limit: kernel starts and restarts, reading, writing
+
+
+def find_submissions(paths: list[Path]) -> list[tuple[Path, str]]:
+    """``(path, name in the report)`` for every notebook under the given folders/files, sorted."""
+    found: list[tuple[Path, str]] = []
+    for root in paths:
+        root = Path(root)
+        if root.is_dir():
+            for p in sorted(root.rglob("*.ipynb")):
+                rel = p.relative_to(root)
+                if not any(part.startswith(".") for part in rel.parts):
+                    found.append((p, str(Path(root.name) / rel) if len(paths) > 1 else str(rel)))
+        else:
+            found.append((root, str(root)))
+    return found
+
+
+def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeout: float = 300,
+                memory_mb: int | None = None, notebook_timeout: float | None = None, network: bool = False,
+                log=sys.stderr) -> list[NotebookResult]:
+    """Grade every submission, ``workers`` at a time (each in its own grading process and kernel), in input order."""
+    options = ["--timeout", str(timeout), "--notebook-timeout", str(notebook_timeout or 2 * timeout + 60)]
+    if memory_mb is not None:
+        options += ["--memory-mb", str(memory_mb)]
+    if network:
+        options.append("--allow-network")
+    limit = (notebook_timeout or 2 * timeout + 60) + MARGIN_S
+    results: dict[int, NotebookResult] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(grade_in_process, path, name, options, limit): i
+                   for i, (path, name) in enumerate(submissions)}
+        for done, future in enumerate(as_completed(futures), 1):
+            result = future.result()
+            results[futures[future]] = result
+            if log is not None:
+                n = sum(e.status == PASSED for e in result.exercises)
+                state = result.problem or f"{n}/{len(result.exercises)} passed"
+                print(f"[{done}/{len(submissions)}] {result.path}: {state} ({result.seconds:.1f} s)", file=log,
+                      flush=True)
+    return [results[i] for i in range(len(submissions))]
+
+
+def grade_in_process(path: Path, name: str, options: list[str], limit: float) -> NotebookResult:
+    """Grade one submission in its own ``python -m utils.grade`` process; never raises: a grader that fails or
+    overruns ``limit`` seconds becomes that submission's problem."""
+    start = time.monotonic()
+    cmd = [sys.executable, "-m", "utils.grade", str(path), "--json", *options]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+        [data] = json.loads(out)
+        result = NotebookResult.from_dict(data)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        result = NotebookResult(name, problem=f"timed out: its grading ran longer than {limit:g} s")
+    except (ValueError, TypeError, KeyError):
+        tail = (err or "").strip().splitlines()[-1:] if proc.returncode else []
+        why = f"grader error (exit code {proc.returncode}){': ' + tail[0][:200] if tail else ''}"
+        result = NotebookResult(name, problem=why)
+    result.path = name
+    result.seconds = round(time.monotonic() - start, 2)
+    return result
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM first (the grader then shuts its kernel down), SIGKILL after a few seconds."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.communicate(timeout=wait)
+            return
+        except (ProcessLookupError, PermissionError):
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def report_rows(results: list[NotebookResult]) -> list[dict]:
+    """One row per submission and exercise (one row with an empty exercise when there is nothing to list)."""
+    rows = []
+    for r in results:
+        base = {"submission": r.path, "chapter": r.chapter or "", "problem": r.problem or "", "checks": r.checks,
+                "seconds": f"{r.seconds:.1f}"}
+        if not r.exercises:
+            why = r.problem or ("could not tell which chapter this notebook belongs to" if r.chapter is None
+                                else f"no exercises known for chapter {r.chapter}")
+            rows.append({**base, "exercise": "", "title": "", "status": ERROR, "message": why})
+        for e in r.exercises:
+            status = ERROR if e.status == NOT_RUN else e.status
+            rows.append({**base, "exercise": e.id, "title": e.title, "status": status,
+                         "message": "" if status == PASSED else e.message})
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s: float, workers: int,
+                     top: int = 15) -> str:
+    """The instructor's one-page summary of a batch."""
+    n_full = sum(r.all_passed for r in results)
+    lines = ["# Grading report", "",
+             f"- {len(results)} submission(s) graded in {wall_s:.1f} s with {workers} worker(s)",
+             f"- {n_full} submission(s) passed every exercise",
+             f"- {sum(bool(r.problem) for r in results)} submission(s) could not be run to the end", ""]
+    per_ex: dict[tuple[str, str], Counter] = {}
+    titles: dict[tuple[str, str], str] = {}
+    for row in rows:
+        if row["exercise"]:
+            key = (row["chapter"], row["exercise"])
+            per_ex.setdefault(key, Counter())[row["status"]] += 1
+            titles[key] = row["title"]
+    lines += ["## Pass rate per exercise", "",
+              "| exercise | title | passed | failed | not attempted | error | pass rate |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for key in sorted(per_ex, key=lambda k: (k[0], [int(x) for x in k[1].split(".") if x.isdigit()])):
+        c = per_ex[key]
+        total = sum(c.values())
+        lines.append(f"| {key[1]} | {_cell(titles[key])} | {c[PASSED]} | {c[FAILED]} | {c[NOT_ATTEMPTED]} | "
+                     f"{c[ERROR]} | {100 * c[PASSED] / total:.0f}% |")
+    failures = Counter((row["exercise"], row["message"]) for row in rows if row["status"] == FAILED)
+    lines += ["", "## Most common failure messages", ""]
+    if failures:
+        lines += ["| exercise | message | submissions |", "|---|---|---:|"]
+        lines += [f"| {ex} | {_cell(msg)} | {n} |" for (ex, msg), n in failures.most_common(top)]
+    else:
+        lines.append("No failed checks.")
+    problems = [r for r in results if r.problem or not r.exercises]
+    lines += ["", "## Submissions that could not be graded completely", ""]
+    if problems:
+        lines += ["| submission | problem |", "|---|---|"]
+        for r in problems:
+            why = r.problem or next(row["message"] for row in rows if row["submission"] == r.path)
+            lines.append(f"| {_cell(r.path)} | {_cell(why)} |")
+    else:
+        lines.append("None.")
+    lines += ["", "## Per submission", "", "| submission | chapter | passed | failed | not attempted | error | s |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        c = Counter(row["status"] for row in rows if row["submission"] == r.path and row["exercise"])
+        lines.append(f"| {_cell(r.path)} | {r.chapter or '?'} | {c[PASSED]} | {c[FAILED]} | {c[NOT_ATTEMPTED]} | "
+                     f"{c[ERROR] + (0 if r.exercises else 1)} | {r.seconds:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_batch(args) -> int:
+    """``python -m utils.grade DIR --out report.csv``: parsed arguments come from :mod:`utils.grading.cli`."""
+    submissions = find_submissions(args.paths)
+    if not submissions:
+        print("no notebooks (*.ipynb) found under: " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
+                          notebook_timeout=args.notebook_timeout, network=args.allow_network)
+    wall = time.perf_counter() - start
+    rows = report_rows(results)
+    summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers)
+    if args.out is not None:
+        write_csv(rows, args.out)
+        summary_path = args.summary or args.out.with_suffix(".md")
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(summary, encoding="utf-8")
+        print(f"graded {len(results)} submission(s) in {wall:.1f} s with {args.workers} worker(s): "
+              f"{args.out} and {summary_path}")
+    else:
+        print(summary)
+    return 0

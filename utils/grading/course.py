@@ -1,0 +1,377 @@
+"""The course model of grading: which chapter a notebook is, the exercises that chapter has, the course's own check
+cells, and the plan that runs a submission - its cells in order, each course check cell right after the learner's
+cell that answers it.
+
+Everything here is read from the course (``notebooks/``, ``solutions/``, ``utils/checks/``), never from the
+submission, except the learner's cells themselves. Nothing here starts a kernel.
+
+>>> sorted(defined_names("def f(x):\\n    return x\\na, (b, c) = 1, (2, 3)"))
+['a', 'b', 'c', 'f']
+>>> reference_uses(["import utils.vectors as vec"], "def cos(a, b):\\n    return vec.cosine_similarity(a, b)")
+['utils.vectors.cosine_similarity']
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from utils.generate import assigned_names
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_CALL = re.compile(r"\bcheck\.(\w+)\(")
+REFERENCE = re.compile(r"^utils(\.|$)")
+NOT_REFERENCE = re.compile(r"^utils\.checks(\.|$)|^utils$")
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where the course's own files are (tests point these at small synthetic chapters)."""
+    notebooks: Path = ROOT / "notebooks"        # canonical learner notebooks: their check cells are the checks
+    solutions: Path = ROOT / "solutions"        # what a right answer uses (for the reference-implementation rule)
+    checks: Path = ROOT / "utils" / "checks"    # chNN.py check modules
+
+    def notebook(self, chapter: str | None) -> Path | None:
+        found = sorted(Path(self.notebooks).glob(f"{chapter}_*.ipynb")) if chapter else []
+        return found[0] if found else None
+
+    def check_module(self, chapter: str | None) -> Path | None:
+        path = Path(self.checks) / f"ch{chapter}.py"
+        return path if chapter and path.exists() else None
+
+
+COURSE = Course()
+
+
+@dataclass
+class CourseExercise:
+    """One exercise as the course defines it: its exercise cell, and the check cell that follows it."""
+    id: str
+    title: str
+    exercise_cell_id: str
+    check_cell_id: str
+    check_source: str
+    names: set[str]
+    allowed_references: set[str] = field(default_factory=set)  # utils.* names the solution's cell uses itself
+
+
+# ---------------------------------------------------------------------------------------------- source analysis
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _strip_magics(source: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def _parse(source: str):
+    try:
+        return ast.parse(_strip_magics(source))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def defined_names(source: str) -> set[str]:
+    """Top-level names a cell defines (functions, classes, assignments)."""
+    tree = _parse(source)
+    if tree is None:  # a learner cell that does not parse: fall back on a plain pattern
+        return set(re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", source, re.M))
+    names = set(assigned_names(tree.body))
+    names.update(node.name for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    return names
+
+
+def _utils_bindings(tree) -> dict[str, str]:
+    """Names that imports bind to the course's package: ``import utils.vectors as vec`` -> {"vec": "utils.vectors"}."""
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if REFERENCE.match(alias.name):
+                    bound[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "utils"
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and REFERENCE.match(node.module):
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return bound
+
+
+def _dotted(node) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return [node.id, *reversed(parts)]
+    return None
+
+
+def reference_uses(before: list[str], source: str) -> list[str]:
+    """The ``utils.*`` names (not ``utils.checks``) that a cell uses: imported in it, or imported by the cells
+    ``before`` it and used in it, or spelled in a string (``importlib.import_module("utils.vectors")``)."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    bound: dict[str, str] = {}
+    for earlier in before:
+        earlier_tree = _parse(earlier)
+        if earlier_tree is not None:
+            bound.update(_utils_bindings(earlier_tree))
+    own = _utils_bindings(tree)
+    shadowed = {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    shadowed |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    bound = {k: v for k, v in bound.items() if k not in shadowed}
+    bound.update(own)
+    found = set(own.values())
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Attribute, ast.Name)) and isinstance(getattr(node, "ctx", None), ast.Load):
+            parts = _dotted(node)
+            if parts and parts[0] in bound:
+                found.add(".".join([bound[parts[0]], *parts[1:]]))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.update(re.findall(r"\butils\.\w+(?:\.\w+)*", node.value))
+    # a chain a.b.c is also walked as a.b and a: keep only the longest of each
+    found = {f for f in found if REFERENCE.match(f) and not NOT_REFERENCE.match(f)}
+    return sorted(f for f in found if not any(g != f and g.startswith(f + ".") for g in found))
+
+
+# ---------------------------------------------------------------------------------------------- the course's side
+_CACHE: dict[tuple, object] = {}
+
+
+def check_functions(chapter: str | None, course: Course = COURSE) -> dict[str, tuple[str, str]]:
+    """Check function name -> (exercise id, title), in the order the chapter's check module defines them."""
+    path = course.check_module(chapter)
+    if path is None:
+        return {}
+    key = ("checks", str(path), path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        spec = importlib.util.spec_from_file_location(f"_grader_checks_ch{chapter}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _CACHE[key] = {name: (fn.ex_id, fn.title) for name, fn in vars(module).items()
+                       if callable(fn) and hasattr(fn, "ex_id")}
+    return _CACHE[key]
+
+
+def expected_exercises(chapter: str | None, course: Course = COURSE) -> dict[str, str]:
+    """Exercise id -> title for a chapter, from its check module ``utils/checks/chNN.py``."""
+    return {ex_id: title for ex_id, title in check_functions(chapter, course).values()}
+
+
+def course_exercises(chapter: str | None, course: Course = COURSE) -> list[CourseExercise] | None:
+    """The exercises of a chapter, in order, read from its canonical notebook; None when there is none."""
+    path = course.notebook(chapter)
+    if path is None:
+        return None
+    solution = Path(course.solutions) / path.name
+    key = ("course", str(path), path.stat().st_mtime_ns, solution.exists() and solution.stat().st_mtime_ns)
+    if key in _CACHE:
+        return _CACHE[key]
+    nb = nbformat.read(path, as_version=4)
+    solution_cells = _solution_cells(solution)
+    functions = check_functions(chapter, course)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    exercises = []
+    for i, cell in enumerate(code):
+        if "exercise" not in tags(cell) or i + 1 >= len(code) or "check" not in tags(code[i + 1]):
+            continue
+        check = code[i + 1]
+        called = [functions[name] for name in CHECK_CALL.findall(check.source) if name in functions]
+        if not called:
+            continue
+        ex_id, title = called[0]
+        before, answer = solution_cells.get(cell.get("id"), ([c.source for c in code[:i]], cell.source))
+        exercises.append(CourseExercise(ex_id, title, cell.get("id", ""), check.get("id", ""), check.source,
+                                        defined_names(cell.source), set(reference_uses(before, answer))))
+    _CACHE[key] = exercises
+    return exercises
+
+
+def _solution_cells(path: Path) -> dict[str, tuple[list[str], str]]:
+    """Exercise cell id -> (sources of the code cells before it, its source), from the solution notebook."""
+    if not path.exists():
+        return {}
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return {c.get("id"): ([d.source for d in code[:i]], c.source) for i, c in enumerate(code)
+            if "exercise" in tags(c)}
+
+
+def chapter_of(nb, path: Path) -> str | None:
+    """The chapter a notebook claims: its metadata (written by the generator), else its file name."""
+    chapter = nb.get("metadata", {}).get("course", {}).get("chapter")
+    if chapter and re.fullmatch(r"\d{1,3}", str(chapter)):
+        return str(chapter).zfill(2)
+    match = re.match(r"(\d+)_", Path(path).name)
+    return match.group(1).zfill(2) if match else None
+
+
+def identify_chapter(nb, path: Path, course: Course = COURSE) -> str | None:
+    """The chapter of a submission: the course notebook sharing the most cell ids with it (ids survive renaming and
+    editing), else the chapter in its metadata, else the number its file name starts with."""
+    ids = {c.get("id") for c in nb.get("cells", []) if c.get("id")}
+    best, best_overlap = None, 0
+    for canon in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
+        try:
+            canon_ids = {c.get("id") for c in json.loads(canon.read_text(encoding="utf-8")).get("cells", [])}
+        except (OSError, ValueError):
+            continue
+        overlap = len(ids & canon_ids)
+        if overlap > best_overlap:
+            best, best_overlap = canon.name.split("_")[0].zfill(2), overlap
+    if best is not None and best_overlap >= 2:
+        return best
+    return chapter_of(nb, path)
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+@dataclass
+class Step:
+    """One cell the grader runs: a learner cell (``kind="cell"``; ``exercise`` set when it answers one) or a course
+    check cell the grader inserts (``kind="check"``)."""
+    kind: str
+    source: str
+    exercise: str | None = None
+    cell: int | None = None     # position of a learner cell in the submission (1-based, all cells counted)
+    nonce: str = ""              # check cells: the line the cell prints when it ran to its end
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    missing: dict[str, str]             # exercise id -> why it cannot be run (no exercise cell found)
+    references: dict[str, list[str]]    # exercise id -> utils.* names its cell uses that the solution does not
+
+
+def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
+    """Exercise id -> index of the learner cell that answers it: the (last) cell with the course's cell id, else the
+    last cell defining the exercise's names. Check cells never count."""
+    found = {}
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and "check" not in tags(c)]
+    check_ids = {e.check_cell_id for e in exercises}
+    code = [(i, c) for i, c in code if c.get("id") not in check_ids]
+    for ex in exercises:
+        by_id = [i for i, c in code if c.get("id") == ex.exercise_cell_id]
+        by_names = [i for i, c in code if ex.names and ex.names & defined_names(c.source)]
+        if by_id or by_names:
+            found[ex.id] = (by_id or by_names)[-1]
+    return found
+
+
+def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COURSE) -> Plan:
+    """The steps that grade ``nb`` (which is not modified): every learner cell except its check cells, in order, and
+    the course's check cell of each exercise right after the learner's cell that answers it."""
+    where = answer_cells(nb, exercises)
+    by_cell: dict[int, list[CourseExercise]] = {}
+    for ex in exercises:
+        if ex.id in where:
+            by_cell.setdefault(where[ex.id], []).append(ex)
+    check_ids = {e.check_cell_id for e in exercises}
+    module = course.check_module(chapter)
+    steps, sources = [], []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "check" in tags(cell) or cell.get("id") in check_ids:
+            continue  # the learner's copy of a check cell: whatever it says now, the course's version replaces it
+        answers = by_cell.get(i, [])
+        steps.append(Step("cell", cell.source, answers[0].id if answers else None, i + 1))
+        sources.append(cell.source)
+        for ex in answers:
+            nonce = f"grader-{secrets.token_hex(8)}"
+            steps.append(Step("check", check_source(chapter, module, ex, nonce), ex.id, nonce=nonce))
+    missing = {ex.id: "no exercise cell found for it (deleted, or its names changed?)"
+               for ex in exercises if ex.id not in where}
+    references = {}
+    for ex in exercises:
+        if ex.id in where:
+            cells = [c.source for c in nb.cells[:where[ex.id]] if c.cell_type == "code"]
+            used = [r for r in reference_uses(cells, nb.cells[where[ex.id]].source)
+                    if r not in ex.allowed_references]
+            if used:
+                references[ex.id] = used
+    return Plan(steps, missing, references)
+
+
+# Each check cell loads the chapter's check module afresh from its file, with every utils.* module it imports also
+# fresh (the learner's copies are put back afterwards): rebinding the functions of utils.checks.chNN, of
+# utils.checks or of the reference modules, or making importlib.reload a no-op, changes nothing for the check.
+_FRESH = '''def _grader_fresh(name, path):
+    import importlib.util, sys
+    ours = lambda k: k == "utils" or k.startswith("utils.")
+    saved = {k: m for k, m in list(sys.modules.items()) if ours(k)}
+    for k in saved:
+        del sys.modules[k]
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        for k in [k for k in sys.modules if ours(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+'''
+
+
+def check_source(chapter: str, module: Path | None, ex: CourseExercise, nonce: str) -> str:
+    """The cell the grader runs to check ``ex``: the fingerprint of the functions checks rely on, a fresh check
+    module, the course's check, then ``nonce``."""
+    path = module or COURSE.check_module(chapter)
+    return (FINGERPRINT + _FRESH
+            + f"check = _grader_fresh('_grader_check_ch{chapter}', {str(path)!r})\ndel _grader_fresh\n"
+            + ex.check_source.rstrip() + f"\nprint({nonce!r})\n")
+
+
+# The identity of the functions the checks compare with (and of their modules), printed by a cell the grader runs
+# before any learner cell and again at the start of every check cell: a learner cell that replaced one of them
+# (``np.allclose = lambda *a, **k: True``) is seen. Only names that are there from the start are watched.
+WATCHED = {
+    "builtins": "__import__ abs all any bool callable dict enumerate filter float getattr hasattr id int isinstance "
+                "issubclass len list map max min print range repr round set sorted str sum tuple type zip",
+    "math": "isclose isfinite isnan sqrt",
+    "numpy": "abs all allclose any argsort array array_equal asarray isclose isfinite isnan ndarray round sort "
+             "unique",
+    "numpy.linalg": "norm",
+    "importlib.util": "module_from_spec spec_from_file_location",  # what loads the check modules afresh
+    "torch": "Tensor allclose argsort as_tensor equal from_numpy is_tensor isclose isfinite isnan tensor topk",
+}
+FINGERPRINT_TAG = "grader-fingerprint"
+FINGERPRINT = f'''def _grader_fingerprint():
+    import sys, json, importlib
+    seen = {{}}
+    for name, attributes in {WATCHED!r}.items():
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        seen[name] = id(sys.modules.get(name))
+        for attribute in attributes.split():
+            seen[name + "." + attribute] = id(getattr(module, attribute, None))
+    print({FINGERPRINT_TAG!r}, json.dumps(seen))
+_grader_fingerprint()
+del _grader_fingerprint
+'''
+
+
+def replaced(baseline: dict[str, int], stdout: str) -> list[str]:
+    """The watched names whose identity differs from ``baseline`` in the first fingerprint line of ``stdout``."""
+    now = read_fingerprint(stdout)
+    if now is None:
+        return ["the grader's fingerprint (it did not print)"]
+    return sorted(k for k, v in baseline.items() if now.get(k) != v)
+
+
+def read_fingerprint(stdout: str) -> dict[str, int] | None:
+    for line in stdout.splitlines():
+        if line.startswith(FINGERPRINT_TAG + " "):
+            try:
+                return json.loads(line[len(FINGERPRINT_TAG) + 1:])
+            except ValueError:
+                return None
+    return None
+

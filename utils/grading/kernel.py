@@ -1,0 +1,243 @@
+"""One graded kernel: started in its sandbox (:mod:`utils.grading.sandbox`), talked to over IPC sockets, run one cell
+at a time with a timeout, interrupted or restarted when a cell goes wrong.
+
+:meth:`Kernel.run` never raises for what the learner's code does; it returns a :class:`CellRun` saying how the cell
+ended: ``"ok"``, ``"error"`` (an exception), ``"timeout"`` (then :meth:`Kernel.recover` interrupts the kernel, or
+restarts it when the interrupt does not bring it back), or ``"died"`` (with the exit code or signal). Output is kept
+up to a bound (the head and the tail of the stream text), so a cell printing gigabytes costs the grader nothing but
+the reading.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils.grading.sandbox import Limits, isolation, kernel_argv
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAD_CHARS = 100_000  # stream text kept from the start of a cell's output ...
+TAIL_CHARS = 20_000   # ... and from its end (a check's pass line is printed last)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+START_TIMEOUT = 60.0
+INTERRUPT_GRACE = 5.0  # seconds an interrupted cell gets to stop before the kernel is restarted
+
+
+@dataclass
+class CellRun:
+    """How one cell ended, and what it printed (bounded)."""
+    state: str = "ok"           # "ok", "error", "timeout", "died"
+    stdout: str = ""            # stream text (stdout and stderr), head + tail when cut
+    cut: int = 0                # characters of stream text dropped from the middle
+    ename: str = ""
+    evalue: str = ""
+    reply: str = ""             # status of the execute_reply ("ok", "error", "aborted"; "" when none came)
+    exit: str = ""              # "died": "exit code 1" / "signal SIGKILL"
+    seconds: float = 0.0
+    _tail: list[str] = field(default_factory=list, repr=False)
+
+    def add_text(self, text: str) -> None:
+        room = HEAD_CHARS - len(self.stdout)
+        if room > 0:
+            self.stdout += text[:room]
+            text = text[room:]
+        if text:
+            self._tail.append(text)
+            tail = "".join(self._tail)
+            if len(tail) > TAIL_CHARS:
+                self.cut += len(tail) - TAIL_CHARS
+                tail = tail[-TAIL_CHARS:]
+            self._tail = [tail]
+
+    def finish(self) -> None:
+        tail = "".join(self._tail)
+        if self.cut:
+            self.stdout += f"\n[... {self.cut} characters cut by the grader ...]\n"
+        self.stdout += tail
+        self._tail = []
+
+
+class KernelStartError(RuntimeError):
+    pass
+
+
+class Kernel:
+    """A python3 kernel in the sandbox. ``workdir`` holds the kernel's connection file and IPC sockets, and
+``workdir/box`` the folders the kernel may write to: ``run`` (its cwd), ``home`` (HOME), ``tmp`` (TMPDIR)."""
+
+    def __init__(self, workdir: Path, limits: Limits, *, transport: str | None = None):
+        self.workdir = Path(workdir)
+        self.limits = limits
+        self.transport = transport or ("ipc" if os.name == "posix" else "tcp")
+        self.km = None
+        self.kc = None
+        self.starts = 0
+
+    # ------------------------------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        from jupyter_client import KernelManager
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        logging.getLogger("traitlets").setLevel(logging.ERROR)
+        box, specs = self.workdir / "box", self.workdir / ".kernels"  # box: all the kernel may write
+        run_dir, home, tmp = (box / n for n in ("run", "home", "tmp"))
+        for d in (run_dir, home, tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        spec_dir = specs / "course-grader"
+        spec_dir.mkdir(parents=True, exist_ok=True)
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        (spec_dir / "kernel.json").write_text(json.dumps({
+            "argv": kernel_argv(self.limits, kernel, str(self.workdir), str(box)),
+            "display_name": "graded", "language": "python",
+            "interrupt_mode": "signal"}))
+        self.starts += 1
+        conn = self.workdir / f".k{self.starts}.json"  # short: IPC socket paths must fit in ~100 characters
+        self.km = KernelManager(kernel_name="course-grader", transport=self.transport, connection_file=str(conn),
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
+        env.update(HOME=str(home), TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), MPLBACKEND="Agg",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                   PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONNOUSERSITE="1", GRADER_PID=str(os.getpid()))
+        try:
+            self.km.start_kernel(env=env, cwd=str(run_dir))
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            self.kc.wait_for_ready(timeout=START_TIMEOUT)
+        except Exception as exc:  # no kernel, a crash at start, a timeout
+            self.close()
+            text = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise KernelStartError(f"could not start a kernel: {type(exc).__name__}: {text}".rstrip(": ")) from None
+
+    def close(self) -> None:
+        """Stop the kernel and everything it started (its process group; its PID namespace when it has one)."""
+        pid = self._pid()
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+        if self.km is not None:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        self.km = self.kc = None
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+    def _process(self):
+        return getattr(getattr(self.km, "provisioner", None), "process", None)
+
+    def _pid(self) -> int | None:
+        process = self._process()
+        return getattr(process, "pid", None)
+
+    def alive(self) -> bool:
+        process = self._process()
+        return process is not None and process.poll() is None
+
+    def exit_description(self) -> str:
+        """``"exit code 1"``, ``"signal SIGKILL"`` for a kernel that died (the sandbox reports a signal as 128+N)."""
+        process = self._process()
+        code = None if process is None else process.poll()
+        if code is None:
+            return "unknown exit"
+        number = -code if code < 0 else code - 128 if code > 128 and self._init_in_between() else None
+        if number:
+            try:
+                return f"signal {signal.Signals(number).name}"
+            except ValueError:
+                return f"signal {number}"
+        return f"exit code {code}"
+
+    def _init_in_between(self) -> bool:
+        """True when the sandbox's init process reports the kernel's exit (a signal N as 128 + N)."""
+        return not self.limits.network and "--pid" in isolation()
+
+    # ------------------------------------------------------------------------------------------ running cells
+    def run(self, source: str, timeout: float) -> CellRun:
+        """Run one cell; wait at most ``timeout`` seconds for it to finish."""
+        result = CellRun()
+        start = time.monotonic()
+        try:
+            msg_id = self.kc.execute(source, store_history=False, allow_stdin=False, stop_on_error=False)
+        except Exception as exc:
+            result.state, result.exit = "died", f"the kernel did not take the cell ({type(exc).__name__})"
+            return result
+        self._pending = msg_id
+        result.state = self._collect(msg_id, result, start + timeout)
+        result.seconds = time.monotonic() - start
+        if result.state == "died":
+            result.exit = self.exit_description()
+        result.finish()
+        return result
+
+    def _collect(self, msg_id: str, result: CellRun, deadline: float) -> str:
+        """Read the cell's output until the kernel is idle again; "ok"/"error", or "timeout"/"died"."""
+        idle = False
+        while not idle:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.alive():
+                    return "died"
+                continue
+            except Exception:
+                return "died" if not self.alive() else "timeout"
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                result.add_text(content.get("text", ""))
+            elif kind in ("execute_result", "display_data"):
+                result.add_text(str(content.get("data", {}).get("text/plain", ""))[:HEAD_CHARS] + "\n")
+            elif kind == "error":
+                result.ename = content.get("ename", "")
+                result.evalue = ANSI.sub("", content.get("evalue", "")).strip()[:2000]
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+        result.reply = self._reply(msg_id, deadline)
+        if result.ename or result.reply == "error":
+            return "error"
+        return "ok"
+
+    def _reply(self, msg_id: str, deadline: float) -> str:
+        """The status of the shell channel's execute_reply (sent just before the idle status)."""
+        while True:
+            try:
+                msg = self.kc.get_shell_msg(timeout=max(0.1, min(5.0, deadline - time.monotonic())))
+            except Exception:
+                return ""
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg["content"].get("status", "")
+
+    def recover(self) -> str:
+        """After a timeout: interrupt the cell; restart the kernel when that does not bring it back.
+        Returns "interrupted" or "restarted"."""
+        msg_id = getattr(self, "_pending", None)
+        if self.alive():
+            try:
+                self.km.interrupt_kernel()
+                if msg_id and self._collect(msg_id, CellRun(), time.monotonic() + INTERRUPT_GRACE) in ("ok", "error"):
+                    return "interrupted"
+            except Exception:
+                pass
+        self.restart()
+        return "restarted"

@@ -1,0 +1,70 @@
+"""What grading reports: one :class:`ExerciseResult` per exercise, one :class:`NotebookResult` per notebook, as text
+or JSON.
+
+>>> r = NotebookResult("01_a.ipynb", chapter="01", exercises=[ExerciseResult("1.1", "Shapes", PASSED, "")])
+>>> print(format_text(r))
+01_a.ipynb  (chapter 01)
+  ✅ 1.1 Shapes: passed
+  1/1 passed
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
+STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN)
+ICONS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳", NOT_RUN: "⛔"}
+NEVER_REPORTED = "its check cell never reported (deleted, or not run?)"
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    status: str = NOT_ATTEMPTED
+    message: str = NEVER_REPORTED
+
+
+@dataclass
+class NotebookResult:
+    path: str
+    chapter: str | None = None
+    problem: str | None = None  # the notebook could not be graded completely: why
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    checks: str = ""  # where the checks came from: "course" (the only source since the grader always inserts them)
+    seconds: float = 0.0
+
+    @property
+    def all_passed(self) -> bool:
+        return self.problem is None and bool(self.exercises) and all(e.status == PASSED for e in self.exercises)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "all_passed": self.all_passed}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NotebookResult":
+        exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
+        fields = {k: data[k] for k in ("path", "chapter", "problem", "checks", "seconds") if k in data}
+        return cls(exercises=exercises, **fields)
+
+
+def format_text(result: NotebookResult) -> str:
+    """The human report of one notebook: a header, the notebook's problem if any, one line per exercise, a count."""
+    head = f"{result.path}" + (f"  (chapter {result.chapter})" if result.chapter else "")
+    lines = [head]
+    if result.problem:
+        lines.append(f"  ⚠️  {result.problem}")
+    for e in result.exercises:
+        tail = f" - {e.message}" if e.message and e.status != PASSED else ""
+        lines.append(f"  {ICONS[e.status]} {e.id} {e.title}: {e.status}{tail}")
+    if result.exercises:
+        n = sum(e.status == PASSED for e in result.exercises)
+        lines.append(f"  {n}/{len(result.exercises)} passed")
+    elif not result.problem:
+        lines.append("  no exercises found in this notebook")
+    return "\n".join(lines)
+
+
+def format_json(results: list[NotebookResult]) -> str:
+    return json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False)
