@@ -295,6 +295,10 @@ def load_checkpoint(path, model=None, optimizer=None, scaler=None, map_location=
     return state
 
 
+#: The model notebook 09 loads, trained with the command in data/tiny_gpt/train_log.txt (found from any working folder).
+SHOWCASE_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "tiny_gpt" / "model.pt"
+
+
 def model_from_checkpoint(path, map_location="cpu"):
     """(model, tokenizer, state) rebuilt from a checkpoint saved with a tokenizer (as the command does)."""
     from utils.bpe import BPETokenizer

@@ -1,0 +1,144 @@
+"""Every exercise of notebook 10: right answer passes, stub is 'not attempted', typical mistakes are named."""
+import ast
+import math
+
+from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
+from utils.checks import ch10
+from utils.rag import hybrid, ingest
+
+
+# ---------------------------------------------------------------- 10.1 code chunker
+def _chunker(walk=False, decorators=True, async_too=True, shift=0, end_at_next=False):
+    def code_chunks(code):
+        tree = ast.parse(code)
+        kinds = (ast.FunctionDef, ast.ClassDef) + ((ast.AsyncFunctionDef,) if async_too else ())
+        nodes = [n for n in (ast.walk(tree) if walk else tree.body) if isinstance(n, kinds)]
+        nodes.sort(key=lambda n: n.lineno)
+        out = []
+        for i, n in enumerate(nodes):
+            start = min([n.lineno] + [d.lineno for d in n.decorator_list]) if decorators else n.lineno
+            end = n.end_lineno
+            if end_at_next and i + 1 < len(nodes):
+                end = nodes[i + 1].lineno - 1
+            out.append((n.name, start - shift, end - shift))
+        return out
+    return code_chunks
+
+
+def test_code_chunks():
+    assert_passes(ch10.code_chunks, _chunker())
+    assert_passes(ch10.code_chunks, lambda code: [(c.section, c.line_start, c.line_end)
+                                                  for c in ingest.chunk_python(code) if c.section != "<module>"])
+    assert_not_attempted(ch10.code_chunks, stub_function)
+    assert_rejects(ch10.code_chunks, _chunker(walk=True), match="nested")
+    assert_rejects(ch10.code_chunks, _chunker(decorators=False), match="decorator")
+    assert_rejects(ch10.code_chunks, _chunker(async_too=False), match="async def")
+    assert_rejects(ch10.code_chunks, _chunker(shift=1), match="1-based")
+    assert_rejects(ch10.code_chunks, _chunker(end_at_next=True), match="end_lineno")
+    assert_rejects(ch10.code_chunks, lambda code: [ast.get_source_segment(code, n) for n in ast.parse(code).body
+                                                   if isinstance(n, ast.FunctionDef)], match="tuples")
+    assert_rejects(ch10.code_chunks, lambda code: None, match="return")
+
+
+# ---------------------------------------------------------------- 10.2 RRF
+def _rrf(start=1, use_k=True, reverse=False, both_only=False, ids_only=False, reciprocal=True):
+    def fuse(rankings, k):
+        scores = {}
+        for ranking in rankings:
+            for rank, doc in enumerate(ranking, start=start):
+                value = 1 / ((k if use_k else 0) + rank) if reciprocal else k + rank
+                scores[doc] = scores.get(doc, 0.0) + value
+        if both_only:
+            scores = {d: s for d, s in scores.items() if all(d in r for r in rankings)}
+        out = sorted(scores.items(), key=lambda item: item[1], reverse=not reverse)
+        return [d for d, _ in out] if ids_only else out
+    return fuse
+
+
+def test_reciprocal_rank_fusion():
+    assert_passes(ch10.reciprocal_rank_fusion, _rrf())
+    assert_passes(ch10.reciprocal_rank_fusion, hybrid.reciprocal_rank_fusion)
+    assert_not_attempted(ch10.reciprocal_rank_fusion, stub_function)
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(start=0), match="ranks start at 1")
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(use_k=False), match="forgot the constant k")
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(reverse=True), match="reversed")
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(both_only=True), match="BOTH")
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(ids_only=True), match="PAIRS")
+    assert_rejects(ch10.reciprocal_rank_fusion, _rrf(reciprocal=False), match="RECIPROCALS")
+    assert_rejects(ch10.reciprocal_rank_fusion, lambda r, k: _rrf()(r, 60), match="use the k")
+
+
+# ---------------------------------------------------------------- 10.3 nDCG
+def _ndcg(**mistake):
+    return lambda ranked, relevant, k: ch10._ndcg_variant(ranked, relevant, k, **mistake)
+
+
+def test_ndcg_at_k():
+    assert_passes(ch10.ndcg_at_k, _ndcg())
+    assert_passes(ch10.ndcg_at_k, lambda r, rel, k: __import__("utils.rag.evaluate", fromlist=["x"]).ndcg_at_k(
+        [r], [rel], k))
+    assert_not_attempted(ch10.ndcg_at_k, stub_function)
+    assert_rejects(ch10.ndcg_at_k, _ndcg(normalise=False), match="DCG, not nDCG")
+    assert_passes(ch10.ndcg_at_k, _ndcg(log=math.log))  # the base cancels in the ratio: any base is right
+    assert_rejects(ch10.ndcg_at_k, _ndcg(shift=2), match="off by one")
+    assert_rejects(ch10.ndcg_at_k, _ndcg(shift=0), match="log2\\(rank \\+ 1\\)")
+    assert_rejects(ch10.ndcg_at_k, _ndcg(ideal="found"), match="ALL relevant")
+    assert_rejects(ch10.ndcg_at_k, _ndcg(ideal="uncapped"), match="at most k")
+    assert_rejects(ch10.ndcg_at_k, lambda r, rel, k: ch10._ndcg_variant(r, rel, 100), match="only the first 2")
+
+
+# ---------------------------------------------------------------- 10.4 filtered search
+def _search(filtered=True, post_filter=False, key="doc_type", payloads=True, ascending=False):
+    def search(client, collection, vector, doc_type, k):
+        from qdrant_client import models
+        flt = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=doc_type))])
+        hits = client.query_points(collection, query=vector, limit=k,
+                                   query_filter=flt if filtered and not post_filter else None).points
+        if post_filter:
+            hits = [h for h in hits if h.payload["doc_type"] == doc_type]
+        if ascending:
+            hits = hits[::-1]
+        return [h.payload for h in hits] if payloads else hits
+    return search
+
+
+def test_filtered_search():
+    assert_passes(ch10.filtered_search, _search())
+    assert_not_attempted(ch10.filtered_search, stub_function)
+    assert_rejects(ch10.filtered_search, _search(filtered=False), match="query_filter")
+    assert_rejects(ch10.filtered_search, _search(post_filter=True), match="AFTER")
+    assert_rejects(ch10.filtered_search, _search(key="type"), match="only 0 result")
+    assert_rejects(ch10.filtered_search, _search(payloads=False), match="payload")
+    assert_rejects(ch10.filtered_search, _search(ascending=True), match="wrong order")
+
+
+# ---------------------------------------------------------------- 10.5 cited prompt
+def _prompt(start=1, cite=True, question_first=False, only=True, reverse=False):
+    def build(question, chunks):
+        chunks = list(chunks)[::-1] if reverse else chunks
+        head = ["Answer using " + ("only " if only else "") + "the sources below and cite them as [1], [2], ..."]
+        body = [f"[{i}] ({c.citation() if cite else c.source}) {c.text}" for i, c in enumerate(chunks, start=start)]
+        q = [f"Question: {question}"]
+        return "\n".join(q + head + body if question_first else head + body + q)
+    return build
+
+
+def test_cited_prompt():
+    assert_passes(ch10.cited_prompt, _prompt())
+    assert_passes(ch10.cited_prompt, hybrid.cited_prompt)
+    assert_not_attempted(ch10.cited_prompt, stub_function)
+    assert_rejects(ch10.cited_prompt, _prompt(start=0), match="\\[0\\]")
+    assert_rejects(ch10.cited_prompt, _prompt(cite=False), match="citation\\(\\)")
+    assert_rejects(ch10.cited_prompt, _prompt(question_first=True), match="AFTER")
+    assert_rejects(ch10.cited_prompt, _prompt(only=False), match="ONLY")
+    assert_rejects(ch10.cited_prompt, _prompt(reverse=True), match="ranked order")
+    assert_rejects(ch10.cited_prompt, lambda q, c: None, match="return")
+
+
+# ---------------------------------------------------------------- 10.6 quiz
+def test_quiz_fusion():
+    assert_passes(ch10.quiz_fusion, "b")
+    assert_not_attempted(ch10.quiz_fusion, ...)
+    for wrong in "acd":
+        assert_rejects(ch10.quiz_fusion, wrong, match="not right")
+    assert_rejects(ch10.quiz_fusion, "e", match="one letter")

@@ -1,0 +1,185 @@
+"""utils.rag (notebook 10): ingestion of every format, bad documents, the vector store (persistence, upsert/delete,
+filters), idempotent re-ingestion, fusion, re-ranking and metrics. A hashing embedder keeps these tests fast; the
+notebook runs the same code with MiniLM."""
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from utils.rag import corpus, evaluate, hybrid, ingest
+from utils.rag.vectordb import VectorStore
+
+DIM = 64
+
+
+def hash_embed(texts):
+    """A deterministic bag-of-words embedding: each word adds a fixed random direction."""
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().split():
+            seed = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "little")
+            out[i] += np.random.default_rng(seed).normal(size=DIM)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1, norms)
+
+
+class HashEncoder:
+    def embed(self, texts):
+        return hash_embed(list(texts))
+
+    def tokens(self, text):
+        return hash_embed(text.split() or [""])
+
+
+@pytest.fixture
+def corpus_copy(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(corpus.CORPUS_DIR, folder)
+    return folder
+
+
+def test_every_format_is_parsed_with_its_locator():
+    chunks = {p.suffix: ingest.parse_file(p, root=corpus.CORPUS_DIR) for p in corpus.corpus_paths()}
+    assert {c.doc_type for cs in chunks.values() for c in cs} == {"pdf", "code", "markdown", "html", "text"}
+    pdf = chunks[".pdf"]
+    assert len({c.page for c in pdf}) >= 5 and all(c.page >= 1 for c in pdf)   # a real multi-page PDF
+    assert any("cosine" in c.text.lower() for c in pdf)                          # with a text layer
+    assert all(c.section for c in chunks[".md"]) and all(c.line_start for c in chunks[".txt"])
+
+
+def test_pdf_is_regenerated_identically():
+    files = corpus.corpus_files()
+    assert files["norms_and_similarity.pdf"] == corpus.corpus_files()["norms_and_similarity.pdf"]
+
+
+def test_chunk_python_keeps_every_line_and_splits_long_pieces():
+    code = "import os\n\n@dec\ndef f():\n    return 1\n\nclass C:\n" + "".join(
+        f"    def m{i}(self):\n        return {i}\n" for i in range(40))
+    chunks = ingest.chunk_python(code, "x.py", max_lines=20)
+    assert chunks[0].section == "<module>" and chunks[1].section == "f" and chunks[1].line_start == 3
+    assert {c.section for c in chunks} >= {"C", "C.m0", "C.m39"}
+    covered = {i for c in chunks for i in range(c.line_start, c.line_end + 1)}
+    assert all(i in covered for i, line in enumerate(code.splitlines(), start=1) if line.strip())
+    with pytest.raises(ingest.BadDocument, match="not valid Python"):
+        ingest.chunk_python("def broken(:\n", "x.py")
+
+
+def test_bad_documents_get_one_line_each_and_the_rest_is_ingested(tmp_path, corpus_copy):
+    bad = corpus.write_bad_documents(tmp_path / "bad")
+    store = VectorStore(dim=DIM)
+    good = corpus.corpus_paths(corpus_copy)
+    report = ingest.ingest(good + bad, store, hash_embed, root=None)
+    reasons = dict(line.split(": ", 1) for line in report.skipped)
+    assert set(reasons) == {p.name for p in bad}
+    assert "empty" in reasons["empty.txt"]
+    assert "corrupt PDF" in reasons["corrupt.pdf"]
+    assert "encrypted" in reasons["encrypted.pdf"]
+    assert "binary" in reasons["binary.txt"]
+    assert "not UTF-8" in reasons["latin1.md"]
+    assert "too large" in reasons["huge.txt"]
+    assert all("\n" not in line for line in report.skipped)
+    assert len(report.added) == len(good) and store.count() == sum(report.added.values())
+    store.close()
+
+
+def test_unknown_suffix_and_not_a_pdf(tmp_path):
+    (tmp_path / "a.docx").write_bytes(b"PK")
+    (tmp_path / "b.pdf").write_text("hello")
+    with pytest.raises(ingest.BadDocument, match="unsupported"):
+        ingest.parse_file(tmp_path / "a.docx")
+    with pytest.raises(ingest.BadDocument, match="not a PDF"):
+        ingest.parse_file(tmp_path / "b.pdf")
+
+
+def test_reingestion_is_idempotent_and_replaces_a_files_chunks(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    note, other = folder / "note.md", folder / "other.txt"
+    note.write_text("# A\n" + "alpha " * 300 + "\n## B\nbeta\n")
+    other.write_text("gamma delta\n")
+    store = VectorStore(dim=DIM)
+    ingest.ingest([note, other], store, hash_embed, root=folder)
+    before = store.count()
+    ingest.ingest([note, other], store, hash_embed, root=folder)
+    assert store.count() == before                              # twice = once
+    note.write_text("# A\nshort now\n")
+    ingest.ingest([note], store, hash_embed, root=folder)
+    assert store.sources() == {"note.md": 1, "other.txt": 1}    # old chunks of note.md gone, other.txt untouched
+    note.write_bytes(b"\xff\xfe broken")
+    report = ingest.ingest([note], store, hash_embed, root=folder)
+    assert report.skipped and store.sources() == {"note.md": 1, "other.txt": 1}   # a failed re-ingest loses nothing
+    store.close()
+
+
+def test_persistence_close_reopen_same_results(tmp_path, corpus_copy):
+    path = tmp_path / "db"
+    store = VectorStore(path=path, dim=DIM)
+    ingest.ingest(corpus.corpus_paths(corpus_copy), store, hash_embed, root=corpus_copy)
+    query = hash_embed(["cosine similarity of unit vectors"])[0]
+    before = [(c.chunk_id, round(s, 6)) for c, s in store.search(query, k=5)]
+    filtered = [c.chunk_id for c, _ in store.search(query, k=5, doc_type="code")]
+    count = store.count()
+    store.close()
+    reopened = VectorStore(path=path, dim=DIM)
+    assert reopened.count() == count
+    assert [(c.chunk_id, round(s, 6)) for c, s in reopened.search(query, k=5)] == before
+    assert [c.chunk_id for c, _ in reopened.search(query, k=5, doc_type="code")] == filtered
+    reopened.close()
+    with pytest.raises(ValueError, match="64-dim"):
+        VectorStore(path=path, dim=32)
+
+
+def test_store_filters_and_bad_input():
+    store = VectorStore(dim=2)
+    chunks = [ingest.DocChunk("a.py", 0, "a", "code"), ingest.DocChunk("b.pdf", 0, "b", "pdf", page=1),
+              ingest.DocChunk("c.pdf", 0, "c", "pdf", page=2)]
+    store.upsert(chunks, [[1, 0], [0.9, 0.1], [0, 1]])
+    assert [c.source for c, _ in store.search([1, 0], k=3, doc_type="pdf")] == ["b.pdf", "c.pdf"]
+    assert [c.source for c, _ in store.search([1, 0], k=3, doc_type=["code", "pdf"])] == ["a.py", "b.pdf", "c.pdf"]
+    assert store.search([1, 0], k=1, source="c.pdf")[0][0].page == 2
+    assert store.delete_source("b.pdf") == 1 and store.count() == 2
+    with pytest.raises(ValueError, match="shape \\(2,\\)"):
+        store.search([1, 0, 0], k=1)
+    with pytest.raises(ValueError, match="one 2-dim vector per chunk"):
+        store.upsert(chunks, [[1, 0]])
+    with pytest.raises(ValueError, match="either path"):
+        VectorStore(path="x", url="http://localhost:6333")
+    store.close()
+
+
+def test_hybrid_retriever_ranks_and_filters(corpus_copy):
+    store = VectorStore(dim=DIM)
+    ingest.ingest(corpus.corpus_paths(corpus_copy), store, hash_embed, root=corpus_copy)
+    retriever = hybrid.HybridRetriever(store, HashEncoder())
+    hits = retriever.search("def heappush", k=5, doc_type="code", rerank=True)
+    assert hits and all(h.chunk.doc_type == "code" for h in hits)
+    assert all(set(h.ranks) == {"bm25", "dense"} for h in hits) and hits[0].rerank_score is not None
+    lists = retriever.rankings("heappush")
+    assert set(lists) == {"bm25", "dense", "hybrid", "hybrid+rerank"}
+    assert sorted(lists["hybrid"]) == sorted(lists["hybrid+rerank"])   # re-ranking only re-orders
+    with pytest.raises(ValueError, match="empty"):
+        retriever.search("   ")
+    result = hybrid.answer("What does heappush do?", retriever, k=2)
+    assert result["by"] == "extractive" and "[1] (source: " in result["prompt"]
+    store.close()
+
+
+def test_metrics_against_hand_computed_values():
+    assert evaluate.ndcg_at_k([["a", "b"]], [{"a", "b"}], 10) == 1.0
+    assert evaluate.ndcg_at_k([["b", "a"]], [{"a"}], 10) == pytest.approx(1 / np.log2(3))
+    assert evaluate.metrics([["a"]], [{"a"}])["recall@1"] == 1.0
+    with pytest.raises(ValueError):
+        evaluate.ndcg_at_k([["a"]], [set()], 10)
+    queries = corpus.labelled_queries()
+    chunks = [c for p in corpus.corpus_paths() for c in ingest.parse_file(p, root=corpus.CORPUS_DIR)]
+    assert all(evaluate.relevant_chunks(q, chunks) for q in queries)   # every label points at a real chunk
+    assert len({q["source"].rsplit(".", 1)[-1] for q in queries}) == 5    # all five formats are asked about
+
+
+def test_rrf_and_maxsim():
+    fused = hybrid.reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=0)
+    assert fused[0] == ("b", 1.5) and dict(fused)["c"] == 0.5
+    assert hybrid.maxsim(np.eye(2), np.eye(2)) == 2.0
+    with pytest.raises(ValueError):
+        hybrid.reciprocal_rank_fusion("ab")
