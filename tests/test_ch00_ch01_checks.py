@@ -36,6 +36,9 @@ def test_quiz_llm():
     assert_rejects(ch00.quiz_llm, "d", match="no meaning")
     assert_rejects(ch00.quiz_llm, "e", match="one letter")
     assert_rejects(ch00.quiz_llm, 3, match="one letter")
+    assert_rejects(ch00.quiz_llm, "", match="one letter")      # "" and "ab" are substrings of "abcd", not letters
+    assert_rejects(ch00.quiz_llm, "cd", match="one letter")
+    assert_rejects(ch00.quiz_llm, "abcd", match="one letter")
 
 
 # ---------------------------------------------------------------- 01

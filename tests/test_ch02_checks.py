@@ -49,6 +49,12 @@ def test_lp_norm_torch():
     assert_rejects(ch02.lp_norm_torch, lambda x, p: x.abs().sum(), match="L2 norm")
 
 
+def test_lp_norm_torch_rejects_max_without_abs():
+    def max_without_abs(x, p):
+        return x.max() if p == float("inf") else good_lp(x, p)
+    assert_rejects(ch02.lp_norm_torch, max_without_abs, match="ABSOLUTE")
+
+
 # ---------------------------------------------------------------- 2.3
 def test_distances():
     assert_passes(ch02.distances, lambda a, b: (np.sqrt(np.sum((a - b) ** 2)), np.sum(np.abs(a - b))))

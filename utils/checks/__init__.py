@@ -168,7 +168,7 @@ def expect_choice(answer, *, correct: str, options: str, why_wrong: dict[str, st
 
     Returns the explanation, which the pass line prints, so the learner reads why the answer is right.
     """
-    if not isinstance(answer, str) or answer.strip().lower() not in options:
+    if not isinstance(answer, str) or len(answer.strip()) != 1 or answer.strip().lower() not in options:
         choices = ", ".join(repr(o) for o in options)
         raise CheckFailed(f"answer with one letter as a string: one of {choices} (got {answer!r})")
     letter = answer.strip().lower()

@@ -105,6 +105,11 @@ def lp_norm_torch(fn):
     inf_got = _number(inf_value, "lp_norm_torch(x, inf)")
     expect(_close(inf_got, 2.0), f"p = float('inf') should give the largest |x_i| = 2, got {inf_got:g} - "
                                  "treat p == inf as a special case (x.abs().max())")
+    y = torch.tensor([1.0, -3.0, 2.0])                    # here max(x) = 2 but max(|x|) = 3
+    inf_y = _number(fn(y.clone(), float("inf")), "lp_norm_torch(y, inf)")
+    if _close(inf_y, 2.0):
+        raise CheckFailed("for [1, -3, 2] and p = inf you return 2 = max(x): L-infinity is the largest ABSOLUTE value, 3")
+    expect(_close(inf_y, 3.0), f"p = float('inf') of [1, -3, 2] should be 3 (the largest |x_i|), got {inf_y:g}")
 
 
 @exercise("2.3", "Euclidean and Manhattan distance")
