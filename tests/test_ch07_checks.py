@@ -136,3 +136,12 @@ def test_quiz_failure():
     assert_rejects(ch07.quiz_failure, "b", match="averaging")
     assert_rejects(ch07.quiz_failure, "d", match="paraphrases")
     assert_rejects(ch07.quiz_failure, 1, match="one letter")
+
+
+def test_top_k_cosine_names_argpartition_without_sorting():
+    def unsorted_top_k(query, matrix, k):
+        cos = (matrix @ query) / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+        best = np.argpartition(-cos, k)[:k]                    # the k winners, in no particular order
+        # (made deterministic here: best first on the toy example, worst first on the random one)
+        return best[np.argsort(cos[best])] if k == 5 else best[np.argsort(-cos[best])]
+    assert_rejects(ch07.top_k_cosine, unsorted_top_k, match="argpartition")
