@@ -145,3 +145,16 @@ def test_top_k_cosine_names_argpartition_without_sorting():
         # (made deterministic here: best first on the toy example, worst first on the random one)
         return best[np.argsort(cos[best])] if k == 5 else best[np.argsort(-cos[best])]
     assert_rejects(ch07.top_k_cosine, unsorted_top_k, match="argpartition")
+
+
+def test_build_prompt_names_swapped_pairs_and_shared_lines():
+    def swapped(question, chunks):
+        lines = ["Answer using only the sources below."]
+        lines += [f"[{i}] (source: {source}) {text}" for i, (text, source) in enumerate(chunks, start=1)]
+        return "\n".join(lines + [f"Question: {question}"])
+    assert_rejects(ch07.build_prompt, swapped, match="unpack it in that order")
+
+    def one_line(question, chunks):
+        body = " ".join(f"[{i}] (source: {s}) {t}" for i, (s, t) in enumerate(chunks, start=1))
+        return f"Answer using only the sources below.\n{body}\nQuestion: {question}"
+    assert_rejects(ch07.build_prompt, one_line, match="its own line")

@@ -201,8 +201,14 @@ def build_prompt(fn):
     positions = [got.index(text) for _, text in chunks]
     expect(positions == sorted(positions), "the chunks are not in ranked order: the best chunk should come first, "
                                            "as [1]")
+    lines_of = [next(i for i, ln in enumerate(got.splitlines()) if text in ln) for _, text in chunks]
+    expect(len(set(lines_of)) == len(chunks), "several chunks share one line: put each chunk on its own line, "
+                                              "[1] (source: NAME) TEXT")
     for i, (source, text) in enumerate(chunks, start=1):
         line = next(ln for ln in got.splitlines() if text in ln)
+        if source in line and line.index(text) < line.index(source):
+            raise CheckFailed(f"chunk {i}'s text comes before its source name: each pair is (source, text) - unpack it "
+                              "in that order and write [i] (source: NAME) TEXT")
         if f"[{i - 1}]" in line and f"[{i}]" not in line:
             raise CheckFailed("sources are numbered from [0]: people (and LLMs) cite from [1]")
         expect(source in line, f"the line with chunk {i} does not name its source {source!r}: without sources "
