@@ -158,3 +158,9 @@ def test_build_prompt_names_swapped_pairs_and_shared_lines():
         body = " ".join(f"[{i}] (source: {s}) {t}" for i, (s, t) in enumerate(chunks, start=1))
         return f"Answer using only the sources below.\n{body}\nQuestion: {question}"
     assert_rejects(ch07.build_prompt, one_line, match="its own line")
+
+
+def test_recall_at_k_names_an_ignored_k():
+    def whole_list(ranked, gold, k):
+        return sum(g in r for r, g in zip(ranked, gold)) / len(gold)
+    assert_rejects(ch07.recall_at_k, whole_list, match="k is ignored")

@@ -109,6 +109,10 @@ def recall_at_k(fn):
     """``fn(ranked, gold, k)``: the share of queries whose gold document is among their first k results."""
     ranked, gold = _ranked_example()
     got = _number(fn(ranked, gold, 2), "recall_at_k")
+    by_k = [_number(fn(ranked, gold, k), "recall_at_k") for k in (1, 3)]
+    if np.isclose(by_k[0], got) and np.isclose(by_k[1], got):
+        raise CheckFailed(f"your result is {got:.4g} for k = 1, 2 and 3 alike: k is ignored - look only at the first k "
+                          "ids of each list, ranked[i][:k]")
     if np.isclose(got, 3):
         raise CheckFailed("you returned the number of hits (3): divide by the number of queries to get a fraction")
     if np.isclose(got, 0.3):
