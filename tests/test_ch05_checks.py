@@ -112,3 +112,13 @@ def test_quiz_static():
     assert_rejects(ch05.quiz_static, "a", match="ONE row")
     assert_rejects(ch05.quiz_static, "c", match="nobody")
     assert_rejects(ch05.quiz_static, "d", match="pulled by both")
+
+
+def test_pair_cosines_names_a_matrix_instead_of_one_cosine_per_pair():
+    def all_against_all(wv, pairs):
+        a = np.array([wv[x] for x, _ in pairs], dtype=float)
+        b = np.array([wv[y] for _, y in pairs], dtype=float)
+        a /= np.linalg.norm(a, axis=1, keepdims=True)
+        b /= np.linalg.norm(b, axis=1, keepdims=True)
+        return a @ b.T                                          # (3, 3): every pairing, not the 3 pairs
+    assert_rejects(ch05.pair_cosines, all_against_all, match="one cosine per PAIR")

@@ -219,8 +219,12 @@ def pair_cosines(fn):
     pairs = [("cat", "dog"), ("cat", "car"), ("dog", "sun")]
     got = fn(wv, pairs)
     expect(got is not None, "your function returned None - did you forget `return`?")
-    got = as_numpy(got, "the cosines").reshape(-1)
-    expect(got.shape == (3,), f"expected one number per pair (3), got shape {got.shape}")
+    got = as_numpy(got, "the cosines")
+    if got.shape == (3, 3):
+        raise CheckFailed("you returned a (3, 3) matrix of every first word against every second word: return one "
+                          "cosine per PAIR, shape (3,)")
+    expect(got.size == 3, f"expected one number per pair, shape (3,), got shape {got.shape}")
+    got = got.reshape(-1)
     a = np.array([wv[x] for x, _ in pairs], dtype=float)
     b = np.array([wv[y] for _, y in pairs], dtype=float)
     dots = (a * b).sum(1)
