@@ -122,3 +122,9 @@ def test_pair_cosines_names_a_matrix_instead_of_one_cosine_per_pair():
         b /= np.linalg.norm(b, axis=1, keepdims=True)
         return a @ b.T                                          # (3, 3): every pairing, not the 3 pairs
     assert_rejects(ch05.pair_cosines, all_against_all, match="one cosine per PAIR")
+
+
+def test_negative_sampler_message_has_no_float32_noise():
+    def too_flat(counts, n, generator):
+        return torch.multinomial(counts ** 0.6, n, replacement=True, generator=generator)
+    assert_rejects(ch05.negative_sampler, too_flat, match=r"counts\*\*0\.75 \[0\.823, 0\.146, 0\.026, 0\.005\]")

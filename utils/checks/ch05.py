@@ -139,7 +139,12 @@ def negative_sampler(fn):
     if np.abs(freq - p5).max() < 0.01:
         raise CheckFailed("your samples follow counts ** 0.5; word2vec uses the power 0.75")
     expect(np.abs(freq - p75).max() < 0.01,
-           f"sample frequencies {np.round(freq, 3).tolist()} do not match counts**0.75 {np.round(p75, 3).tolist()}")
+           f"sample frequencies {_rounded(freq)} do not match counts**0.75 {_rounded(p75)}")
+
+
+def _rounded(values) -> list[float]:
+    """[0.823, ...] for a message: float64 before rounding, so float32 noise (0.8230000138282776) never shows."""
+    return [round(float(v), 3) for v in values]
 
 
 def _step_setup():
