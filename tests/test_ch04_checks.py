@@ -36,7 +36,6 @@ def one_hot_multi(ids, vocab_size):
 def test_one_hot():
     assert_passes(ch04.one_hot, one_hot_ok)
     assert_passes(ch04.one_hot, one_hot_loop)
-    assert_passes(ch04.one_hot, lambda ids, V: F.one_hot(torch.as_tensor(ids), V).float())
     assert_passes(ch04.one_hot, emb_ref.one_hot)
     assert_not_attempted(ch04.one_hot, stub_function)
     assert_not_attempted(ch04.one_hot, ...)
@@ -241,3 +240,9 @@ def test_nearest_ids():
                                                                descending=True).values[1:k + 1], match="IDS")
     assert_rejects(ch04.nearest_ids, lambda E, q, k: [2, 1, 4][:k], match="small example only")
     assert_rejects(ch04.nearest_ids, lambda E, q, k: None, match="return")
+
+
+def test_one_hot_rejects_the_forbidden_shortcut():
+    def shortcut(ids, vocab_size):
+        return torch.nn.functional.one_hot(torch.as_tensor(ids), vocab_size).float()
+    assert_rejects(ch04.one_hot, shortcut, match="one_hot is what you are re-creating")

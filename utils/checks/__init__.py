@@ -14,15 +14,18 @@ lines back from the executed notebook, keyed by exercise id.
 """
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
 import math
+import textwrap
 from typing import Callable
 
 import numpy as np
 
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "REGISTRY", "PASS_MARK",
-    "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub",
+    "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls",
 ]
 
 PASS_MARK = "✅"
@@ -175,3 +178,34 @@ def expect_choice(answer, *, correct: str, options: str, why_wrong: dict[str, st
     if letter != correct:
         raise CheckFailed(f"'{letter}' is not right: {why_wrong.get(letter, 'think again about the definition')}")
     return explanation
+
+
+def calls(fn, *names: str) -> str | None:
+    """The first of ``names`` that the source of ``fn`` uses, matched on the end of a dotted name, else None.
+
+    For exercises that forbid a library shortcut: ``calls(f, "linalg.norm")`` finds ``np.linalg.norm(x)`` and
+    ``numpy.linalg.norm``. None when the source is not available (a lambda typed at a prompt, a builtin).
+
+    >>> def f(x):
+    ...     return np.linalg.norm(x)
+    >>> calls(f, "linalg.norm"), calls(f, "one_hot")
+    ('linalg.norm', None)
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            parts = []
+            while isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+                node = node.value
+            if isinstance(node, ast.Name):
+                parts.append(node.id)
+            used.add(".".join(reversed(parts)))
+    for name in names:
+        if any(u == name or u.endswith("." + name) for u in used):
+            return name
+    return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice
+from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice
 
 
 def _is_torch(x) -> bool:
@@ -41,6 +41,9 @@ def one_hot(fn):
     again = as_numpy(fn(torch.tensor([4, 1]), 6), "one_hot(torch.tensor([4, 1]), 6)")
     expect(np.array_equal(again, np.eye(6)[[4, 1]]), "works for a list only? a torch tensor of ids [4, 1] with "
                                                      "vocab_size 6 should give 1s in columns 4 and 1")
+    if calls(fn, "one_hot"):
+        raise CheckFailed("the result is right, but the task is to build it yourself with torch.zeros and indexing - "
+                          "torch.nn.functional.one_hot is what you are re-creating")
 
 
 def _index_error_hint(name, fn, E, ids, exc) -> str:
