@@ -169,3 +169,15 @@ def test_every_exercise_registered():
     from utils.checks import REGISTRY
     assert list(REGISTRY["06"]) == ["6.1", "6.2", "6.3", "6.4", "6.5", "6.6", "6.7"]
     assert not math.isnan(float(np.float32(0)))
+
+
+def test_sinusoidal_table_names_positions_from_one():
+    def from_one(num_positions, dim, base=10000):
+        return _table(num_positions + 1, dim, base)[1:]
+    assert_rejects(ch06.sinusoidal_table, from_one, match="start at position 1")
+
+
+def test_rope_names_ignored_positions():
+    def by_row(x, positions, base=10000):
+        return apply_rope(x, list(range(x.shape[0])), base)
+    assert_rejects(ch06.rope, by_row, match="ignoring `positions`")

@@ -135,6 +135,8 @@ def sinusoidal_table(fn):
         raise CheckFailed("wrong exponent on odd columns: column 2i+1 must reuse the frequency of column 2i (2i/dim)")
     if _close(got, np.repeat(np.sin(np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)), 2, axis=1)):
         raise CheckFailed("only sines: the odd columns hold the COSINE of the same angle as their left neighbour")
+    if _close(got, _sinusoid(n + 1, d, 10000)[1:]):
+        raise CheckFailed("your rows start at position 1: row 0 is position 0, so sin(0) = 0 and cos(0) = 1 there")
     expect(_close(got, want), "the values differ from sin(p / 10000^(2i/dim)) on even and cos(...) on odd columns")
     got100 = _result(fn(8, 4, base=100), "sinusoidal_table")
     expect(_close(got100, _sinusoid(8, 4, 100)), "the `base` argument is ignored: use it instead of a fixed 10000")
@@ -190,6 +192,8 @@ def rope(fn):
         raise CheckFailed("the angle does not grow with the position: rotate by position * frequency")
     if not np.allclose(np.linalg.norm(got, axis=1), np.linalg.norm(xs, axis=1), atol=1e-4):
         raise CheckFailed("the lengths of the vectors changed; a rotation keeps every norm - check the formulas")
+    if _close(got, _rope(xs, np.arange(len(xs), dtype=np.float64))):
+        raise CheckFailed("you rotated row r by r, ignoring `positions` ([0, 1, 2, 5, 10, 100] here): use positions[r]")
     expect(_close(got, _rope(xs, pos)), "wrong values: rotate each pair (x[2i], x[2i+1]) by position * base^(-2i/dim)")
     got_b = _result(fn(x[:2], torch.tensor([3, 4]), base=100), "rope")
     expect(_close(got_b, _rope(xs[:2], np.array([3.0, 4.0]), base=100)),
