@@ -181,3 +181,9 @@ def test_rope_names_ignored_positions():
     def by_row(x, positions, base=10000):
         return apply_rope(x, list(range(x.shape[0])), base)
     assert_rejects(ch06.rope, by_row, match="ignoring `positions`")
+
+
+def test_rope_score_explains_a_negative_offset():
+    def offset_form(q, k, m, n):
+        return float(q @ apply_rope(k, n - m))           # right in theory; apply_rope takes positions >= 0 only
+    assert_rejects(ch06.rope_score, offset_form, match="negative position")

@@ -214,7 +214,14 @@ def rope_score(fn):
         return float(apply_rope(q, m) @ apply_rope(k, n))
 
     def call(m, n):
-        value = fn(q, k, m, n)
+        try:
+            value = fn(q, k, m, n)
+        except ValueError as err:
+            if "must be >= 0" not in str(err):
+                raise
+            raise CheckFailed(f"for m = {m}, n = {n} your code asked apply_rope for a negative position ({err}): "
+                              "the offset form rotates by n - m, which can be negative - rotate q by m and k by n "
+                              "instead (the score is the same)") from None
         if value is None:
             raise CheckFailed("rope_score returned None - did you forget `return`?")
         arr = as_numpy(value, "the score")
