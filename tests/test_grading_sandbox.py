@@ -112,8 +112,12 @@ def test_the_disk_cannot_be_filled(kernel):
 
 @pytest.mark.skipif("--pid" not in isolation(), reason="unshare cannot make a PID namespace here")
 def test_a_detached_process_dies_with_the_kernel(kernel):
-    run_ok(kernel, f"import subprocess\nsubprocess.Popen(['sleep', '{MARK}'], start_new_session=True)")
-    assert _sleeping()
+    out = run_ok(kernel, f"import subprocess\np = subprocess.Popen(['sleep', '{MARK}'], start_new_session=True)\n"
+                         "print(p.poll())")
+    deadline = time.monotonic() + 10  # on a loaded machine the process can take a moment to show in /proc
+    while not _sleeping() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _sleeping(), f"the detached sleep never showed up in /proc (poll() right after start: {out.strip()})"
     kernel.close()
     deadline = time.monotonic() + 10
     while _sleeping() and time.monotonic() < deadline:
