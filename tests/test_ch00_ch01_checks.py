@@ -96,13 +96,20 @@ def test_stack_tokens():
 
 
 def test_broadcast_predictions():
-    good = {((3, 1), (1, 4)): (3, 4), ((2, 3), (3,)): (2, 3), ((2, 3), (2,)): "error", ((8, 1, 5), (7, 1)): (8, 7, 5)}
+    good = {((3, 1), (1, 4)): (3, 4), ((2, 3), (3,)): (2, 3), ((2, 3), (2,)): "error", ((8, 1, 5), (7, 1)): (8, 7, 5),
+            ((4, 768), (768,)): (4, 768)}
     assert_passes(ch01.broadcast_predictions, good)
     assert_not_attempted(ch01.broadcast_predictions, ...)
     assert_rejects(ch01.broadcast_predictions, {**good, ((2, 3), (2,)): (2, 3)}, match="cannot broadcast")
     assert_rejects(ch01.broadcast_predictions, {**good, ((3, 1), (1, 4)): "error"}, match="does broadcast")
     assert_rejects(ch01.broadcast_predictions, {**good, ((8, 1, 5), (7, 1)): (8, 1, 5)}, match="align shapes")
     assert_rejects(ch01.broadcast_predictions, [(3, 4)], match="dict")
+    # the asked pairs, exactly: a missing line or an invented pair is named
+    assert_rejects(ch01.broadcast_predictions, {k: v for k, v in good.items() if k != ((4, 768), (768,))},
+                   match=r"no answer for the pair \(\(4, 768\)")
+    assert_rejects(ch01.broadcast_predictions, {**good, ((1,), (1,)): (1,)}, match="not one of the pairs asked")
+    # the clash named is the real one: (2, 3) + (2,) aligns 3 with 2
+    assert_rejects(ch01.broadcast_predictions, {**good, ((2, 3), (2,)): (2, 3)}, match="3 vs 2")
 
 
 def test_sentence_means():
@@ -124,6 +131,9 @@ def test_matmul_predictions():
     assert_rejects(ch01.matmul_predictions, {**good, ((8, 5, 4), (8, 4, 2)): (8, 8, 5, 2)}, match="batch axes")
     assert_rejects(ch01.matmul_predictions, {**good, ((5, 4), (4, 3)): (5, 4)}, match="disappears")
     assert_rejects(ch01.matmul_predictions, {**good, ((5, 4), (4, 3)): "error"}, match="works")
+    assert_rejects(ch01.matmul_predictions, {**good, ((4,), (4, 2)): (2,)}, match="not one of the pairs asked")
+    assert_rejects(ch01.matmul_predictions, {k: v for k, v in good.items() if k != ((5, 4), (4, 3))},
+                   match="fill in every line")
 
 
 def test_quiz_dimension():
