@@ -215,7 +215,7 @@ def test_plan_replaces_learner_check_cells():
     for ex in exercises:
         i = next(i for i, s in enumerate(plan.steps) if s.cell == by_id[ex.exercise_cell_id])
         assert plan.steps[i + 1].kind == "check" and plan.steps[i + 1].exercise == ex.id
-        assert ex.check_source in plan.steps[i + 1].source and plan.steps[i + 1].nonce in plan.steps[i + 1].source
+        assert plan.steps[i + 1].source == ex.check_source and plan.steps[i + 1].answer == plan.steps[i].source
 
 
 def test_the_old_notebook_own_checks_fallback_is_gone(tmp_path):

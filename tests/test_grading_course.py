@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from utils import grade
-from utils.grading.course import FINGERPRINT_TAG, replaced
+from utils.grading.judge import parse_check_call
 from utils.grading.notebook import read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,21 +67,24 @@ def test_a_notebook_of_another_chapter_is_graded_as_that_chapter(tmp_path):
     assert grade.identify_chapter(nb, tmp_path / "02_norms_distances_similarity.ipynb") == "01"
 
 
-def test_inserted_check_cells_load_the_checks_afresh_and_end_with_their_nonce():
-    steps = grade.plan(learner(), "01", grade.course_exercises("01")).steps
-    checks = [s for s in steps if s.kind == "check"]
-    assert len({s.nonce for s in checks}) == len(checks)
-    for s in checks:
-        assert "spec_from_file_location" in s.source and "utils/checks/ch01.py" in s.source
-        assert s.source.rstrip().endswith(f"print({s.nonce!r})")
-        assert s.source.startswith("def _grader_fingerprint")
+def test_check_steps_carry_the_course_check_call_and_the_learner_answer():
+    nb = learner()
+    steps = grade.plan(nb, "01", grade.course_exercises("01")).steps
+    checks = [(i, s) for i, s in enumerate(steps) if s.kind == "check"]
+    assert [s.exercise for _, s in checks] == ALL_CH01
+    for i, s in checks:
+        name, args, kwargs = parse_check_call(s.source)    # what the judge runs: one call of the course's check
+        assert s.source.startswith("check.") and args and kwargs == {}
+        assert s.answer == steps[i - 1].source             # the answer cell, for reading a function's source
 
 
-def test_replaced_names_are_found():
-    baseline = {"numpy": 1, "numpy.allclose": 2, "builtins.isinstance": 3}
-    assert replaced(baseline, f'{FINGERPRINT_TAG} {json.dumps(baseline)}\n') == []
-    now = {**baseline, "numpy.allclose": 9}
-    # only the first fingerprint line counts: one the learner prints later cannot undo it
-    text = f'{FINGERPRINT_TAG} {json.dumps(now)}\n{FINGERPRINT_TAG} {json.dumps(baseline)}\n'
-    assert replaced(baseline, text) == ["numpy.allclose"]
-    assert replaced(baseline, "nothing") == ["the grader's fingerprint (it did not print)"]
+def test_a_check_cell_is_one_call():
+    assert parse_check_call("check.stack_tokens(X, [v[w] for w in s])") == (
+        "stack_tokens", ["X", "[v[w] for w in s]"], {})
+    assert parse_check_call("check.f(a, k=b)\n") == ("f", ["a"], {"k": "b"})
+    for bad in ("x = 1", "check.f(a)\ncheck.g(b)", "print(1)"):
+        try:
+            parse_check_call(bad)
+        except (ValueError, SyntaxError):
+            continue
+        raise AssertionError(bad)

@@ -118,3 +118,32 @@ def test_solutions_use_no_reference_beyond_what_they_allow():
         solution = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
         exercises = grade.course_exercises(chapter)
         assert grade.plan(solution, chapter, exercises).references == {}, path.name
+
+
+TAMPERED_00 = {
+    # a list that claims to equal every list
+    "0.1": "def char_codes(word):\n    class AlwaysEqual(list):\n        def __eq__(self, other):\n"
+           "            return True\n    return AlwaysEqual()\n",
+    # numpy's and math's comparisons made to agree with everything, and a float that equals everything
+    "0.2": "import math\nimport numpy as np\nmath.isclose = np.isclose = np.allclose = lambda *a, **k: True\n"
+           "class F(float):\n    def __eq__(self, other):\n        return True\ndistance = F(99)\n",
+    # the check module patched to print pass lines, importlib.reload a no-op, and pass lines printed
+    "0.3": PATCH_CHECKS.replace("ch02", "ch00") + "\nanswer = 'a'\n"
+           + "".join(f'print("\\u2705 [0.{k}] x: passed")\n' for k in (1, 2, 3)),
+}
+
+
+def test_tampering_in_the_kernel_never_reaches_the_verdict(tmp_path):
+    """The checks run in the grader's process: patched numpy/math/check modules, objects whose == says yes and
+    printed pass lines leave every wrong answer failed, with the check's own message."""
+    nb = nbformat.read(ROOT / "notebooks" / "00_welcome.ipynb", as_version=4)
+    for cell, source in zip(exercise_cells(nb), TAMPERED_00.values()):
+        cell.source = source
+    path = tmp_path / "00_tampered.ipynb"
+    nbformat.write(nb, path)
+    by_id = {e.id: e for e in grade.grade_notebook(path, timeout=CELL_TIMEOUT, memory_mb=MEMORY_MB).exercises}
+    assert {i: e.status for i, e in by_id.items()} == {"0.1": "failed", "0.2": "failed", "0.3": "failed"}
+    assert by_id["0.1"].message == "'Hello' has 5 characters, your list has 0 numbers"
+    assert by_id["0.2"].message == "|ord('H') - ord('W')| should be 15, got 99.0"
+    assert by_id["0.3"].message.startswith("'a' is not right")
+

@@ -6,14 +6,12 @@ names the mistake it recognises. Reference values come from :mod:`utils.vectors`
 from __future__ import annotations
 
 import ast
-import inspect
 import math
-import textwrap
 
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice
+from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice, source_tree
 
 
 def _is_torch(x) -> bool:
@@ -48,9 +46,8 @@ def _triple(result, fn_name: str, what: str) -> tuple:
 
 def _uses_python_loop(fn) -> bool:
     """True when the source of ``fn`` has a for/while loop or a comprehension (False if the source is unavailable)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
+    tree = source_tree(fn)
+    if tree is None:
         return False
     loops = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.AsyncFor)
     return any(isinstance(node, loops) for node in ast.walk(tree))

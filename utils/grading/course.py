@@ -16,7 +16,6 @@ import ast
 import importlib.util
 import json
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,7 +238,7 @@ class Step:
     source: str
     exercise: str | None = None
     cell: int | None = None     # position of a learner cell in the submission (1-based, all cells counted)
-    nonce: str = ""              # check cells: the line the cell prints when it ran to its end
+    answer: str = ""             # check steps: the source of the learner's cell that answers the exercise
 
 
 @dataclass
@@ -266,24 +265,22 @@ def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
 
 def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COURSE) -> Plan:
     """The steps that grade ``nb`` (which is not modified): every learner cell except its check cells, in order, and
-    the course's check cell of each exercise right after the learner's cell that answers it."""
+    the course's check cell of each exercise right after the learner's cell that answers it (run by the judge,
+    :mod:`utils.grading.judge`, not in the kernel)."""
     where = answer_cells(nb, exercises)
     by_cell: dict[int, list[CourseExercise]] = {}
     for ex in exercises:
         if ex.id in where:
             by_cell.setdefault(where[ex.id], []).append(ex)
     check_ids = {e.check_cell_id for e in exercises}
-    module = course.check_module(chapter)
-    steps, sources = [], []
+    steps = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or "check" in tags(cell) or cell.get("id") in check_ids:
             continue  # the learner's copy of a check cell: whatever it says now, the course's version replaces it
         answers = by_cell.get(i, [])
         steps.append(Step("cell", cell.source, answers[0].id if answers else None, i + 1))
-        sources.append(cell.source)
         for ex in answers:
-            nonce = f"grader-{secrets.token_hex(8)}"
-            steps.append(Step("check", check_source(chapter, module, ex, nonce), ex.id, nonce=nonce))
+            steps.append(Step("check", ex.check_source, ex.id, answer=cell.source))
     missing = {ex.id: "no exercise cell found for it (deleted, or its names changed?)"
                for ex in exercises if ex.id not in where}
     references = {}
@@ -297,81 +294,6 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
     return Plan(steps, missing, references)
 
 
-# Each check cell loads the chapter's check module afresh from its file, with every utils.* module it imports also
-# fresh (the learner's copies are put back afterwards): rebinding the functions of utils.checks.chNN, of
-# utils.checks or of the reference modules, or making importlib.reload a no-op, changes nothing for the check.
-_FRESH = '''def _grader_fresh(name, path):
-    import importlib.util, sys
-    ours = lambda k: k == "utils" or k.startswith("utils.")
-    saved = {k: m for k, m in list(sys.modules.items()) if ours(k)}
-    for k in saved:
-        del sys.modules[k]
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        for k in [k for k in sys.modules if ours(k)]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-'''
-
-
-def check_source(chapter: str, module: Path | None, ex: CourseExercise, nonce: str) -> str:
-    """The cell the grader runs to check ``ex``: the fingerprint of the functions checks rely on, a fresh check
-    module, the course's check, then ``nonce``."""
-    path = module or COURSE.check_module(chapter)
-    return (FINGERPRINT + _FRESH
-            + f"check = _grader_fresh('_grader_check_ch{chapter}', {str(path)!r})\ndel _grader_fresh\n"
-            + ex.check_source.rstrip() + f"\nprint({nonce!r})\n")
-
-
-# The identity of the functions the checks compare with (and of their modules), printed by a cell the grader runs
-# before any learner cell and again at the start of every check cell: a learner cell that replaced one of them
-# (``np.allclose = lambda *a, **k: True``) is seen. Only names that are there from the start are watched.
-WATCHED = {
-    "builtins": "__import__ abs all any bool callable dict enumerate filter float getattr hasattr id int isinstance "
-                "issubclass len list map max min print range repr round set sorted str sum tuple type zip",
-    "math": "isclose isfinite isnan sqrt",
-    "numpy": "abs all allclose any argsort array array_equal asarray isclose isfinite isnan ndarray round sort "
-             "unique",
-    "numpy.linalg": "norm",
-    "importlib.util": "module_from_spec spec_from_file_location",  # what loads the check modules afresh
-    "torch": "Tensor allclose argsort as_tensor equal from_numpy is_tensor isclose isfinite isnan tensor topk",
-}
-FINGERPRINT_TAG = "grader-fingerprint"
-FINGERPRINT = f'''def _grader_fingerprint():
-    import sys, json, importlib
-    seen = {{}}
-    for name, attributes in {WATCHED!r}.items():
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        seen[name] = id(sys.modules.get(name))
-        for attribute in attributes.split():
-            seen[name + "." + attribute] = id(getattr(module, attribute, None))
-    print({FINGERPRINT_TAG!r}, json.dumps(seen))
-_grader_fingerprint()
-del _grader_fingerprint
-'''
-
-
-def replaced(baseline: dict[str, int], stdout: str) -> list[str]:
-    """The watched names whose identity differs from ``baseline`` in the first fingerprint line of ``stdout``."""
-    now = read_fingerprint(stdout)
-    if now is None:
-        return ["the grader's fingerprint (it did not print)"]
-    return sorted(k for k, v in baseline.items() if now.get(k) != v)
-
-
-def read_fingerprint(stdout: str) -> dict[str, int] | None:
-    for line in stdout.splitlines():
-        if line.startswith(FINGERPRINT_TAG + " "):
-            try:
-                return json.loads(line[len(FINGERPRINT_TAG) + 1:])
-            except ValueError:
-                return None
-    return None
-
+# The first cell the grader runs in a fresh kernel, before any learner cell: it loads what every probe needs, so that
+# a kernel that cannot (numpy under too small a memory limit) is reported once, as the notebook's problem.
+STARTUP = "import numpy, utils.grading.probe\n"

@@ -14,20 +14,17 @@ The plan (:func:`utils.grading.course.plan`) is run one cell at a time in one sa
   a fault in a cell that is no exercise becomes the notebook's ``problem`` (the exercises are still all graded);
 - grading stops only at the limit for the whole notebook (``notebook_timeout``) or after :data:`MAX_RESTARTS`.
 
-An exercise passes only when the course's check cell, run by the grader, printed the check's pass line for that
-exercise, then the random line the grader put at the end of that cell (so the cell ran to its end), and the kernel
-reported no error. Nothing any other cell prints is read. It fails instead, with a message that says why, when its
-exercise cell answers with the course's reference implementation (``from utils.vectors import cosine_similarity``)
-or when a learner cell replaced a function the checks compare with (``np.allclose = ...``; then every exercise
-checked after that fails so, whatever its check said): the grader records the identity of those functions before
-any learner cell runs (:data:`utils.grading.course.WATCHED`) and compares at the start of every check cell. This raises the bar; it does not make cheating impossible, since the checks and the
-learner's code share one Python process (see docs/instructors.md).
+The check of an exercise runs in the grader's own process, where no learner code runs (:mod:`utils.grading.judge`):
+it reads the learner's answers from the kernel as plain data and calls the learner's functions there, one probe at a
+time, and its verdict is what the check function itself did - passed, or the one-line message of the mistake. Nothing
+the learner's code prints is read, and what it does to numpy, builtins or the check modules inside the kernel cannot
+reach the check. An exercise fails instead, with a message that says why, when its exercise cell answers with the
+course's reference implementation (``from utils.vectors import cosine_similarity``), found by reading the cell.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 import warnings
@@ -35,17 +32,14 @@ from pathlib import Path
 
 import nbformat
 
-from utils.checks import PASS_MARK
-from utils.grading.course import (COURSE, FINGERPRINT, Course, course_exercises, expected_exercises,
-                                  identify_chapter, plan, read_fingerprint, replaced)
+from utils.grading.course import (COURSE, STARTUP, Course, course_exercises, expected_exercises, identify_chapter,
+                                  plan)
+from utils.grading.judge import Judge, Verdict, load_check_module
 from utils.grading.kernel import CellRun, Kernel, KernelStartError
 from utils.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
                                    NotebookResult)
 from utils.grading.sandbox import DEFAULT_MEMORY_MB, Limits
 
-PASS_LINE = re.compile(re.escape(PASS_MARK) + r" \[(?P<id>[\w.]+)\] .*: passed")
-CHECK_ERRORS = {"ExerciseFailed": FAILED, "ExerciseNotAttempted": NOT_ATTEMPTED}
-ID_IN_MESSAGE = re.compile(r"^\[(?P<id>[\w.]+)\] (?P<message>.*)$", re.S)
 MAX_RESTARTS = 10
 
 
@@ -116,8 +110,16 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
         _record(results, ex_id, FAILED, why)
     limits = Limits(memory_mb=memory_mb or None, cpu_s=int(notebook_timeout * (os.cpu_count() or 1)) + 60,
                     network=network)
+    try:
+        checks = load_check_module(course.check_module(result.chapter), result.chapter)
+    except Exception as exc:  # a course bug: said as such, nothing graded
+        result.problem = f"the course's checks for chapter {result.chapter} could not be loaded ({type(exc).__name__})"
+        _not_run(results, result.problem)
+        return
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        runner = _Runner(Kernel(Path(tmp), limits), timeout, time.monotonic() + notebook_timeout, notebook_timeout)
+        kernel = Kernel(Path(tmp), limits)
+        runner = _Runner(kernel, Judge(kernel, kernel.workdir), checks, timeout, time.monotonic() + notebook_timeout,
+                         notebook_timeout)
         try:
             runner.kernel.start()
         except KernelStartError as exc:
@@ -145,8 +147,10 @@ def _record(results, ex_id, status, message):
 class _Runner:
     """Runs a plan's steps in one kernel, containing each fault (see the module docstring)."""
 
-    def __init__(self, kernel: Kernel, timeout: float, deadline: float, notebook_timeout: float):
-        self.kernel, self.timeout, self.deadline, self.notebook_timeout = kernel, timeout, deadline, notebook_timeout
+    def __init__(self, kernel: Kernel, judge: Judge, checks, timeout: float, deadline: float,
+                 notebook_timeout: float):
+        self.kernel, self.judge, self.checks = kernel, judge, checks
+        self.timeout, self.deadline, self.notebook_timeout = timeout, deadline, notebook_timeout
         self.finished: list[str] = []  # learner cells that ran to their end: what a restart runs again
         self.restarts = 0
 
@@ -160,7 +164,7 @@ class _Runner:
         """Run every step; return the notebook's problem (None when there was none)."""
         notes: list[str] = []
         answers: dict[str, CellRun] = {}
-        problem = self._fingerprint()
+        problem = self._startup()
         if problem:
             return problem
         for step in the_plan.steps:
@@ -171,29 +175,29 @@ class _Runner:
             if left <= 0:
                 return "; ".join([*notes, self._over()])
             cell_timeout = min(self.timeout, left)
-            run = self.kernel.run(step.source, cell_timeout)
-            if run.state == "timeout" and cell_timeout < self.timeout:
-                return "; ".join([*notes, self._over()])
             if step.kind == "check":
-                status, message = judge(step, run, answers.get(step.exercise), memory_mb, cell_timeout)
-                # once a function the checks compare with is replaced, no verdict of theirs means anything
-                changed = replaced(self.baseline, run.stdout) if run.state in ("ok", "error") else []
-                if changed:
-                    status = FAILED
-                    message = (f"your code replaced {', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''}, "
-                               "which the checks rely on: not graded")
+                verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer)
+                run = verdict.fault or CellRun()
+                if run.state == "timeout" and cell_timeout < self.timeout:
+                    return "; ".join([*notes, self._over()])
+                status, message = judge(verdict, answer, memory_mb, cell_timeout)
                 if status == PASSED and step.exercise in the_plan.references:
                     status = FAILED
                     message = ("uses the course's reference implementation ("
                                + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
                 _record(results, step.exercise, status, message)
-            elif step.exercise:
-                answers[step.exercise] = run
-                if run.state in ("timeout", "died"):
-                    _record(results, step.exercise, FAILED, _fault(run, cell_timeout, memory_mb, "the exercise cell"))
-            elif run.state in ("timeout", "died"):
-                where = f"cell {step.cell} (not an exercise)"
-                notes.append(_fault(run, cell_timeout, memory_mb, where) + ", graded the rest")
+            else:
+                run = self.kernel.run(step.source, cell_timeout)
+                if run.state == "timeout" and cell_timeout < self.timeout:
+                    return "; ".join([*notes, self._over()])
+                if step.exercise:
+                    answers[step.exercise] = run
+                    if run.state in ("timeout", "died"):
+                        _record(results, step.exercise, FAILED,
+                                _fault(run, cell_timeout, memory_mb, "the exercise cell"))
+                elif run.state in ("timeout", "died"):
+                    where = f"cell {step.cell} (not an exercise)"
+                    notes.append(_fault(run, cell_timeout, memory_mb, where) + ", graded the rest")
             if run.state in ("timeout", "died"):
                 problem = self._recover(run)
                 if problem:
@@ -217,12 +221,11 @@ class _Runner:
             if self._time_left() <= 0:
                 return self._over()
 
-    def _fingerprint(self) -> str | None:
-        """Record the identity of the functions the checks rely on, before any learner cell runs (again after each
-        restart); a problem when that fails (e.g. numpy or torch cannot be imported under the memory limit)."""
-        run = self.kernel.run(FINGERPRINT, max(1.0, min(self.timeout, self._time_left())))
-        self.baseline = read_fingerprint(run.stdout) if run.state == "ok" else None
-        if self.baseline is None:
+    def _startup(self) -> str | None:
+        """Run the grader's first cell (again after each restart); a problem when it fails (e.g. numpy cannot be
+        imported under the memory limit)."""
+        run = self.kernel.run(STARTUP, max(1.0, min(self.timeout, self._time_left())))
+        if run.state != "ok":
             why = run.exit or f"{run.ename}: {run.evalue}".strip(": ") or run.state
             return f"the grader's first cell failed ({why})"
         return None
@@ -230,7 +233,7 @@ class _Runner:
     def _replay(self) -> CellRun | None:
         """Run the finished learner cells again in a fresh kernel; the failed run when one of them now fails
         (it is then dropped from the list), None when all went through."""
-        if self._fingerprint():
+        if self._startup():
             return CellRun(state="died", exit="the grader's first cell failed")
         for source in list(self.finished):
             left = self._time_left()
@@ -255,30 +258,18 @@ def _fault(run: CellRun, timeout: float, memory_mb, where: str) -> str:
     return why
 
 
-def judge(step, run: CellRun, answer: CellRun | None, memory_mb, timeout: float) -> tuple[str, str]:
-    """Status and message of an exercise from its check cell's run (and its exercise cell's run)."""
-    ex_id = step.exercise
-    cut = f" ({run.cut} characters of output cut)" if run.cut else ""
-    if run.state == "timeout":
+def judge(verdict: Verdict, answer: CellRun | None, memory_mb, timeout: float) -> tuple[str, str]:
+    """Status and message of an exercise from its check's verdict (and its exercise cell's run)."""
+    run = verdict.fault
+    if run is not None and run.state == "timeout":
         return FAILED, f"the check timed out after {timeout:g} s: your code did not return (an endless loop?)"
-    if run.state == "died":
+    if run is not None:
         return FAILED, _fault(run, timeout, memory_mb, "the check of your code")
-    learner_error = answer is not None and answer.state == "error" and answer.ename
-    if run.state == "error":
-        parsed = ID_IN_MESSAGE.match(run.evalue)
-        if run.ename in CHECK_ERRORS and parsed and parsed["id"] == ex_id and not learner_error:
-            return CHECK_ERRORS[run.ename], parsed["message"]
-        # the exercise cell itself crashed (MemoryError, NameError...): that, not what the check saw of names
-        # left over from earlier cells, is the learner's mistake
-        if learner_error:
-            return FAILED, "the exercise cell " + _error(answer, memory_mb)
-        if run.ename:
-            return FAILED, f"the check could not run: {run.ename}: {run.evalue}".strip().rstrip(":") + cut
-        return FAILED, "the check did not finish (the kernel reported an error but no exception)" + cut
-    passed = any(m["id"] == ex_id for m in PASS_LINE.finditer(run.stdout))
-    if passed and step.nonce in run.stdout.splitlines() and run.reply == "ok":
-        return PASSED, ""
-    return FAILED, "the check ran but reported nothing (did your code silence its output?)" + cut
+    # the exercise cell itself crashed (MemoryError, NameError...): that, not what the check saw of names left over
+    # from earlier cells, is the learner's mistake
+    if verdict.status != PASSED and answer is not None and answer.state == "error" and answer.ename:
+        return FAILED, "the exercise cell " + _error(answer, memory_mb)
+    return verdict.status, verdict.message
 
 
 def _error(run: CellRun, memory_mb) -> str:

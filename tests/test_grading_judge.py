@@ -1,0 +1,147 @@
+"""The probe/judge split of the grader (utils/grading/probe.py in the kernel, utils/grading/judge.py in the grader):
+what the learner's kernel sends is read back as plain data, without pickle; what cannot be data stays in the kernel;
+exceptions keep their names; in-place changes come back. No kernel here: the probe's encoder runs in this process.
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import torch
+
+from utils.checks import CheckFailed
+from utils.grading import judge, probe
+
+
+def round_trip(value):
+    arrays = {}
+    node = probe.encode(value, arrays)
+    json.dumps(node)  # the structure is JSON, nothing else
+    return judge.decode(json.loads(json.dumps(node)), arrays, judge=None)
+
+
+@pytest.mark.parametrize("value", [
+    None, Ellipsis, True, 3, -2**70, 2.5, float("inf"), 1 + 2j, "tëxt", b"\x00\x01", [1, [2, (3, None)]],
+    (1, "a"), {"a": 1, (1, 2): [3]}, {1, 2}, frozenset({"x"}), range(2, 9, 3), slice(1, None, 2),
+])
+def test_plain_values_come_back_equal(value):
+    got = round_trip(value)
+    assert got == value and type(got) is type(value)
+
+
+def test_arrays_and_numpy_scalars_keep_dtype_and_shape():
+    for a in (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([True, False]), np.array(["ab", "c"]),
+              np.zeros((0, 4), dtype=np.int16)):
+        got = round_trip(a)
+        assert got.dtype == a.dtype and got.shape == a.shape and np.array_equal(got, a)
+    scalar = round_trip(np.float32(0.823))
+    assert type(scalar) is np.float32 and scalar == np.float32(0.823)   # not turned into a Python float
+    objects = round_trip(np.array([1, "a", None], dtype=object))
+    assert objects.dtype == object and objects.tolist() == [1, "a", None]
+
+
+def test_tensors_parameters_and_layers_come_back_as_torch_objects():
+    t = torch.randn(3, 4).to(torch.bfloat16)
+    got = round_trip(t)
+    assert got.dtype == torch.bfloat16 and torch.equal(got, t)
+    p = torch.nn.Parameter(torch.ones(2))
+    p.grad = torch.full((2,), 0.5)
+    got = round_trip(p)
+    assert isinstance(got, torch.nn.Parameter) and got.requires_grad and torch.equal(got.grad, p.grad)
+    layer = torch.nn.Embedding(6, 8)
+    got = round_trip(layer)
+    assert isinstance(got, torch.nn.Embedding) and (got.num_embeddings, got.embedding_dim) == (6, 8)
+    assert torch.equal(got(torch.tensor([1, 2])), layer(torch.tensor([1, 2])))
+    seq = round_trip(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh()))
+    assert isinstance(seq[0], torch.nn.Linear) and seq(torch.ones(1, 2)).shape == (1, 3)
+    g = torch.Generator().manual_seed(5)
+    assert torch.equal(torch.rand(3, generator=round_trip(g)), torch.rand(3, generator=g))
+    assert round_trip(torch.Size([2, 3])) == torch.Size([2, 3]) and round_trip(torch.float16) is torch.float16
+    top = round_trip(torch.topk(torch.tensor([1.0, 3.0, 2.0]), 2))
+    assert top.indices.tolist() == [1, 2] and top[0].tolist() == [3.0, 2.0]
+    Pair = namedtuple("Pair", "a b")
+    assert round_trip(Pair(1, 2)).b == 2
+
+
+class Sneaky:
+    """A learner's object that claims to equal everything."""
+
+    def __eq__(self, other):
+        return True
+
+
+def test_objects_that_are_not_data_stay_in_the_kernel():
+    arrays = {}
+    node = probe.encode(Sneaky(), arrays)
+    assert node["t"] == "ref" and not node["callable"] and node["type"] == "Sneaky"
+    got = judge.decode(node, arrays, judge=None)
+    assert isinstance(got, judge.Remote) and not callable(got)
+    assert got != 1 and got != [1.0]             # its __eq__ never runs in the grader
+    assert type(got).__name__ == "Sneaky"         # so that "got Sneaky" reads as in JupyterLab
+    fn = judge.decode(probe.encode(lambda x: x, arrays), arrays, judge=None)
+    assert callable(fn) and isinstance(fn, judge.RemoteFunction)
+
+
+def test_a_pickle_hidden_in_the_answer_file_is_not_loaded(tmp_path):
+    """The answer file is read with allow_pickle=False: an object array (a pickle) makes it unreadable, not run."""
+    path = tmp_path / "answer.npz"
+    np.savez(path, **{probe.JSON_KEY: np.frombuffer(b'{"value": {"t": "none"}}', dtype=np.uint8),
+                      "a0": np.array([Sneaky()], dtype=object)})
+    assert judge._read_answer(path) is None
+    np.savez(path, **{probe.JSON_KEY: np.frombuffer(b'{"value": {"t": "int", "v": 4}}', dtype=np.uint8)})
+    answer, arrays = judge._read_answer(path)
+    assert judge.decode(answer["value"], arrays, None) == 4
+    link = tmp_path / "link.npz"
+    link.symlink_to(path)
+    assert judge._read_answer(link) is None       # never follows a link the kernel planted
+    assert judge._read_answer(tmp_path / "missing.npz") is None
+
+
+def test_unknown_kinds_are_refused():
+    for node in ({"t": "pickle", "v": "x"}, {"t": "module", "cls": "os.system", "v": {"t": "dict", "v": []}},
+                 {"t": "tdtype", "v": "manual_seed"}):
+        with pytest.raises(ValueError):
+            judge.decode(node, {}, None)
+
+
+def test_exceptions_keep_their_name_but_never_become_the_checks_own():
+    assert type(judge._exception({"type": "ValueError", "builtin": True, "message": "m"})) is ValueError
+    assert type(judge._exception({"type": "NotImplementedError", "builtin": True})) is NotImplementedError
+    fake = judge._exception({"type": "CheckFailed", "builtin": False, "message": "x"})
+    assert type(fake).__name__ == "CheckFailed" and not isinstance(fake, CheckFailed)
+    stop = judge._exception({"type": "KeyboardInterrupt", "builtin": True})   # not an Exception: no BaseException
+    assert isinstance(stop, Exception) and type(stop).__name__ == "KeyboardInterrupt"
+
+
+def test_in_place_changes_are_copied_into_the_checks_objects():
+    a = np.zeros(3)
+    judge.apply_in_place(a, np.ones(3))
+    assert a.tolist() == [1, 1, 1]
+    model = torch.nn.Linear(2, 2)
+    other = torch.nn.Linear(2, 2)
+    other.weight.grad = torch.ones(2, 2)
+    judge.apply_in_place(model, round_trip(other))
+    assert torch.equal(model.weight, other.weight) and torch.equal(model.weight.grad, torch.ones(2, 2))
+    items = [1]
+    judge.apply_in_place(items, [1, 2])
+    assert items == [1, 2]
+
+
+def test_requests_refer_to_kernel_objects_by_handle():
+    arrays = {}
+    fn = judge.decode(probe.encode(len, arrays), arrays, judge=None)
+    buffer = io.BytesIO()
+    judge._Pickler(buffer).dump({"args": [fn, 3]})
+    buffer.seek(0)
+    assert probe._Unpickler(buffer).load()["args"][0] is len
+
+
+def test_check_source_is_read_from_the_notebook():
+    cell = "import numpy as np\n\ndef norms(x):\n    return np.linalg.norm(x)\n\ny = 2\n"
+    assert judge.function_source(cell, "norms") == "def norms(x):\n    return np.linalg.norm(x)"
+    assert judge.function_source(cell, "y") is None and judge.function_source("def (:", "f") is None
+    assert pickle.loads(pickle.dumps(1)) == 1

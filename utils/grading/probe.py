@@ -1,0 +1,245 @@
+"""The learner's side of a check, run inside the graded kernel: read the value of an answer, or call the learner's
+function on the inputs the check chose, and write down what came back as plain data.
+
+The check itself never runs here. :mod:`utils.grading.judge` runs it in the grader's own process, where no learner
+code has run, and sends each request as a small cell (:data:`PROBE_CELL`) calling :func:`serve`. A request is a pickle
+written by the grader (the kernel trusts the grader, never the other way round); the answer is an ``.npz`` file that
+the grader reads with ``allow_pickle=False``: JSON for the structure plus the arrays' raw data, so nothing the learner's
+code returns can run code in the grader. What cannot be written as data (the learner's functions, objects of their
+own classes) stays here and is referred to by a number (a *handle*); calling it or reading an attribute of it is one
+more request.
+
+Learner code can change anything in this module; that only changes what its own answers look like to the check,
+which is the learner's to decide anyway.
+
+>>> arrays = {}
+>>> encode([1, "a", (None, 2.5)], arrays)
+{'t': 'list', 'v': [{'t': 'int', 'v': 1}, {'t': 'str', 'v': 'a'}, {'t': 'tuple', 'v': [{'t': 'none'}, {'t': 'float', 'v': 2.5}]}]}
+"""
+from __future__ import annotations
+
+import builtins
+import hashlib
+import io
+import json
+import operator
+import os
+import pickle
+import sys
+
+import numpy as np
+
+JSON_KEY = "__json__"
+MAX_BYTES = 256 * 2**20          # an answer larger than this is not sent (the grader says so)
+MAX_DEPTH = 40
+PROBE_CELL = "__import__('utils.grading.probe', fromlist=['serve']).serve({request!r}, {response!r})\n"
+
+_HANDLES: list = []              # objects the grader refers to by position
+
+
+def _handle(obj) -> int:
+    _HANDLES.append(obj)
+    return len(_HANDLES) - 1
+
+
+def _torch():
+    return sys.modules.get("torch")  # only when the learner's session already has it: never import it for them
+
+
+def _torch_nn_class(obj):
+    """The class of ``obj`` when it is one of torch.nn's own layers (rebuilt from data on the grader's side)."""
+    torch = _torch()
+    if torch is None or not isinstance(obj, torch.nn.Module):
+        return None
+    cls = type(obj)
+    return cls.__name__ if getattr(torch.nn, cls.__name__, None) is cls else None
+
+
+def encode(x, arrays: dict, depth: int = 0) -> dict:
+    """``x`` as JSON-ready data; arrays go into ``arrays`` (name -> ndarray) and are referred to by name."""
+    if depth > MAX_DEPTH:
+        return _ref(x)
+    torch = _torch()
+    if x is None:
+        return {"t": "none"}
+    if x is Ellipsis:
+        return {"t": "ellipsis"}
+    if isinstance(x, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(x)}
+    if isinstance(x, np.generic):
+        return {"t": "npscalar", "k": _array(np.asarray(x), arrays)}
+    if isinstance(x, int):
+        return {"t": "int", "v": int(x)}
+    if isinstance(x, float):
+        return {"t": "float", "v": float(x)}
+    if isinstance(x, complex):
+        return {"t": "complex", "v": [x.real, x.imag]}
+    if isinstance(x, str):
+        return {"t": "str", "v": str.__str__(x)}
+    if isinstance(x, (bytes, bytearray)):
+        return {"t": "bytes", "k": _array(np.frombuffer(bytes(x), dtype=np.uint8), arrays)}
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "biufcmMSU":
+            return {"t": "ndarray", "k": _array(np.ascontiguousarray(np.asarray(x)), arrays)}
+        if x.dtype.kind == "O":
+            return {"t": "objarray", "shape": list(x.shape),
+                    "v": [encode(item, arrays, depth + 1) for item in x.reshape(-1).tolist()]}
+    if isinstance(x, np.dtype):
+        return {"t": "npdtype", "v": x.str}
+    if torch is not None:
+        if isinstance(x, torch.Tensor):
+            return _tensor(x, arrays, depth, torch)
+        if isinstance(x, torch.Size):
+            return {"t": "size", "v": [int(n) for n in x]}
+        if isinstance(x, torch.dtype):
+            return {"t": "tdtype", "v": str(x).removeprefix("torch.")}
+        if isinstance(x, torch.device):
+            return {"t": "device", "v": str(x)}
+        if isinstance(x, torch.Generator):
+            return {"t": "generator", "state": _tensor(x.get_state(), arrays, depth, torch)}
+        name = _torch_nn_class(x)
+        if name:
+            fields = {k: v for k, v in vars(x).items() if "hook" not in k}
+            return {"t": "module", "cls": name, "v": encode(fields, arrays, depth + 1)}
+    fields = getattr(type(x), "_fields", None) or getattr(type(x), "__match_args__", None)  # namedtuple, structseq
+    if isinstance(x, tuple) and isinstance(fields, tuple) and len(fields) == len(x):
+        return {"t": "named", "name": type(x).__name__, "fields": [str(f) for f in fields],
+                "v": [encode(v, arrays, depth + 1) for v in x]}
+    if isinstance(x, (list, tuple, set, frozenset)):
+        kind = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset"}
+        tag = next(v for k, v in kind.items() if isinstance(x, k))
+        return {"t": tag, "v": [encode(v, arrays, depth + 1) for v in x]}
+    if isinstance(x, dict):
+        return {"t": "dict", "v": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in x.items()]}
+    if isinstance(x, range):
+        return {"t": "range", "v": [x.start, x.stop, x.step]}
+    if isinstance(x, slice):
+        return {"t": "slice", "v": [encode(x.start, arrays, depth + 1), encode(x.stop, arrays, depth + 1),
+                                    encode(x.step, arrays, depth + 1)]}
+    return _ref(x)
+
+
+def _tensor(x, arrays, depth, torch) -> dict:
+    data = x.detach().cpu()
+    dtype = str(data.dtype).removeprefix("torch.")
+    if data.dtype == torch.bfloat16:
+        data = data.float()  # numpy has no bfloat16: sent as float32 (exact), turned back on arrival
+    out = {"t": "tensor", "k": _array(data.contiguous().numpy(), arrays), "dtype": dtype,
+           "requires_grad": bool(x.requires_grad), "param": isinstance(x, torch.nn.Parameter)}
+    if x.grad is not None and depth < MAX_DEPTH:
+        out["grad"] = _tensor(x.grad, arrays, depth + 1, torch)
+    return out
+
+
+def _ref(x) -> dict:
+    try:
+        text = repr(x)[:200]
+    except Exception:
+        text = f"<{type(x).__name__}>"
+    try:
+        source = _source(x) if callable(x) else None
+    except Exception:
+        source = None
+    return {"t": "ref", "h": _handle(x), "type": type(x).__name__, "module": str(type(x).__module__),
+            "callable": callable(x), "repr": text, "name": str(getattr(x, "__name__", "")), "source": source}
+
+
+def _source(fn):
+    import inspect
+    return inspect.getsource(fn)
+
+
+def _array(a: np.ndarray, arrays: dict) -> str:
+    key = f"a{len(arrays)}"
+    arrays[key] = a
+    return key
+
+
+def _digest(x) -> bytes | None:
+    """A fingerprint of an argument, to send it back only when the learner's function changed it in place
+    (gradients included: a pickled tensor or layer leaves out ``.grad``)."""
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        h.update(pickle.dumps(x, protocol=5))
+        torch = _torch()
+        if torch is not None:
+            tensors = (list(x.parameters()) if isinstance(x, torch.nn.Module)
+                       else [x] if isinstance(x, torch.Tensor) else [])
+            for t in tensors:
+                h.update(b"-" if t.grad is None else t.grad.detach().cpu().contiguous().numpy().tobytes())
+    except Exception:
+        return None
+    return h.digest()
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        return _HANDLES[pid[1]]
+
+
+def with_grad(tensor, grad):
+    """A tensor with its ``.grad`` (how the grader sends a tensor whose gradient the check set)."""
+    tensor.grad = grad
+    return tensor
+
+
+def _helper(fn, name: str):
+    """The global ``name`` that function ``fn`` uses, or None (as :func:`utils.checks.learner_helper` does)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or name not in code.co_names:
+        return None
+    return getattr(fn, "__globals__", {}).get(name)
+
+
+_APPLY = {"helper": _helper, "getattr": getattr, "len": len, "iter": iter, "next": next, "getitem": operator.getitem,
+          "contains": operator.contains, "bool": bool, "str": str}
+
+
+def serve(request_path: str, response_path: str) -> None:
+    """Answer one request of the grader: ``{"op": "eval", "expr": ...}``, ``{"op": "call", "h": ..., "args": ...,
+    "kwargs": ...}`` or ``{"op": <a key of _APPLY>, "h": ..., "args": ...}``."""
+    with open(request_path, "rb") as f:
+        request = _Unpickler(f).load()
+    os.remove(request_path)
+    arrays: dict = {}
+    out: dict = {}
+    try:
+        op = request["op"]
+        if op == "eval":
+            namespace = get_ipython().user_ns  # noqa: F821 - defined in every IPython kernel
+            value = eval(compile(request["expr"], "<check>", "eval"), namespace)
+        elif op == "call":
+            args, kwargs = list(request["args"]), dict(request["kwargs"])
+            before = [_digest(a) for a in args], {k: _digest(v) for k, v in kwargs.items()}
+            value = _HANDLES[request["h"]](*args, **kwargs)
+            changed = {str(i): encode(a, arrays) for i, a in enumerate(args)
+                       if before[0][i] is not None and _digest(a) != before[0][i]}
+            changed.update({k: encode(v, arrays) for k, v in kwargs.items()
+                            if before[1][k] is not None and _digest(v) != before[1][k]})
+            out["changed"] = changed
+        else:
+            value = _APPLY[op](_HANDLES[request["h"]], *request.get("args", ()))
+        out["value"] = encode(value, arrays)
+    except (Exception, SystemExit) as exc:
+        out = {"error": {"type": type(exc).__name__, "builtin": type(exc).__module__ == "builtins"
+                         and isinstance(getattr(builtins, type(exc).__name__, None), type),
+                         "message": _message(exc)}}
+        arrays = {}
+    size = sum(a.nbytes for a in arrays.values())
+    if size > MAX_BYTES:
+        out, arrays = {"error": {"type": "AnswerTooLarge", "builtin": False,
+                                 "message": f"the answer is {size / 2**20:.0f} MB; the grader reads at most "
+                                            f"{MAX_BYTES // 2**20} MB"}}, {}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{JSON_KEY: np.frombuffer(json.dumps(out).encode(), dtype=np.uint8)}, **arrays)
+    partial = response_path + ".part"
+    with open(partial, "wb") as f:
+        f.write(buffer.getvalue())
+    os.replace(partial, response_path)
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:
+        return ""
