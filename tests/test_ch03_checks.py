@@ -43,6 +43,35 @@ def counts_no_overlap(ids):
     return counts
 
 
+def counts_stop_early(ids):
+    """range(len(ids) - 2): the last pair is never counted."""
+    counts = {}
+    for i in range(len(ids) - 2):
+        counts[(ids[i], ids[i + 1])] = counts.get((ids[i], ids[i + 1]), 0) + 1
+    return counts
+
+
+def counts_run_past_end(ids):
+    """range(len(ids)): ids[i + 1] fails on the last position."""
+    counts = {}
+    for i in range(len(ids)):
+        counts[(ids[i], ids[i + 1])] = counts.get((ids[i], ids[i + 1]), 0) + 1
+    return counts
+
+
+def counts_skip_first(ids):
+    counts = {}
+    for i in range(1, len(ids) - 1):
+        counts[(ids[i], ids[i + 1])] = counts.get((ids[i], ids[i + 1]), 0) + 1
+    return counts
+
+
+def test_pair_counts_off_by_one_bounds_are_named():
+    assert_rejects(ch03.pair_counts, counts_stop_early, match=r"missed the LAST pair.*range\(len\(ids\) - 1\)")
+    assert_rejects(ch03.pair_counts, counts_run_past_end, match=r"ran past the end.*range\(len\(ids\) - 1\)")
+    assert_rejects(ch03.pair_counts, counts_skip_first, match="missed the FIRST pair")
+
+
 def test_pair_counts():
     assert_passes(ch03.pair_counts, counts_ok)
     assert_passes(ch03.pair_counts, get_pair_counts)
@@ -143,6 +172,55 @@ def test_train_merges():
     assert_rejects(ch03.train_merges, lambda t, n: None, match="return")
 
 
+def train_first_seen_tie(text, n_merges):
+    """max(counts, key=counts.get): among tied pairs, the one counted first wins (right on LOW_TEXT by luck)."""
+    ids, merges = list(text.encode()), []
+    for k in range(n_merges):
+        counts = get_pair_counts(ids)
+        pair = max(counts, key=counts.get)
+        ids = merge(ids, pair, 256 + k)
+        merges.append((pair, 256 + k))
+    return merges
+
+
+def notebook_function(source, **names):
+    """A function as a learner's notebook defines it: its global names (earlier answers) come from ``names``."""
+    namespace = dict(names)
+    exec(source, namespace)  # noqa: S102 - test helper, fixed source
+    return namespace[source.split("(")[0].split()[-1]]
+
+
+TRAIN_WITH_HELPERS = """
+def train_merges(text, n_merges):
+    ids, merges = list(text.encode("utf-8")), []
+    for k in range(n_merges):
+        counts = pair_counts(ids)
+        pair = most_frequent_pair(counts)
+        ids = merge_pair(ids, pair, 256 + k)
+        merges.append((pair, 256 + k))
+    return merges
+"""
+
+
+def test_train_merges_names_the_tie_rule_with_expected_and_got():
+    assert_rejects(ch03.train_merges, train_first_seen_tie,
+                   match=r"merge 3 differs: expected \(\(32, 116\), 258\) = ' ' \+ 't' \(count 2\), got "
+                         r"\(\(256, 97\), 258\) = 'aa' \+ 'a' \(also count 2\) - a TIE: the smallest pair")
+
+
+def test_train_merges_blames_a_broken_helper():
+    from utils.bpe import most_frequent_pair
+    ok = notebook_function(TRAIN_WITH_HELPERS, pair_counts=get_pair_counts, merge_pair=merge,
+                           most_frequent_pair=most_frequent_pair)
+    assert_passes(ch03.train_merges, ok)
+    bad_counts = notebook_function(TRAIN_WITH_HELPERS, pair_counts=counts_stop_early, merge_pair=merge,
+                                   most_frequent_pair=most_frequent_pair)
+    assert_rejects(ch03.train_merges, bad_counts, match=r"calls your pair_counts, which is wrong.*exercise 3\.2")
+    bad_merge = notebook_function(TRAIN_WITH_HELPERS, pair_counts=get_pair_counts, merge_pair=merge_keep_right,
+                                  most_frequent_pair=most_frequent_pair)
+    assert_rejects(ch03.train_merges, bad_merge, match=r"calls your merge_pair, which is wrong.*exercise 3\.3")
+
+
 # ---------------------------------------------------------------- 3.6
 def encode_ok(text, merges):
     ids = list(text.encode("utf-8"))
@@ -168,6 +246,40 @@ def test_encode_text():
     def ascii_only(text, merges):
         return encode_ok(text.encode("ascii", errors="ignore").decode(), merges)
     assert_rejects(ch03.encode_text, ascii_only, match="went missing")
+
+
+ENCODE_WITH_MERGE_PAIR = """
+def encode(text, merges):
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in merges:
+        ids = merge_pair(ids, pair, new_id)
+    return ids
+"""
+
+
+def test_encode_blames_a_broken_merge_pair_not_encode():
+    assert_passes(ch03.encode_text, notebook_function(ENCODE_WITH_MERGE_PAIR, merge_pair=merge))
+    for broken in (merge_first_only, merge_keep_right):
+        assert_rejects(ch03.encode_text, notebook_function(ENCODE_WITH_MERGE_PAIR, merge_pair=broken),
+                       match=r"encode calls your merge_pair, which is wrong: merge_pair\(.*\) gave .*, expected .* "
+                             r"- fix merge_pair first \(exercise 3\.3\)")
+    assert_rejects(ch03.encode_text, notebook_function(ENCODE_WITH_MERGE_PAIR, merge_pair=stub_function),
+                   match="calls your merge_pair, which is not written yet")
+
+    def crashing(ids, pair, new_id):
+        return [ids[i] for i in range(len(ids) + 1)]
+    assert_rejects(ch03.encode_text, notebook_function(ENCODE_WITH_MERGE_PAIR, merge_pair=crashing),
+                   match=r"merge_pair\(.*\) raised IndexError")
+
+
+def test_encode_first_occurrence_only_is_caught_without_helpers():
+    def encode_first_only(text, merges):
+        ids = list(text.encode("utf-8"))
+        for pair, new_id in merges:
+            ids = merge_first_only(ids, pair, new_id)
+        return ids
+    # a module-level merge_first_only is not the learner's merge_pair: the message is about encode itself
+    assert_rejects(ch03.encode_text, encode_first_only, match=r"encode\('low lower lowest'\) merged only the FIRST")
 
 
 # ---------------------------------------------------------------- 3.7

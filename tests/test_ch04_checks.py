@@ -72,6 +72,10 @@ def test_lookup_two_ways():
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[:, ids], by_matmul_ok, match="COLUMNS")
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[:, [i % E.shape[1] for i in ids]], by_matmul_ok,
                    match="COLUMNS")
+    assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[:, ids].T, by_matmul_ok,
+                   match=r"COLUMNS of E and transposed them \(E\[:, ids\]\.T\)")
+    assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: (E.T @ emb_ref.one_hot(ids, E.shape[0]).T).T.T,
+                   match="transposed")
     # transposed result: E.T @ one_hot.T
     assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: E.T @ emb_ref.one_hot(ids, E.shape[0]).T,
                    match="transposed")
@@ -218,6 +222,22 @@ def nearest_row_deleted(E, query_id, k):
     q = E[query_id]
     scores = (rest @ q) / (rest.norm(dim=1) * q.norm())
     return torch.argsort(scores, descending=True)[:k].tolist()
+
+
+def nearest_ascending_tail(E, query_id, k):
+    """Ascending sort, then the last k: the right neighbours, least similar of them first."""
+    q = E[query_id]
+    scores = (E @ q) / (E.norm(dim=1) * q.norm())
+    scores[query_id] = -float("inf")
+    return torch.argsort(scores)[-k:].tolist()
+
+
+def test_nearest_ids_names_the_order():
+    assert_rejects(ch04.nearest_ids, nearest_ascending_tail, match="ASCENDING order")
+    def best_last_two_swapped(E, q, k):
+        first, *rest = nearest_ok(E, q, k)
+        return [first] + rest[::-1]
+    assert_rejects(ch04.nearest_ids, best_last_two_swapped, match=r"wrong order \(\[2, 4, 1\]\)")
 
 
 def test_nearest_ids():

@@ -1,8 +1,8 @@
 """Checks for notebook 03 (tokenization: byte-level BPE from scratch)."""
 from __future__ import annotations
 
-from utils.bpe import get_pair_counts, merge, most_frequent_pair, train_bpe_reference
-from utils.checks import CheckFailed, exercise, expect, expect_choice
+from utils.bpe import get_pair_counts, merge, most_frequent_pair, render_token, train_bpe_reference
+from utils.checks import CheckFailed, exercise, expect, expect_choice, learner_helper
 
 LOW_TEXT = "low low low lower lowest"
 
@@ -39,17 +39,78 @@ def count_units(n_chars, n_bytes):
 
 
 _PAIR_CASES = [[1, 2, 3, 1, 2], [7, 7, 7], [5], [], [4, 4, 2, 4, 4, 4, 2, 9]]
+# Every pair in a different number: dropping the last pair, dropping the first pair and "count 1 each" all differ.
+_PAIR_PROBE = [1, 2, 1, 2, 1, 2, 3]
+
+
+def _short_exc(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__} ({text[0]})" if text else type(exc).__name__
+
+
+def _helper_problem(fn, helper_name: str, reference, cases, exercise_id: str) -> str | None:
+    """When ``fn`` (the learner's function) calls the learner's own ``helper_name`` from an earlier exercise and that
+    helper is wrong, the one-line message that blames the helper; otherwise None."""
+    helper = learner_helper(fn, helper_name)
+    if not callable(helper) or helper is reference:
+        return None
+    for args in cases:
+        want = reference(*[list(a) if isinstance(a, list) else a for a in args])
+        shown = ", ".join(repr(a) for a in args)
+        try:
+            got = helper(*[list(a) if isinstance(a, list) else a for a in args])
+        except NotImplementedError:
+            return (f"{fn.__name__} calls your {helper_name}, which is not written yet (exercise {exercise_id}): "
+                    "finish it first, or call the reference function instead")
+        except Exception as exc:  # noqa: BLE001 - any crash of the helper is the helper's fault
+            return (f"{fn.__name__} calls your {helper_name}, and {helper_name}({shown}) raised {_short_exc(exc)}: "
+                    f"fix {helper_name} first (exercise {exercise_id})")
+        if got != want:
+            return (f"{fn.__name__} calls your {helper_name}, which is wrong: {helper_name}({shown}) gave {got!r}, "
+                    f"expected {want!r} - fix {helper_name} first (exercise {exercise_id})")
+    return None
+
+
+_MERGE_CASES = [([1, 2, 3, 1, 2], (1, 2), 256), ([7, 7, 7], (7, 7), 256), ([3, 1, 2, 1, 2, 3], (1, 2), 300)]
+_COUNT_CASES = [([1, 2, 3, 1, 2],), ([7, 7, 7],), (list(_PAIR_PROBE),)]
+
+
+def _blame_helpers(fn, body, helpers):
+    """Run ``body()``; if it fails (a wrong answer or a crash), first look for a broken helper of an earlier exercise
+    that ``fn`` calls, and blame that helper instead of ``fn``."""
+    try:
+        return body()
+    except Exception:
+        for name, reference, cases, ex_id in helpers:
+            problem = _helper_problem(fn, name, reference, cases, ex_id)
+            if problem:
+                raise CheckFailed(problem) from None
+        raise
+
+
+def _call_pairs(fn, ids):
+    try:
+        return fn(list(ids))
+    except IndexError:
+        raise CheckFailed("IndexError: ids[i + 1] ran past the end of the list - a list of n ids has n - 1 adjacent "
+                          "pairs, so i goes up to len(ids) - 2: range(len(ids) - 1)") from None
 
 
 @exercise("3.2", "Count adjacent pairs")
 def pair_counts(fn):
     """fn(ids) -> {(a, b): count} over all adjacent positions, overlaps included."""
-    got = fn([1, 2, 3, 1, 2])
+    got = _call_pairs(fn, [1, 2, 3, 1, 2])
     if got is None:
         raise CheckFailed("pair_counts returned None - did you forget `return counts`?")
     expect(isinstance(got, dict), f"pair_counts should return a dict, got {type(got).__name__}")
     if any(not isinstance(k, tuple) for k in got):
         raise CheckFailed("keys should be pairs (tuples) like (1, 2), not single ids - count ids[i], ids[i + 1]")
+    probe = _call_pairs(fn, _PAIR_PROBE)
+    if isinstance(probe, dict) and probe and dict(probe) == get_pair_counts(_PAIR_PROBE[:-1]):
+        raise CheckFailed(f"pair_counts({_PAIR_PROBE}) missed the LAST pair (2, 3): a list of n ids has n - 1 pairs, "
+                          "so loop over range(len(ids) - 1), not range(len(ids) - 2)")
+    if isinstance(probe, dict) and probe and dict(probe) == get_pair_counts(_PAIR_PROBE[1:]):
+        raise CheckFailed(f"pair_counts({_PAIR_PROBE}) missed the FIRST pair (1, 2): start at i = 0")
     if got == {(1, 2): 1, (2, 3): 1, (3, 1): 1}:
         raise CheckFailed("every pair has count 1: you recorded which pairs occur, not how many times")
     if got.get((2, 1)) == 1:
@@ -58,7 +119,7 @@ def pair_counts(fn):
         raise CheckFailed("found pairs of ids that are not next to each other; pair ids[i] with ids[i + 1]")
     for ids in _PAIR_CASES:
         want = get_pair_counts(ids)
-        got = fn(list(ids))
+        got = _call_pairs(fn, ids)
         if ids == [7, 7, 7] and got == {(7, 7): 1}:
             raise CheckFailed("[7, 7, 7] holds the pair (7, 7) twice (positions 0 and 1): count overlapping pairs")
         expect(isinstance(got, dict) and dict(got) == want,
@@ -123,31 +184,69 @@ def _reference_merges(text, n):
     return train_bpe_reference(text, 256 + n).merges
 
 
+def _merge_name(merge_, vocab) -> str:
+    (a, b), z = merge_
+    parts = [render_token(vocab[x]) if x in vocab else f"<id {x}>" for x in (a, b)]
+    return f"(({a}, {b}), {z}) = {parts[0]!r} + {parts[1]!r}"
+
+
+def _first_difference(text, got, want) -> str:
+    """One line on the first merge where ``got`` leaves the reference ``want``, with the counts at that step."""
+    i = next((k for k, (g, w) in enumerate(zip(got, want)) if g != w), None)
+    if i is None:
+        return f"on {text!r}: {len(want)} merges were asked for, got {len(got)}"
+    ids = list(text.encode("utf-8"))
+    vocab = {k: bytes([k]) for k in range(256)}
+    for (a, b), z in want[:i]:
+        ids = merge(ids, (a, b), z)
+        vocab[z] = vocab[a] + vocab[b]
+    counts = get_pair_counts(ids)
+    got_pair, want_pair = got[i][0], want[i][0]
+    head = (f"on {text!r}, merge {i + 1} differs: expected {_merge_name(want[i], vocab)} (count "
+            f"{counts[want_pair]}), got {_merge_name(got[i], vocab)}")
+    if got_pair in counts and counts[got_pair] == counts[want_pair] and got[i][1] == want[i][1]:
+        return (head + f" (also count {counts[got_pair]}) - a TIE: the smallest pair (left_id, right_id) must win, "
+                "as most_frequent_pair does (max(counts, key=counts.get) keeps whichever pair it saw first)")
+    if got_pair in counts:
+        return head + f" (count {counts[got_pair]}) - merge the most frequent pair of the CURRENT ids at every step"
+    return head + " (that pair does not occur at this step) - apply each merge to the ids before counting again"
+
+
+def _as_merges(value, name="merges"):
+    if value is None:
+        raise CheckFailed("your function returned None - did you forget `return merges`?")
+    expect(isinstance(value, list), f"{name} should be a list, got {type(value).__name__}")
+    try:
+        return [((int(a), int(b)), int(z)) for (a, b), z in value]
+    except (TypeError, ValueError):
+        raise CheckFailed("each merge should look like ((left_id, right_id), new_id), e.g. ((108, 111), 256)") from None
+
+
 @exercise("3.5", "Train k merges")
 def train_merges(fn):
     """fn(text, n_merges) -> [((a, b), new_id), ...] like train_bpe_reference (bytes, tie rule, ids from 256)."""
-    got = fn(LOW_TEXT, 3)
-    if got is None:
-        raise CheckFailed("your function returned None - did you forget `return merges`?")
-    expect(isinstance(got, list), f"merges should be a list, got {type(got).__name__}")
-    expect(len(got) == 3, f"3 merges were asked for, got {len(got)}")
-    try:
-        got = [((int(a), int(b)), int(z)) for (a, b), z in got]
-    except (TypeError, ValueError):
-        raise CheckFailed("each merge should look like ((left_id, right_id), new_id), e.g. ((108, 111), 256)") from None
-    want = _reference_merges(LOW_TEXT, 3)
-    if got[0][0] == (111, 119):
-        raise CheckFailed("first merge is (o, w): the tie between (l, o) and (o, w) goes to the SMALLEST pair")
-    if [z for _, z in got] != [256, 257, 258]:
-        raise CheckFailed(f"new ids should be 256, 257, 258 (after the 256 byte ids), got {[z for _, z in got]}")
-    if got[1][0] == (108, 111) or (got[1][0] == (111, 119) and got[0][0] == (108, 111)):
-        raise CheckFailed("the second merge reuses the first counts: apply each merge, then RECOUNT the pairs")
-    expect(got == want, f"merges for {LOW_TEXT!r} should be {want}, got {got}")
-    other = "aaabdaaabac, the cat sat on the mat"
-    want = _reference_merges(other, 8)
-    got = [((int(a), int(b)), int(z)) for (a, b), z in fn(other, 8)]
-    expect(got == want, f"on {other!r}: first differing merge at position "
-                        f"{next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), len(want))}")
+    def body():
+        got = fn(LOW_TEXT, 3)
+        if got is None:
+            raise CheckFailed("your function returned None - did you forget `return merges`?")
+        expect(isinstance(got, list), f"merges should be a list, got {type(got).__name__}")
+        expect(len(got) == 3, f"3 merges were asked for, got {len(got)}")
+        got = _as_merges(got)
+        want = _reference_merges(LOW_TEXT, 3)
+        if got[0][0] == (111, 119):
+            raise CheckFailed("first merge is (o, w): the tie between (l, o) and (o, w) goes to the SMALLEST pair")
+        if [z for _, z in got] != [256, 257, 258]:
+            raise CheckFailed(f"new ids should be 256, 257, 258 (after the 256 byte ids), got {[z for _, z in got]}")
+        if got[1][0] == (108, 111) or (got[1][0] == (111, 119) and got[0][0] == (108, 111)):
+            raise CheckFailed("the second merge reuses the first counts: apply each merge, then RECOUNT the pairs")
+        expect(got == want, _first_difference(LOW_TEXT, got, want))
+        other = "aaabdaaabac, the cat sat on the mat"
+        want = _reference_merges(other, 8)
+        got = _as_merges(fn(other, 8))
+        expect(got == want, _first_difference(other, got, want))
+
+    _blame_helpers(fn, body, [("pair_counts", get_pair_counts, _COUNT_CASES, "3.2"),
+                              ("merge_pair", merge, _MERGE_CASES, "3.3")])
 
 
 def _reference_encode(text, merges):
@@ -157,22 +256,39 @@ def _reference_encode(text, merges):
     return ids
 
 
+def _first_only_encode(text, merges):
+    """The mistake of replacing only the first occurrence of each pair."""
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in merges:
+        at = next((i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == pair), None)
+        if at is not None:
+            ids = ids[:at] + [new_id] + ids[at + 2:]
+    return ids
+
+
 @exercise("3.6", "Encode with learned merges")
 def encode_text(fn):
     """fn(text, merges) -> ids: UTF-8 bytes, then the merges applied in the order they were learned."""
     merges = train_bpe_reference(LOW_TEXT + " newer newest", 266).merges
-    for text in ("lowest", "lower newest", "naïve lowly", ""):
-        want = _reference_encode(text, merges)
-        got = _as_int_list(fn(text, merges), "the ids")
-        if text == "lowest" and got == list(text.encode("utf-8")):
-            raise CheckFailed("you returned the raw bytes: apply the merges to them, one after the other")
-        if text == "naïve lowly" and 239 in got:
-            raise CheckFailed("'ï' became 239 = ord('ï'): start from the UTF-8 bytes (text.encode('utf-8'))")
-        if text == "naïve lowly" and len(got) < len(want) and 195 not in got:
-            raise CheckFailed("'ï' went missing: start from text.encode('utf-8'), keep every byte")
-        if text == "lowest" and got == _reference_encode(text, merges[::-1]):
-            raise CheckFailed("merges applied in reverse: apply them in the order they were learned (256 first)")
-        expect(got == want, f"encode({text!r}) should be {want}, got {got} - apply ALL merges, in learned order")
+
+    def body():
+        for text in ("lowest", "lower newest", "low lower lowest", "naïve lowly", ""):
+            want = _reference_encode(text, merges)
+            got = _as_int_list(fn(text, merges), "the ids")
+            if text == "lowest" and got == list(text.encode("utf-8")):
+                raise CheckFailed("you returned the raw bytes: apply the merges to them, one after the other")
+            if text == "naïve lowly" and 239 in got:
+                raise CheckFailed("'ï' became 239 = ord('ï'): start from the UTF-8 bytes (text.encode('utf-8'))")
+            if text == "naïve lowly" and len(got) < len(want) and 195 not in got:
+                raise CheckFailed("'ï' went missing: start from text.encode('utf-8'), keep every byte")
+            if text == "low lower lowest" and got == _first_only_encode(text, merges):
+                raise CheckFailed(f"encode({text!r}) merged only the FIRST occurrence of each pair: every merge "
+                                  "replaces the pair everywhere in the ids (merge / merge_pair does that)")
+            if text == "lowest" and got == _reference_encode(text, merges[::-1]):
+                raise CheckFailed("merges applied in reverse: apply them in the order they were learned (256 first)")
+            expect(got == want, f"encode({text!r}) should be {want}, got {got} - apply ALL merges, in learned order")
+
+    _blame_helpers(fn, body, [("merge_pair", merge, _MERGE_CASES, "3.3")])
 
 
 @exercise("3.7", "Decode ids back to text")

@@ -52,11 +52,15 @@ def _index_error_hint(name, fn, E, ids, exc) -> str:
         on_transpose = as_numpy(fn(E.T.contiguous(), list(ids)), "")
     except Exception:  # noqa: BLE001 - any failure here just means "not the column mix-up"
         on_transpose = None
-    want_t = E.numpy()[ids].T                                  # what E[:, ids] would be, shape (d, n)
-    if on_transpose is not None and (np.allclose(on_transpose, want_t, atol=1e-6)
-                                     or np.allclose(on_transpose, want_t.T, atol=1e-6)):
+    columns = E.numpy()[ids].T                                 # what E[:, ids] gives when run on E.T: shape (d, n)
+    if on_transpose is not None and on_transpose.shape == columns.shape and np.allclose(on_transpose, columns,
+                                                                                         atol=1e-6):
         return (f"{name} picked COLUMNS of E (E[:, ids]) and ran out of columns: token i's vector is ROW i, "
                 "E[ids], shape (n, d)")
+    if on_transpose is not None and on_transpose.shape == columns.T.shape and np.allclose(on_transpose, columns.T,
+                                                                                           atol=1e-6):
+        return (f"{name} picked COLUMNS of E and transposed them (E[:, ids].T): that only runs when every id is "
+                "< d; token i's vector is ROW i, E[ids], shape (n, d)")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else "IndexError"
     return (f"{name} raised IndexError ({first}): ids index the ROWS of E, from 0 to V - 1 = {E.shape[0] - 1} "
             "(no + 1: ids start at 0)")
@@ -211,6 +215,11 @@ def nearest_ids(fn):
         raise CheckFailed("that is the ranking by Euclidean distance; rank by cosine similarity (direction only)")
     if ids == [3, 5, 4]:
         raise CheckFailed("that is the LEAST similar first: sort by decreasing cosine (descending=True)")
+    if sorted(ids) == [1, 2, 4] and ids == [4, 1, 2]:
+        raise CheckFailed("the right 3 neighbours, but in ASCENDING order (least similar of them first): return them "
+                          "best first - sort with descending=True (or reverse the last k of an ascending sort)")
+    if sorted(ids) == [1, 2, 4] and ids != [2, 1, 4]:
+        raise CheckFailed(f"the right 3 neighbours in the wrong order ({ids}): best first, by decreasing cosine")
     if ids == [1, 0, 3]:
         raise CheckFailed("every id is one too low: removing the query's row from E means every later row moves "
                           "down by one; keep E whole and give the query a score of -inf instead")
