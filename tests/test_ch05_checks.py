@@ -128,3 +128,40 @@ def test_negative_sampler_message_has_no_float32_noise():
     def too_flat(counts, n, generator):
         return torch.multinomial(counts ** 0.6, n, replacement=True, generator=generator)
     assert_rejects(ch05.negative_sampler, too_flat, match=r"counts\*\*0\.75 \[0\.823, 0\.146, 0\.026, 0\.005\]")
+
+
+def _step_variant(W_in, W_out, centers, contexts, negs, lr, mistake):
+    if mistake == "swap_tables":
+        loss = sgns_loss(W_out[centers], W_in[contexts], W_in[negs])
+    elif mistake == "swap_ids":
+        loss = sgns_loss(W_in[contexts], W_out[centers], W_out[negs])
+    else:
+        loss = sgns_loss(W_in[centers], W_out[contexts], W_out[negs])
+    loss.backward()
+    with torch.no_grad():
+        g_in, g_out = W_in.grad.clone(), W_out.grad.clone()
+        if mistake == "swap_grads":
+            g_in, g_out = g_out, g_in
+        W_in -= lr * g_in
+        W_out -= lr * g_out
+    W_in.grad = None
+    W_out.grad = None
+    if mistake == "loss_after":
+        with torch.no_grad():
+            return sgns_loss(W_in[centers], W_out[contexts], W_out[negs]).item()
+    if mistake == "tensor":
+        return loss.detach()                         # a 0-D tensor is a fine way to return the number
+    return loss.item()
+
+
+def test_training_step_names_each_typical_mistake():
+    assert_passes(ch05.training_step, lambda *a: _step_variant(*a, mistake="tensor"))
+    assert_rejects(ch05.training_step, lambda *a: _step_variant(*a, mistake="loss_after"), match="AFTER the update")
+    assert_rejects(ch05.training_step, lambda *a: _step_variant(*a, mistake="swap_tables"),
+                   match="centers up in W_out")
+    assert_rejects(ch05.training_step, lambda *a: _step_variant(*a, mistake="swap_ids"),
+                   match="centers and contexts are exchanged")
+    assert_rejects(ch05.training_step, lambda *a: _step_variant(*a, mistake="swap_grads"),
+                   match="OTHER table's gradient")
+    assert_rejects(ch05.training_step, lambda *a: _step(*a, scale=3.0), match="3x too big")
+    assert_rejects(ch05.training_step, lambda *a: _step(*a) + 1.0, match="before the update")

@@ -158,9 +158,13 @@ def _step_setup():
     return W_in, W_out, centers, contexts, negs
 
 
-def _reference_steps(lr: float, steps: int = 2, loss_scale: float = 1.0, reset_grads: bool = True):
+def _reference_steps(lr: float, steps: int = 2, loss_scale: float = 1.0, reset_grads: bool = True,
+                     mistake: str | None = None):
     """The training step done right (defaults), or with one typical mistake: ``loss_scale=3`` is the summed loss of
-    the 3-pair batch instead of its mean, ``reset_grads=False`` lets the second step add to the old gradients."""
+    the 3-pair batch instead of its mean, ``reset_grads=False`` lets the second step add to the old gradients, and
+    ``mistake`` is one of ``"loss_after"`` (the loss computed again after the update is returned), ``"swap_tables"``
+    (centers looked up in W_out, contexts and negatives in W_in), ``"swap_ids"`` (centers and contexts exchanged) or
+    ``"swap_grads"`` (each table updated with the other table's gradient)."""
     import torch
 
     from utils.word2vec import sgns_loss
@@ -168,14 +172,27 @@ def _reference_steps(lr: float, steps: int = 2, loss_scale: float = 1.0, reset_g
     W_in, W_out, c, o, n = _step_setup()
     losses = []
     for _ in range(steps):
-        loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * loss_scale
+        if mistake == "swap_tables":
+            loss = sgns_loss(W_out[c], W_in[o], W_in[n]) * loss_scale
+        elif mistake == "swap_ids":
+            loss = sgns_loss(W_in[o], W_out[c], W_out[n]) * loss_scale
+        else:
+            loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * loss_scale
         loss.backward()
         with torch.no_grad():
-            W_in -= lr * W_in.grad
-            W_out -= lr * W_out.grad
+            if mistake == "swap_grads":
+                g_in, g_out = W_in.grad.clone(), W_out.grad.clone()
+                W_in -= lr * g_out
+                W_out -= lr * g_in
+            else:
+                W_in -= lr * W_in.grad
+                W_out -= lr * W_out.grad
         if reset_grads:
             W_in.grad = None
             W_out.grad = None
+        if mistake == "loss_after":
+            with torch.no_grad():
+                loss = sgns_loss(W_in[c], W_out[o], W_out[n]) * loss_scale
         losses.append(loss.item())
     return W_in.detach().numpy(), W_out.detach().numpy(), losses
 
@@ -200,8 +217,26 @@ def training_step(fn):
     plus_in, _, _ = _reference_steps(-lr)
     if np.allclose(got_in, plus_in, atol=1e-5):
         raise CheckFailed("the loss went UP: you added the gradient; a descent step subtracts it (W -= lr * grad)")
-    expect(np.isclose(losses[0], want_losses[0], atol=1e-5),
-           f"first loss should be {want_losses[0]:.4f} (sgns_loss, the MEAN over the batch), got {losses[0]:.4f}")
+    if not np.isclose(losses[0], want_losses[0], atol=1e-5):
+        _, _, after = _reference_steps(lr, mistake="loss_after")
+        if np.allclose(losses, after, atol=1e-5):
+            raise CheckFailed("you returned the loss AFTER the update (computed again with the new weights): return "
+                              "the loss of the batch before the update, the one you called backward() on")
+        if np.isclose(losses[0], len(c) * want_losses[0], atol=1e-5):
+            raise CheckFailed("your loss is 3x too big: use the batch MEAN loss (sgns_loss), not the sum")
+        named = {"swap_tables": "you looked the centers up in W_out and the contexts and negatives in W_in: centers "
+                                "come from W_in, contexts and negatives from W_out",
+                 "swap_ids": "centers and contexts are exchanged: the first argument of sgns_loss is W_in[centers], "
+                             "the second W_out[contexts]"}
+        for mistake, message in named.items():
+            if np.isclose(losses[0], _reference_steps(lr, mistake=mistake)[2][0], atol=1e-5):
+                raise CheckFailed(message)
+        raise CheckFailed(f"first loss should be {want_losses[0]:.4f}, the mean loss of the batch before the update "
+                          f"(w2v.sgns_loss(W_in[centers], W_out[contexts], W_out[negs])), got {losses[0]:.4f}")
+    swapped_in, swapped_out, _ = _reference_steps(lr, mistake="swap_grads")
+    if np.allclose(got_in, swapped_in, atol=1e-5) and np.allclose(got_out, swapped_out, atol=1e-5):
+        raise CheckFailed("each table was updated with the OTHER table's gradient: W_in -= lr * W_in.grad and "
+                          "W_out -= lr * W_out.grad")
     sum_in, _, _ = _reference_steps(lr, loss_scale=len(c))
     if np.allclose(got_in, sum_in, atol=1e-5):
         raise CheckFailed("your step is 3x too big: use the batch MEAN loss (sgns_loss), not the sum")
