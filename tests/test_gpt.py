@@ -169,3 +169,50 @@ def test_bad_config_raises():
 def test_kv_cache_bytes_gpt2_sizes():
     assert kv_cache_bytes(12, 12, 64, 1024) == 2 * 12 * 12 * 64 * 1024 * 2
     assert kv_cache_bytes(48, 25, 64, 1024, bytes_per_value=4) == 2 * 48 * 1600 * 1024 * 4   # GPT-2 XL, fp32
+
+
+# ------------------------------------------------------------------------------------------------ nearest_by_cosine
+def test_nearest_by_cosine_matches_a_brute_force_ranking():
+    import numpy as np
+
+    from utils.gpt import nearest_by_cosine
+    E = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
+    unit = E.double() / E.double().norm(dim=1, keepdim=True)
+    cos = (unit @ unit[3]).tolist()
+    expected = sorted((j for j in range(40) if j not in (3, 5, 7)), key=lambda j: -cos[j])[:6]
+    ids, scores = nearest_by_cosine(E, 3, k=6, exclude=[5, 7])
+    assert ids == expected
+    assert scores == [round(cos[j], 4) for j in expected]
+    assert nearest_by_cosine(E.numpy(), 3, k=6, exclude=[5, 7]) == (ids, scores)      # numpy in, same answer
+    assert nearest_by_cosine(E, np.int64(3), k=6, exclude=np.array([5, 7]))[0] == ids  # numpy ints are fine
+
+
+def test_nearest_by_cosine_ranks_in_float64_and_breaks_ties_by_id():
+    from utils.gpt import nearest_by_cosine
+    # cosines 1 - 2e-8 (row 1) and 1 - 5e-9 (row 2): both round to 1.0 in float32, so a float32 ranking would tie
+    # and put row 1 first; float64 sees that row 2 is closer
+    E = torch.tensor([[1.0, 0.0], [1.0, 2e-4], [1.0, 1e-4]])                        # float32 input
+    assert nearest_by_cosine(E, 0, k=2)[0] == [2, 1]
+    twins = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 0.0], [2.0, 0.0]])          # rows 2 and 3: the same direction
+    assert nearest_by_cosine(twins, 0, k=2)[0] == [2, 3]
+    assert nearest_by_cosine(twins, 0, k=1, exclude=[2])[0] == [3]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(E=torch.ones(4)), "2-D"),
+    (dict(i=4), "row index between 0 and 3"),
+    (dict(i=-1), "row index"),
+    (dict(i=1.0), "row index"),
+    (dict(k=0), "k must be an integer between 1 and 3"),
+    (dict(k=4), "k must be"),
+    (dict(k=3, exclude=[2]), "between 1 and 2"),
+    (dict(exclude=[9]), "outside 0..3"),
+    (dict(E=torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])), "all zeros"),
+])
+def test_nearest_by_cosine_bad_input_raises_one_line_errors(kwargs, match):
+    from utils.gpt import nearest_by_cosine
+    args = dict(E=torch.randn(4, 2, generator=torch.Generator().manual_seed(0)), i=0, k=2, exclude=())
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match) as info:
+        nearest_by_cosine(args["E"], args["i"], k=args["k"], exclude=args["exclude"])
+    assert "\n" not in str(info.value)

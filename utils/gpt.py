@@ -26,6 +26,7 @@ prefix again. Both paths give the same tokens.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
@@ -35,7 +36,7 @@ from torch.nn import functional as F
 from utils.attention import merge_heads, scaled_dot_product_attention, split_heads
 from utils.positional import apply_rope
 
-__all__ = ["GPTConfig", "GPT", "generate", "kv_cache_bytes", "filter_logits"]
+__all__ = ["GPTConfig", "GPT", "generate", "kv_cache_bytes", "filter_logits", "nearest_by_cosine"]
 
 #: A layer's cache: (keys, values), each (B, n_head, T_so_far, head_dim).
 KV = tuple[torch.Tensor, torch.Tensor]
@@ -333,3 +334,36 @@ def kv_cache_bytes(n_layer: int, n_head: int, head_dim: int, tokens: int, bytes_
     36.0
     """
     return 2 * n_layer * n_head * head_dim * tokens * bytes_per_value * batch
+
+
+# ------------------------------------------------------------------------------------------------------ embeddings
+def nearest_by_cosine(E, i: int, k: int = 5, exclude=()) -> tuple[list[int], list[float]]:
+    """The ``k`` rows of ``E (n, d)`` with the highest cosine to row ``i``, best first, computed in float64.
+
+    Row ``i`` and the rows in ``exclude`` are left out; ties go to the smaller row id. ``E`` may be a torch tensor or
+    a numpy array of any float type. float64's rounding (~1e-16) is far below the gaps between neighbours' cosines,
+    so the ranking does not depend on which CPU kernel did the sums, as it could in float32 (~1e-7) for a close pair.
+    Returns (row ids, cosines rounded to 4 decimals). Notebook 09 compares the GPT's token table with SGNS's (05).
+
+    >>> nearest_by_cosine(torch.tensor([[1., 0.], [0., 1.], [2., 0.1], [1., 1.]]), 0, k=2)
+    ([2, 3], [0.9988, 0.7071])
+    """
+    E = torch.as_tensor(E).detach().cpu().to(torch.float64)
+    if E.ndim != 2:
+        raise ValueError(f"E must be a 2-D matrix (one row per token or word), got shape {tuple(E.shape)}")
+    n = E.shape[0]
+    if not isinstance(i, numbers.Integral) or isinstance(i, bool) or not 0 <= i < n:
+        raise ValueError(f"i must be a row index between 0 and {n - 1}, got {i!r}")
+    i = int(i)
+    exclude = {int(j) for j in exclude} | {i}
+    if not all(0 <= j < n for j in exclude):
+        raise ValueError(f"exclude holds row ids outside 0..{n - 1}: {sorted(j for j in exclude if not 0 <= j < n)}")
+    if not isinstance(k, int) or not 1 <= k <= n - len(exclude):
+        raise ValueError(f"k must be an integer between 1 and {n - len(exclude)} (rows left after excluding), got {k!r}")
+    norms = E.norm(dim=1)                                                    # (n,)
+    if float(norms[i]) == 0:
+        raise ValueError(f"row {i} is all zeros: it has no direction, so cosine is undefined")
+    scores = (E @ E[i]) / (norms.clamp_min(1e-300) * norms[i])                # (n,) float64 cosines
+    scores[sorted(exclude)] = -math.inf
+    order = torch.argsort(-scores, stable=True)[:k]                          # stable: ties -> smaller id first
+    return order.tolist(), [round(float(scores[j]), 4) for j in order]
