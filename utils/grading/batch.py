@@ -10,23 +10,31 @@ Outputs:
 - ``report.csv``: one row per submission and exercise, columns :data:`COLUMNS`; status is ``passed``, ``failed``,
   ``not attempted`` or ``error`` (the notebook stopped before the check: the time limit for the whole notebook; or it
   could not be graded at all: invalid JSON, unknown chapter - then one row with an empty exercise);
-- ``report.md`` (or ``--summary PATH``): pass rate per exercise, the most common failure messages, the submissions
-  that could not be graded completely, and one line per submission.
+- ``report.md`` (or ``--summary PATH``): pass rate per exercise, the most common failure messages, per-exercise
+  statistics (each exercise's failure messages grouped and counted, the exercises most often left unattempted),
+  the submissions that could not be graded completely, and one line per submission;
+- with ``--gradescope DIR``: one Gradescope ``results.json`` per submission; with ``--canvas FILE.csv``: a Canvas
+  gradebook (see :mod:`utils.grading.export`), points from ``--points FILE.json`` (:mod:`utils.grading.points`).
 
-Exit code 0 when the report was written (whatever the learners' results), 1 when there was nothing to grade.
+Files under the folders that are not notebooks are listed (one line each) and skipped. No existing output is
+replaced without ``--force``: the command says which and stops before grading.
+
+Exit code 0 when the report was written (whatever the learners' results), 1 when there was nothing to grade or an
+output exists already, 2 when the points file or roster cannot be used.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from utils.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult
 
@@ -50,6 +58,41 @@ def find_submissions(paths: list[Path]) -> list[tuple[Path, str]]:
         else:
             found.append((root, str(root)))
     return found
+
+
+def _visible(rel: Path) -> bool:
+    return not any(part.startswith(".") for part in rel.parts)
+
+
+def find_other_files(paths: list[Path]) -> list[str]:
+    """Files under the given folders that are not notebooks (hidden ones and folders of hidden names skipped), named
+    as :func:`find_submissions` names notebooks: what batch mode reports as skipped."""
+    found = []
+    for root in map(Path, paths):
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                rel = p.relative_to(root)
+                if p.is_file() and p.suffix != ".ipynb" and _visible(rel):
+                    found.append(str(Path(root.name) / rel) if len(paths) > 1 else str(rel))
+    return found
+
+
+def submission_learners(paths: list[Path]) -> dict[str, tuple[str, str]]:
+    """Submission name -> (group, learner): the learner is the first folder under the folder given
+    (``submissions/alice/01.ipynb`` -> alice), or the file name without .ipynb for a notebook directly in it or
+    given as a file; the group is the folder given when there are several (else "")."""
+    learners = {}
+    for root in map(Path, paths):
+        group = root.name if len(paths) > 1 else ""
+        if root.is_dir():
+            for p in sorted(root.rglob("*.ipynb")):
+                rel = p.relative_to(root)
+                if _visible(rel):
+                    name = str(Path(root.name) / rel) if len(paths) > 1 else str(rel)
+                    learners[name] = (group, rel.parts[0] if len(rel.parts) > 1 else rel.stem)
+        else:
+            learners[str(root)] = (group, PurePath(root).stem)
+    return learners
 
 
 def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeout: float = 300,
@@ -142,14 +185,86 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _ex_order(key: tuple[str, str]):
+    return key[0], [int(x) for x in key[1].split(".") if x.isdigit()]
+
+
+def _group_key(message: str) -> str:
+    """Messages that differ only in their numbers are one group: "n_elements is 2" and "n_elements is 3"."""
+    return re.sub(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", "#", " ".join(message.split()))
+
+
+def exercise_statistics(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """Per exercise ``(chapter, id)``: its title, status counts, and its failure messages grouped (messages that
+    differ only in numbers go together), each group ``(count, most frequent wording, number of wordings)``, most
+    frequent first."""
+    stats: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        if not row["exercise"]:
+            continue
+        s = stats.setdefault((row["chapter"], row["exercise"]),
+                             {"title": row["title"], "counts": Counter(), "messages": {}})
+        s["counts"][row["status"]] += 1
+        if row["status"] == FAILED:
+            s["messages"].setdefault(_group_key(row["message"]), Counter())[" ".join(row["message"].split())] += 1
+    for s in stats.values():
+        groups = [(sum(c.values()), c.most_common(1)[0][0], len(c)) for c in s["messages"].values()]
+        s["groups"] = sorted(groups, key=lambda g: (-g[0], g[1]))
+        s["total"] = sum(s["counts"].values())
+    return stats
+
+
+def _bar(share: float, width: int = 10) -> str:
+    full = round(share * width)
+    return "█" * full + "░" * (width - full)
+
+
+def statistics_markdown(rows: list[dict], top_messages: int = 5) -> list[str]:
+    """The per-exercise statistics of report.md: the exercises most often left unattempted, then each exercise's
+    pass rate with its failure messages grouped and counted (to project after a lab session)."""
+    stats = exercise_statistics(rows)
+    lines = ["## Exercises most often left unattempted", ""]
+    skipped = sorted(((s["counts"][NOT_ATTEMPTED], key) for key, s in stats.items() if s["counts"][NOT_ATTEMPTED]),
+                     key=lambda t: (-t[0], _ex_order(t[1])))
+    if skipped:
+        lines += ["| exercise | title | not attempted | share of submissions |", "|---|---|---:|---|"]
+        for n, key in skipped:
+            share = n / stats[key]["total"]
+            lines.append(f"| {key[1]} | {_cell(stats[key]['title'])} | {n} of {stats[key]['total']} | "
+                         f"{_bar(share)} {100 * share:.0f}% |")
+    else:
+        lines.append("Every exercise was attempted in every submission.")
+    lines += ["", "## Per exercise: pass rate and failure messages", ""]
+    for key in sorted(stats, key=_ex_order):
+        s = stats[key]
+        c, total = s["counts"], s["total"]
+        lines.append(f"### {key[1]} {s['title']}: {_bar(c[PASSED] / total)} {100 * c[PASSED] / total:.0f}% passed")
+        lines.append("")
+        lines.append(f"{c[PASSED]} passed, {c[FAILED]} failed, {c[NOT_ATTEMPTED]} not attempted, {c[ERROR]} error "
+                     f"(of {total})")
+        if s["groups"]:
+            lines += ["", "| failed | message |", "|---:|---|"]
+            for count, text, wordings in s["groups"][:top_messages]:
+                more = f" (and {wordings - 1} similar wording(s))" if wordings > 1 else ""
+                lines.append(f"| {count} | {_cell(text)}{more} |")
+            if len(s["groups"]) > top_messages:
+                rest = sum(g[0] for g in s["groups"][top_messages:])
+                lines.append(f"| {rest} | {len(s['groups']) - top_messages} other message(s) |")
+        lines.append("")
+    return lines
+
+
 def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s: float, workers: int,
-                     top: int = 15) -> str:
-    """The instructor's one-page summary of a batch."""
+                     top: int = 15, skipped: list[str] = ()) -> str:
+    """The instructor's one-page summary of a batch (``skipped``: files that are not notebooks)."""
     n_full = sum(r.all_passed for r in results)
     lines = ["# Grading report", "",
              f"- {len(results)} submission(s) graded in {wall_s:.1f} s with {workers} worker(s)",
              f"- {n_full} submission(s) passed every exercise",
-             f"- {sum(bool(r.problem) for r in results)} submission(s) could not be run to the end", ""]
+             f"- {sum(bool(r.problem) for r in results)} submission(s) could not be run to the end"]
+    if skipped:
+        lines.append(f"- {len(skipped)} file(s) skipped: not notebooks (.ipynb)")
+    lines.append("")
     per_ex: dict[tuple[str, str], Counter] = {}
     titles: dict[tuple[str, str], str] = {}
     for row in rows:
@@ -160,7 +275,7 @@ def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s:
     lines += ["## Pass rate per exercise", "",
               "| exercise | title | passed | failed | not attempted | error | pass rate |",
               "|---|---|---:|---:|---:|---:|---:|"]
-    for key in sorted(per_ex, key=lambda k: (k[0], [int(x) for x in k[1].split(".") if x.isdigit()])):
+    for key in sorted(per_ex, key=_ex_order):
         c = per_ex[key]
         total = sum(c.values())
         lines.append(f"| {key[1]} | {_cell(titles[key])} | {c[PASSED]} | {c[FAILED]} | {c[NOT_ATTEMPTED]} | "
@@ -172,13 +287,15 @@ def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s:
         lines += [f"| {ex} | {_cell(msg)} | {n} |" for (ex, msg), n in failures.most_common(top)]
     else:
         lines.append("No failed checks.")
+    lines += ["", *statistics_markdown(rows)]
     problems = [r for r in results if r.problem or not r.exercises]
-    lines += ["", "## Submissions that could not be graded completely", ""]
-    if problems:
+    lines += ["## Submissions that could not be graded completely", ""]
+    if problems or skipped:
         lines += ["| submission | problem |", "|---|---|"]
         for r in problems:
             why = r.problem or next(row["message"] for row in rows if row["submission"] == r.path)
             lines.append(f"| {_cell(r.path)} | {_cell(why)} |")
+        lines += [f"| {_cell(name)} | not a notebook (.ipynb): skipped |" for name in skipped]
     else:
         lines.append("None.")
     lines += ["", "## Per submission", "", "| submission | chapter | passed | failed | not attempted | error | s |",
@@ -190,25 +307,74 @@ def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s:
     return "\n".join(lines) + "\n"
 
 
+def _existing(paths: list[Path]) -> str | None:
+    """One line naming the outputs that exist already (None when none does)."""
+    there = [str(p) for p in paths if p.exists()]
+    if not there:
+        return None
+    shown = ", ".join(there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
+    return f"not overwriting {shown}: pass --force to replace (nothing was graded)"
+
+
 def run_batch(args) -> int:
     """``python -m utils.grade DIR --out report.csv``: parsed arguments come from :mod:`utils.grading.cli`."""
+    from utils.grading import export
+    from utils.grading.points import PointsError, course_exercise_table, load_points
+
+    log = sys.stderr
+    gradescope = getattr(args, "gradescope", None)
+    canvas = getattr(args, "canvas", None)
+    try:
+        points = load_points(getattr(args, "points", None), course_exercise_table())
+        roster = export.read_roster(args.roster) if getattr(args, "roster", None) else None
+    except PointsError as exc:
+        print(f"error: {exc}", file=log)
+        return 2
+    for line in points.warnings:
+        print(f"warning: {line}", file=log)
     submissions = find_submissions(args.paths)
+    skipped = find_other_files(args.paths)
+    for name in skipped:
+        print(f"skipped {name}: not a notebook (.ipynb)", file=log)
     if not submissions:
-        print("no notebooks (*.ipynb) found under: " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        print("no notebooks (*.ipynb) found under: " + ", ".join(map(str, args.paths)), file=log)
+        return 1
+    summary_path = (args.summary or args.out.with_suffix(".md")) if args.out is not None else args.summary
+    targets = [p for p in (args.out, summary_path, canvas) if p is not None]
+    if gradescope is not None:
+        targets += [export.gradescope_path(gradescope, name) for _, name in submissions]
+    refused = None if getattr(args, "force", False) else _existing(targets)
+    if refused:
+        print(refused, file=log)
         return 1
     start = time.perf_counter()
     results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                           notebook_timeout=args.notebook_timeout, network=args.allow_network)
     wall = time.perf_counter() - start
     rows = report_rows(results)
-    summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers)
+    summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers, skipped=skipped)
+    written = []
     if args.out is not None:
         write_csv(rows, args.out)
-        summary_path = args.summary or args.out.with_suffix(".md")
+        written.append(str(args.out))
+    if summary_path is not None:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(summary, encoding="utf-8")
+        written.append(str(summary_path))
+    if gradescope is not None:
+        export.write_gradescope(results, gradescope, points)
+        written.append(f"{len(results)} results.json under {gradescope}")
+    if canvas is not None:
+        labels, warnings = export.learner_labels(submission_learners(args.paths))
+        table, more = export.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
+                                          roster=roster, titles=export.notebook_titles())
+        for line in warnings + more:
+            print(f"warning: {line}", file=log)
+        export.write_canvas(table, canvas)
+        written.append(f"{canvas} ({len(table) - 2} learner(s))")
+    if written:
         print(f"graded {len(results)} submission(s) in {wall:.1f} s with {args.workers} worker(s): "
-              f"{args.out} and {summary_path}")
+              + ", ".join(written))
     else:
         print(summary)
     return 0

@@ -12,12 +12,16 @@ from utils.grading.sandbox import DEFAULT_MEMORY_MB
 
 
 def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.") -> int:
-    args = build_parser(description).parse_args(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = build_parser(description).parse_args(argv)
     if args.timeout <= 0:
         raise SystemExit("error: --timeout must be a positive number of seconds")
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
-    if args.out is not None or any(p.is_dir() for p in args.paths):
+    if argv and argv[0] == "bundle":  # a folder named bundle is graded as ./bundle
+        return run_bundle(args)
+    if (args.out is not None or args.gradescope is not None or args.canvas is not None
+            or any(p.is_dir() for p in args.paths)):
         from utils.grading.batch import run_batch  # only batch mode needs it
 
         return run_batch(args)
@@ -33,6 +37,35 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
     if args.json:
         print(format_json(results))
     return 0 if results and all(r.all_passed for r in results) else 1
+
+
+def run_bundle(args) -> int:
+    """``python -m utils.grade bundle --gradescope autograder.zip [--points points.json]``: the Gradescope
+    autograder zip (see :mod:`utils.grading.export`)."""
+    from utils.grading.export import build_bundle
+    from utils.grading.points import PointsError, course_exercise_table, load_points
+
+    if len(args.paths) != 1 or args.gradescope is None or args.gradescope.suffix != ".zip":
+        print("usage: python -m utils.grade bundle --gradescope OUT.zip [--points points.json] [--timeout S] "
+              "[--memory-mb MB] [--force]", file=sys.stderr)
+        return 2
+    try:
+        points = load_points(args.points, course_exercise_table())
+    except PointsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in points.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if args.gradescope.exists() and not args.force:
+        print(f"not overwriting {args.gradescope}: pass --force to replace it", file=sys.stderr)
+        return 1
+    settings = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout, "memory_mb": args.memory_mb,
+                "allow_network": args.allow_network}
+    names = build_bundle(args.gradescope, points_path=args.points, settings=settings)
+    size = args.gradescope.stat().st_size / 1e6
+    print(f"wrote {args.gradescope} ({len(names)} files, {size:.1f} MB): upload it as the assignment's autograder "
+          "on Gradescope")
+    return 0
 
 
 def build_parser(description: str = "Grade notebooks by running them.") -> argparse.ArgumentParser:
@@ -53,4 +86,18 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
     parser.add_argument("--summary", type=Path, default=None, help="batch mode: markdown summary path "
                         "(default: --out with .md)")
     parser.add_argument("--workers", type=int, default=2, help="batch mode: notebooks graded at once (default 2)")
+    lms = parser.add_argument_group("LMS exports (batch mode; see docs/instructors.md)")
+    lms.add_argument("--points", type=Path, default=None,
+                     help="JSON file of points per exercise / per notebook (default: 1 point per exercise)")
+    lms.add_argument("--gradescope", type=Path, default=None, metavar="DIR",
+                     help="write one Gradescope results.json per submission under DIR "
+                          "(with 'bundle': the autograder zip to write)")
+    lms.add_argument("--canvas", type=Path, default=None, metavar="FILE.csv",
+                     help="write a Canvas gradebook CSV: one row per learner, one column per notebook")
+    lms.add_argument("--canvas-per-exercise", action="store_true",
+                     help="with --canvas: one column per exercise instead of per notebook")
+    lms.add_argument("--roster", type=Path, default=None, metavar="FILE.csv",
+                     help="with --canvas: a Canvas gradebook export whose ID, SIS and Section columns fill in the "
+                          "learners' rows (matched on their folder name)")
+    lms.add_argument("--force", action="store_true", help="replace outputs that exist already")
     return parser

@@ -1,0 +1,341 @@
+"""LMS exports of batch grading: Gradescope ``results.json`` files, the Gradescope autograder bundle, and a Canvas
+gradebook CSV. Points come from :mod:`utils.grading.points` (1 per exercise by default).
+
+- Gradescope (their "autograder specifications"): one ``results.json`` per submission with a top-level ``score``,
+  ``execution_time``, ``output``, ``visibility``, ``stdout_visibility`` and one test per exercise (``name``,
+  ``number``, ``score``, ``max_score``, ``status`` passed/failed, ``output``, ``visibility``).
+  ``python -m utils.grade bundle --gradescope autograder.zip`` builds the zip Gradescope runs: ``setup.sh`` installs
+  the pinned course, ``run_autograder`` calls :func:`autograde` (``python -m utils.grading.export autograde``), which
+  grades the notebook(s) in ``/autograder/submission`` and writes ``/autograder/results/results.json``.
+- Canvas: the columns of a Canvas gradebook export (``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
+  ``Section``, then one column per notebook, or per exercise), a ``Points Possible`` row, one row per learner.
+
+>>> from utils.grading.results import ExerciseResult, NotebookResult
+>>> r = NotebookResult("a.ipynb", chapter="01", exercises=[ExerciseResult("1.1", "Shapes", "passed", ""),
+...                                                         ExerciseResult("1.2", "Axes", "failed", "swapped")])
+>>> g = gradescope_result(r, Points())
+>>> g["score"], [(t["number"], t["score"], t["max_score"], t["status"]) for t in g["tests"]]
+(1.0, [('1.1', 1.0, 1.0, 'passed'), ('1.2', 0.0, 1.0, 'failed')])
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+import sys
+import zipfile
+from pathlib import Path, PurePath
+
+from utils.grading.points import Points, PointsError, load_points
+from utils.grading.results import PASSED, NotebookResult
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTOGRADER_DIR = ROOT / "autograder"
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+POINTS_POSSIBLE = "Points Possible"
+# what the bundle carries of the course (folders walked, minus caches; files at the top level)
+BUNDLE_FOLDERS = ("utils", "notebooks", "solutions", "data")
+BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
+BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", "cache", ".egg-info")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same course gives the same zip
+
+
+def _num(x: float) -> float:
+    return round(float(x), 4)
+
+
+# ---------------------------------------------------------------------------------------------- Gradescope
+def gradescope_result(result: NotebookResult, points: Points) -> dict:
+    """The ``results.json`` document of one graded notebook: one test per exercise, full points for a pass."""
+    pts = points.exercise_points(result.chapter, [e.id for e in result.exercises])
+    tests = []
+    for e in result.exercises:
+        passed = e.status == PASSED
+        tests.append({"name": f"{e.id} {e.title}", "number": e.id, "score": _num(pts[e.id] if passed else 0),
+                      "max_score": _num(pts[e.id]), "status": "passed" if passed else "failed",
+                      "output": "passed" if passed else f"{e.status}: {e.message}".rstrip(": "),
+                      "visibility": points.visibility})
+    n = sum(e.status == PASSED for e in result.exercises)
+    lines = [f"{Path(result.path).name}" + (f" (notebook {result.chapter})" if result.chapter else "")]
+    if result.problem:
+        lines.append(f"Problem: {result.problem}")
+    if result.exercises:
+        lines.append(f"{n}/{len(result.exercises)} exercises passed.")
+    elif not result.problem:
+        lines.append("No exercises found: this is not one of the course's notebooks.")
+    return {"score": _num(sum(t["score"] for t in tests)), "execution_time": int(round(result.seconds)),
+            "output": "\n".join(lines), "visibility": points.visibility, "stdout_visibility": "hidden",
+            "extra_data": {"submission": result.path, "chapter": result.chapter}, "tests": tests}
+
+
+def gradescope_merged(results: list[NotebookResult], points: Points, notes: list[str] = ()) -> dict:
+    """One ``results.json`` for a Gradescope submission of zero, one or several notebooks (tests then prefixed with
+    the notebook's file name); ``notes`` (files that are not notebooks...) go first in the output."""
+    if len(results) == 1:
+        doc = gradescope_result(results[0], points)
+        doc["output"] = "\n".join([*notes, doc["output"]])
+        return doc
+    if not results:
+        return {"score": 0.0, "execution_time": 0, "visibility": points.visibility, "stdout_visibility": "hidden",
+                "output": "\n".join([*notes, "No notebook (.ipynb) found in your submission: nothing was graded."]),
+                "tests": []}
+    docs = [gradescope_result(r, points) for r in results]
+    tests = []
+    for r, doc in zip(results, docs):
+        for t in doc["tests"]:
+            tests.append({**t, "name": f"{Path(r.path).name}: {t['name']}"})
+    return {"score": _num(sum(d["score"] for d in docs)), "execution_time": sum(d["execution_time"] for d in docs),
+            "output": "\n\n".join(["\n".join(notes)] * bool(notes) + [d["output"] for d in docs]),
+            "visibility": points.visibility, "stdout_visibility": "hidden", "tests": tests}
+
+
+def gradescope_path(out_dir: Path, name: str) -> Path:
+    """Where the ``results.json`` of submission ``name`` goes: ``OUT/<name without .ipynb>/results.json``."""
+    rel = PurePath(name)
+    parts = [p for p in rel.with_suffix("").parts if p not in ("", "/", "..", ".")] if rel.suffix == ".ipynb" else \
+        [p for p in rel.parts if p not in ("", "/", "..", ".")]
+    return Path(out_dir, *parts, "results.json")
+
+
+def write_gradescope(results: list[NotebookResult], out_dir: Path, points: Points) -> list[Path]:
+    written = []
+    for r in results:
+        path = gradescope_path(out_dir, r.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(gradescope_result(r, points), indent=2, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------- Canvas
+def learner_labels(learners: dict[str, tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """Submission name -> the learner's name in the gradebook, from ``{name: (group, learner)}`` (group: the folder
+    given on the command line when there were several). Learners whose names collide get one warning line and
+    stay apart: exact twins from different folders get the folder appended, names that differ only in case are
+    kept as they are."""
+    keys = sorted(set(learners.values()))
+    by_lower: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        by_lower.setdefault(key[1].casefold(), []).append(key)
+    label = {key: key[1] for key in keys}
+    warnings = []
+    for same in by_lower.values():
+        if len(same) < 2:
+            continue
+        exact: dict[str, list[tuple[str, str]]] = {}
+        for key in same:
+            exact.setdefault(key[1], []).append(key)
+        for twins in exact.values():
+            if len(twins) > 1:
+                for key in twins:
+                    label[key] = f"{key[1]} ({key[0]})"
+        shown = ", ".join(repr(label[k]) for k in same)
+        warnings.append(f"duplicate learner name {same[0][1]!r}: {len(same)} learners ({shown}) are kept as "
+                        "separate rows; check which is which before importing")
+    return {name: label[key] for name, key in learners.items()}, warnings
+
+
+def read_roster(path: Path) -> list[dict[str, str]]:
+    """The rows of a Canvas gradebook export (or any CSV with some of its identity columns), used to fill ``ID``,
+    ``SIS User ID``, ``SIS Login ID`` and ``Section`` of learners whose folder is named like one of those (or like
+    ``Student``); :class:`PointsError` with a one-line reason when it cannot be used."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as exc:
+        raise PointsError(f"cannot read the roster {path}: {exc}") from None
+    if not rows or not any(c in rows[0] for c in CANVAS_COLUMNS):
+        raise PointsError(f"{path}: not a roster: it needs a header with some of {', '.join(CANVAS_COLUMNS)}")
+    return [r for r in rows if (r.get("Student") or "").strip() not in (POINTS_POSSIBLE, "")
+            or (r.get("ID") or "").strip()]
+
+
+def _roster_index(roster: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    index = {}
+    for column in ("Student", "ID", "SIS User ID", "SIS Login ID"):  # later columns win: logins are the surest
+        for row in roster:
+            value = (row.get(column) or "").strip().casefold()
+            if value:
+                index[value] = row
+    return index
+
+
+def canvas_table(results: list[NotebookResult], labels: dict[str, str], points: Points, *,
+                 per_exercise: bool = False, roster: list[dict[str, str]] | None = None,
+                 titles: dict[str, str] | None = None) -> tuple[list[list[str]], list[str]]:
+    """The rows of the Canvas CSV (header, ``Points Possible``, one per learner) and the warning lines.
+
+    A learner's cell is the points of the exercises that passed; empty when they handed in nothing for that
+    notebook. A learner with two submissions of one notebook gets the better one (one warning line). A submission
+    whose notebook is unknown cannot be placed in a column (one warning line)."""
+    titles = titles or {}
+    warnings: list[str] = []
+    columns: dict[str, float] = {}     # column name -> points possible
+    order: dict[str, tuple] = {}
+    cells: dict[str, dict[str, float]] = {}
+    source: dict[tuple[str, str], str] = {}
+    for r in results:
+        learner = labels.get(r.path, Path(r.path).stem)
+        cells.setdefault(learner, {})
+        if not r.chapter or not r.exercises:
+            why = r.problem or "not one of the course's notebooks"
+            warnings.append(f"not in the Canvas gradebook: {r.path} ({why})")
+            continue
+        pts = points.exercise_points(r.chapter, [e.id for e in r.exercises])
+        if per_exercise:
+            got = {}
+            for e in r.exercises:
+                col = f"{e.id} {e.title}"
+                columns[col] = pts[e.id]
+                order[col] = (r.chapter, [int(x) if x.isdigit() else 0 for x in e.id.split(".")])
+                got[col] = pts[e.id] if e.status == PASSED else 0.0
+        else:
+            col = titles.get(r.chapter) or f"notebook {r.chapter}"
+            columns[col] = sum(pts.values())
+            order[col] = (r.chapter, [])
+            got = {col: sum(pts[e.id] for e in r.exercises if e.status == PASSED)}
+        mine = cells[learner]
+        key = (learner, r.chapter)
+        if key in source:
+            warnings.append(f"{learner} handed in notebook {r.chapter} more than once ({source[key]}, {r.path}): "
+                            "the better score of each column is kept")
+        else:
+            source[key] = r.path
+        for col, score in got.items():
+            mine[col] = max(mine.get(col, score), score)
+    header = CANVAS_COLUMNS + sorted(columns, key=lambda c: order[c])
+    rows = [header, [POINTS_POSSIBLE, "", "", "", ""] + [_fmt(columns[c]) for c in header[5:]]]
+    index = _roster_index(roster) if roster else {}
+    unmatched = []
+    for learner in sorted(cells, key=str.casefold):
+        ident = ["", "", "", ""]
+        if roster is not None:
+            row = index.get(learner.casefold())
+            if row is None:
+                unmatched.append(learner)
+            else:
+                learner_shown = (row.get("Student") or learner).strip()
+                ident = [(row.get(c) or "").strip() for c in CANVAS_COLUMNS[1:]]
+                rows.append([learner_shown, *ident] + [_fmt(cells[learner].get(c)) for c in header[5:]])
+                continue
+        rows.append([learner, *ident] + [_fmt(cells[learner].get(c)) for c in header[5:]])
+    if unmatched:
+        warnings.append(f"not in the roster (their ID columns are empty; Canvas matches rows by ID or name): "
+                        f"{', '.join(unmatched)}")
+    return rows, warnings
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    value = round(float(value), 4)
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def write_canvas(rows: list[list[str]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+def notebook_titles(course=None) -> dict[str, str]:
+    """Chapter -> the course notebook's file name without .ipynb (the Canvas column of that notebook)."""
+    from utils.grading.course import COURSE
+
+    course = course or COURSE
+    return {p.name.split("_")[0].zfill(2): p.stem for p in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb"))}
+
+
+# ---------------------------------------------------------------------------------------------- the bundle
+def bundle_files(course_root: Path = ROOT) -> list[tuple[Path, str]]:
+    """``(file, name in the zip)`` of the course as the autograder needs it: its package, notebooks, solutions,
+    data (without caches) and install files, under ``course/``."""
+    found = []
+    for folder in BUNDLE_FOLDERS:
+        for p in sorted(Path(course_root, folder).rglob("*")):
+            rel = p.relative_to(course_root)
+            if not p.is_file() or any(part.startswith(".") or part in BUNDLE_SKIP or part.endswith(".egg-info")
+                                      for part in rel.parts) or p.suffix == ".pyc":
+                continue
+            found.append((p, "course/" + rel.as_posix()))
+    for name in BUNDLE_FILES:
+        if Path(course_root, name).is_file():
+            found.append((Path(course_root, name), "course/" + name))
+    return found
+
+
+def build_bundle(out: Path, *, points_path: Path | None, settings: dict, course_root: Path = ROOT) -> list[str]:
+    """Write the Gradescope autograder zip: ``setup.sh`` and ``run_autograder`` at its root, ``settings.json``
+    (the grader's limits), ``points.json`` (when given) and the course under ``course/``. Returns its names."""
+    def add(zf, name: str, data: bytes, executable: bool = False):
+        info = zipfile.ZipInfo(name, ZIP_DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+        zf.writestr(info, data)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    names = []
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for script in ("setup.sh", "run_autograder"):
+            add(zf, script, (AUTOGRADER_DIR / script).read_bytes(), executable=True)
+            names.append(script)
+        add(zf, "settings.json", (json.dumps(settings, indent=2) + "\n").encode())
+        names.append("settings.json")
+        if points_path is not None:
+            add(zf, "points.json", Path(points_path).read_bytes())
+            names.append("points.json")
+        for path, name in bundle_files(course_root):
+            add(zf, name, path.read_bytes(), executable=os.access(path, os.X_OK))
+            names.append(name)
+    tmp.replace(out)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------- on Gradescope
+def autograde(environ=None, log=sys.stdout) -> int:
+    """What ``run_autograder`` runs: grade every notebook in the submission folder, write ``results.json``.
+
+    The folders are Gradescope's (``/autograder/...``) unless the environment says otherwise:
+    ``AUTOGRADER_ROOT`` (the ``/autograder`` folder), ``AUTOGRADER_SUBMISSION``, ``AUTOGRADER_RESULTS``,
+    ``AUTOGRADER_SOURCE`` (where the zip was unpacked: ``settings.json``, ``points.json``)."""
+    from utils.grading.batch import find_other_files, find_submissions, grade_batch
+
+    env = os.environ if environ is None else environ
+    root = Path(env.get("AUTOGRADER_ROOT", "/autograder"))
+    submission = Path(env.get("AUTOGRADER_SUBMISSION", root / "submission"))
+    results_dir = Path(env.get("AUTOGRADER_RESULTS", root / "results"))
+    source = Path(env.get("AUTOGRADER_SOURCE", root / "source"))
+    settings = {}
+    if (source / "settings.json").exists():
+        settings = json.loads((source / "settings.json").read_text(encoding="utf-8"))
+    notes = []
+    try:
+        points = load_points(source / "points.json" if (source / "points.json").exists() else None)
+    except PointsError as exc:
+        print(f"warning: {exc}; using 1 point per exercise", file=log)
+        points = Points()
+    found = find_submissions([submission]) if submission.is_dir() else []
+    for other in (find_other_files([submission]) if submission.is_dir() else []):
+        notes.append(f"Ignored {other}: not a notebook (.ipynb).")
+    timeout = float(settings.get("timeout", 300))
+    results = grade_batch(found, workers=1, timeout=timeout, memory_mb=settings.get("memory_mb"),
+                          notebook_timeout=settings.get("notebook_timeout"),
+                          network=bool(settings.get("allow_network", False)), log=log) if found else []
+    doc = gradescope_merged(results, points, notes)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "results.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
+                                              encoding="utf-8")
+    print(f"wrote {results_dir / 'results.json'}: score {doc['score']:g} "
+          f"of {sum(t['max_score'] for t in doc['tests']):g}", file=log)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["autograde"]:
+        sys.exit(autograde())
+    print("usage: python -m utils.grading.export autograde   (what the Gradescope run_autograder script runs)",
+          file=sys.stderr)
+    sys.exit(2)
