@@ -1,6 +1,9 @@
-"""The two README commands: set-up happens once, re-running does not reinstall, Lab is local and token-protected."""
+"""The two README commands: set-up happens once, re-running does not reinstall, Lab is local and token-protected;
+every make target runs course.py, the same entry Windows uses (tests/test_course_entry.py tests it on simulated
+platforms)."""
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +19,53 @@ def _make(*args):
 def test_installed_venv_is_up_to_date_so_nothing_is_reinstalled():
     if not (ROOT / ".venv" / ".installed-dev").exists():
         pytest.skip("the venv was not made by `make test`")
-    assert _make("-q", "venv", "dev").returncode == 0, "make would reinstall although nothing changed"
-    dry = _make("-n", "lab").stdout
-    assert "pip" not in dry, dry
+    for target in ("venv", "dev", "lab", "test"):
+        dry = _make("-n", target)
+        assert dry.returncode == 0 and "pip" not in dry.stdout, dry.stdout + dry.stderr  # would reinstall
 
 
 def test_lab_starts_the_workspace_on_localhost_with_a_token():
-    dry = _make("-n", "-W", "requirements.txt", "lab").stdout  # -W: pretend requirements changed
-    assert "pip --disable-pip-version-check -q install -r requirements.txt" in dry
+    dry = _make("-n", "lab").stdout  # make -n: course.py --dry-run prints the commands it would run
     assert "-m utils.workspace" in dry
     lab = next(line for line in dry.splitlines() if "jupyter lab" in line)
     assert "--ip=127.0.0.1" in lab and "--notebook-dir=my-work" in lab
     assert "token" not in lab.lower()  # the default (a random token) stays on
+
+
+TARGETS = ["venv", "dev", "lab", "test", "test-portable", "loopback", "notebooks", "check-notebooks", "site",
+           "progress"]  # not clean-venv: should make ever run it for real, it would delete the venv under test
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_target_runs_course_py_the_windows_entry_too(target):
+    """One implementation: each make target is `course.py TARGET`, and `make -n` prints what course.py would do."""
+    dry = _make("-n", target)
+    assert dry.returncode == 0, dry.stderr
+    first, *rest = dry.stdout.splitlines()
+    assert "course.py --dry-run" in first and first.split()[-1] == target, first
+    same = subprocess.run([sys.executable, "course.py", "--dry-run", target], cwd=ROOT, capture_output=True, text=True)
+    assert rest == same.stdout.splitlines()
+
+
+def test_make_test_is_still_the_old_recipe():
+    steps = [line for line in _make("-n", "test").stdout.splitlines() if line.startswith(".venv/bin/python")
+             and " pip " not in line]
+    assert steps == [
+        ".venv/bin/python -m utils.generate --check",
+        ".venv/bin/python -m pytest -n 2 --dist loadfile tests",
+        ".venv/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval --nbval-current-env "
+        "--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 solutions",
+        ".venv/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval-lax --nbval-current-env "
+        "--nbval-cell-timeout=600 notebooks",
+        ".venv/bin/python tests/portability.py --rotate -- -n 2 --dist loadfile solutions",
+    ]
+
+
+def test_make_variables_reach_course_py():
+    dry = _make("-n", "lab", "LAB_PORT=9123").stdout
+    assert "--port=9123" in next(line for line in dry.splitlines() if "jupyter lab" in line)
+    assert "-m pytest -n 3 " in _make("-n", "test", "PYTEST_WORKERS=3").stdout
+    assert "-m utils.progress --grade" in _make("-n", "progress", "ARGS=--grade").stdout
 
 
 def test_environment_yml_installs_the_same_requirements():
