@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = [
-    "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "REGISTRY", "PASS_MARK",
+    "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
     "learner_helper",
 ]
@@ -85,32 +85,56 @@ def exercise(ex_id: str, title: str) -> Callable:
         if ex_id in chapter_registry and chapter_registry[ex_id] != title:
             raise ValueError(f"exercise id {ex_id} registered twice")
         chapter_registry[ex_id] = title
+        return _wrap(body, ex_id, title)
 
-        @functools.wraps(body)
-        def check(*args, **kwargs):
-            if any(is_stub(a) for a in args) or any(is_stub(v) for v in kwargs.values()):
-                raise ExerciseNotAttempted(
-                    ex_id, "replace the `...` in the exercise cell with your answer, run it, then run this check")
-            try:
-                detail = body(*args, **kwargs)
-            except NotImplementedError:
-                raise ExerciseNotAttempted(
-                    ex_id, "your function still raises NotImplementedError: write its body, run the cell, "
-                           "then run this check") from None
-            except CheckFailed as failure:
-                raise ExerciseFailed(ex_id, str(failure)) from None
-            except (ExerciseFailed, ExerciseNotAttempted):
-                raise
-            except Exception as exc:  # the learner's code crashed while we called it
-                raise ExerciseFailed(ex_id, f"your code raised {_short(exc)}") from None
-            line = f"{PASS_MARK} [{ex_id}] {title}: passed"
-            print(line + (f" - {detail}" if detail else ""))
+    return decorate
 
-        check.ex_id = ex_id
-        check.title = title
+
+def private_check(ex_id: str, title: str) -> Callable:
+    """A check an instructor keeps outside the course (``python -m utils.grade --private-checks DIR``): it takes the
+    same arguments as the course's check of exercise ``ex_id``, runs after it when grading, and is reported as its
+    own line, marked private. Not registered: the course's exercises do not change.
+
+    >>> @private_check("0.1", "Codes of accented letters")
+    ... def accents(fn):
+    ...     expect(fn("é") == [233], "é is one code point, 233")
+    >>> accents(lambda word: [ord(c) for c in word])
+    ✅ [0.1] Codes of accented letters: passed
+    >>> accents.private, accents.ex_id
+    (True, '0.1')
+    """
+    def decorate(body: Callable) -> Callable:
+        check = _wrap(body, ex_id, title)
+        check.private = True
         return check
 
     return decorate
+
+
+def _wrap(body: Callable, ex_id: str, title: str) -> Callable:
+    @functools.wraps(body)
+    def check(*args, **kwargs):
+        if any(is_stub(a) for a in args) or any(is_stub(v) for v in kwargs.values()):
+            raise ExerciseNotAttempted(
+                ex_id, "replace the `...` in the exercise cell with your answer, run it, then run this check")
+        try:
+            detail = body(*args, **kwargs)
+        except NotImplementedError:
+            raise ExerciseNotAttempted(
+                ex_id, "your function still raises NotImplementedError: write its body, run the cell, "
+                       "then run this check") from None
+        except CheckFailed as failure:
+            raise ExerciseFailed(ex_id, str(failure)) from None
+        except (ExerciseFailed, ExerciseNotAttempted):
+            raise
+        except Exception as exc:  # the learner's code crashed while we called it
+            raise ExerciseFailed(ex_id, f"your code raised {_short(exc)}") from None
+        line = f"{PASS_MARK} [{ex_id}] {title}: passed"
+        print(line + (f" - {detail}" if detail else ""))
+
+    check.ex_id = ex_id
+    check.title = title
+    return check
 
 
 # ----------------------------------------------------------------------------------------------------------------
