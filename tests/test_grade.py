@@ -154,7 +154,7 @@ def test_json_shape(mixed_run, solution_run):
         assert set(entry) == {"path", "chapter", "problem", "exercises", "all_passed", "checks", "seconds"}
         assert isinstance(entry["all_passed"], bool) and isinstance(entry["seconds"], (int, float))
         for e in entry["exercises"]:
-            assert set(e) == {"id", "title", "status", "message"}
+            assert set(e) == {"id", "title", "status", "message", "private"} and e["private"] is False
             assert e["status"] in {"passed", "failed", "not attempted", "not run"}
             assert isinstance(e["message"], str)
 

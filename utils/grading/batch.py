@@ -97,9 +97,11 @@ def submission_learners(paths: list[Path]) -> dict[str, tuple[str, str]]:
 
 def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeout: float = 300,
                 memory_mb: int | None = None, notebook_timeout: float | None = None, network: bool = False,
-                log=sys.stderr) -> list[NotebookResult]:
+                log=sys.stderr, private_checks: Path | None = None) -> list[NotebookResult]:
     """Grade every submission, ``workers`` at a time (each in its own grading process and kernel), in input order."""
     options = ["--timeout", str(timeout), "--notebook-timeout", str(notebook_timeout or 2 * timeout + 60)]
+    if private_checks is not None:
+        options += ["--private-checks", str(Path(private_checks).resolve())]
     if memory_mb is not None:
         options += ["--memory-mb", str(memory_mb)]
     if network:
@@ -349,7 +351,8 @@ def run_batch(args) -> int:
         return 1
     start = time.perf_counter()
     results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
-                          notebook_timeout=args.notebook_timeout, network=args.allow_network)
+                          notebook_timeout=args.notebook_timeout, network=args.allow_network,
+                          private_checks=args.private_checks)
     wall = time.perf_counter() - start
     rows = report_rows(results)
     summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers, skipped=skipped)

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
         raise SystemExit("error: --timeout must be a positive number of seconds")
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    if args.private_checks is not None and not args.private_checks.is_dir():
+        raise SystemExit(f"error: --private-checks {args.private_checks}: no such folder")
     if argv and argv[0] == "bundle":  # a folder named bundle is graded as ./bundle
         return run_bundle(args)
     if (args.out is not None or args.gradescope is not None or args.canvas is not None
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
     results = []
     for path in args.paths:
         result = grade_notebook(path, timeout=args.timeout, memory_mb=args.memory_mb,
-                                notebook_timeout=args.notebook_timeout, network=args.allow_network)
+                                notebook_timeout=args.notebook_timeout, network=args.allow_network,
+                                private_checks=args.private_checks)
         results.append(result)
         if not args.json:
             print(format_text(result), flush=True)
@@ -86,6 +89,9 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
     parser.add_argument("--summary", type=Path, default=None, help="batch mode: markdown summary path "
                         "(default: --out with .md)")
     parser.add_argument("--workers", type=int, default=2, help="batch mode: notebooks graded at once (default 2)")
+    parser.add_argument("--private-checks", type=Path, default=None, metavar="DIR",
+                        help="a folder of your own checks (chNN.py, see utils/grading/private.py) run after the "
+                             "course's; reported as private")
     lms = parser.add_argument_group("LMS exports (batch mode; see docs/instructors.md)")
     lms.add_argument("--points", type=Path, default=None,
                      help="JSON file of points per exercise / per notebook (default: 1 point per exercise)")

@@ -36,6 +36,7 @@ from utils.grading.course import (COURSE, STARTUP, Course, course_exercises, exp
                                   plan)
 from utils.grading.judge import Judge, Verdict, load_check_module
 from utils.grading.kernel import CellRun, Kernel, KernelStartError
+from utils.grading.private import load_private_checks
 from utils.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
                                    NotebookResult)
 from utils.grading.sandbox import DEFAULT_MEMORY_MB, Limits
@@ -45,19 +46,22 @@ MAX_RESTARTS = 10
 
 def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = DEFAULT_MEMORY_MB,
                    notebook_timeout: float | None = None, course: Course | None = None,
-                   course_dir: Path | None = None, network: bool = False) -> NotebookResult:
+                   course_dir: Path | None = None, network: bool = False,
+                   private_checks: Path | None = None) -> NotebookResult:
     """Grade one notebook with the course's checks; never modifies ``path``.
 
     ``timeout`` limits each cell, ``notebook_timeout`` (default 2 x timeout + 60 s) the whole run, restarts
     included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` (or ``course_dir``, its
-    folder of learner notebooks) says where the course's own notebooks and checks are."""
+    folder of learner notebooks) says where the course's own notebooks and checks are; ``private_checks`` is an
+    instructor's folder of extra checks (:mod:`utils.grading.private`)."""
     if course is None:
         course = Course(notebooks=Path(course_dir)) if course_dir else COURSE
     start = time.monotonic()
     path = Path(path)
     result = NotebookResult(str(path))
     try:
-        _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network)
+        _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network,
+                    private_checks)
     finally:
         result.seconds = round(time.monotonic() - start, 2)
     return result
@@ -86,7 +90,7 @@ def read_notebook(path: Path):
     return nb, None
 
 
-def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, network) -> None:
+def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, network, private_folder) -> None:
     nb, result.problem = read_notebook(path)
     if nb is None:
         return
@@ -104,10 +108,21 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
     result.checks = "course"
     for ex in exercises:
         results.setdefault(ex.id, ExerciseResult(ex.id, ex.title))
+    private = load_private_checks(private_folder, result.chapter, list(results))
+    if private.by_exercise:  # each private check's line right after its exercise's
+        ordered = {}
+        for ex_id, r in results.items():
+            ordered[ex_id] = r
+            for result_id, _ in private.by_exercise.get(ex_id, []):
+                ordered[result_id] = ExerciseResult(result_id, private.titles[result_id], private=True)
+        results.clear()
+        results.update(ordered)
     result.exercises = list(results.values())
     the_plan = plan(nb, result.chapter, exercises, course)
     for ex_id, why in the_plan.missing.items():
         _record(results, ex_id, FAILED, why)
+        for result_id, _ in private.by_exercise.get(ex_id, []):
+            _record(results, result_id, FAILED, why)
     limits = Limits(memory_mb=memory_mb or None, cpu_s=int(notebook_timeout * (os.cpu_count() or 1)) + 60,
                     network=network)
     try:
@@ -119,7 +134,7 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         kernel = Kernel(Path(tmp), limits)
         runner = _Runner(kernel, Judge(kernel, kernel.workdir), checks, timeout, time.monotonic() + notebook_timeout,
-                         notebook_timeout)
+                         notebook_timeout, private.by_exercise)
         try:
             runner.kernel.start()
         except KernelStartError as exc:
@@ -131,6 +146,8 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
                 runner.kernel.close()
     if result.problem:
         _not_run(results, "not reached: " + result.problem)
+    if private.problems:
+        result.problem = "; ".join(filter(None, [result.problem, *private.problems]))
 
 
 def _not_run(results, message: str) -> None:
@@ -148,8 +165,8 @@ class _Runner:
     """Runs a plan's steps in one kernel, containing each fault (see the module docstring)."""
 
     def __init__(self, kernel: Kernel, judge: Judge, checks, timeout: float, deadline: float,
-                 notebook_timeout: float):
-        self.kernel, self.judge, self.checks = kernel, judge, checks
+                 notebook_timeout: float, private: dict | None = None):
+        self.kernel, self.judge, self.checks, self.private = kernel, judge, checks, private or {}
         self.timeout, self.deadline, self.notebook_timeout = timeout, deadline, notebook_timeout
         self.finished: list[str] = []  # learner cells that ran to their end: what a restart runs again
         self.restarts = 0
@@ -169,23 +186,32 @@ class _Runner:
             return problem
         for step in the_plan.steps:
             answer = answers.get(step.exercise) if step.kind == "check" else None
+            private = self.private.get(step.exercise, []) if step.kind == "check" else []
             if answer is not None and answer.state in ("timeout", "died"):
-                continue  # its exercise cell already failed (and the kernel was recovered): nothing to check
+                for result_id, _ in private:  # its exercise cell already failed (the kernel was recovered)
+                    _record(results, result_id, FAILED, results[step.exercise].message)
+                continue
             left = self._time_left()
             if left <= 0:
                 return "; ".join([*notes, self._over()])
             cell_timeout = min(self.timeout, left)
             if step.kind == "check":
-                verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer)
-                run = verdict.fault or CellRun()
-                if run.state == "timeout" and cell_timeout < self.timeout:
-                    return "; ".join([*notes, self._over()])
-                status, message = judge(verdict, answer, memory_mb, cell_timeout)
-                if status == PASSED and step.exercise in the_plan.references:
-                    status = FAILED
-                    message = ("uses the course's reference implementation ("
-                               + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
-                _record(results, step.exercise, status, message)
+                run = CellRun()
+                for result_id, check in [(step.exercise, None), *private]:  # the course's check, then private ones
+                    if run.state in ("timeout", "died"):  # the check before broke the kernel: same verdict
+                        _record(results, result_id, FAILED, results[step.exercise].message)
+                        continue
+                    cell_timeout = min(self.timeout, self._time_left())
+                    verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer, check=check)
+                    run = verdict.fault or CellRun()
+                    if run.state == "timeout" and cell_timeout < self.timeout:
+                        return "; ".join([*notes, self._over()])
+                    status, message = judge(verdict, answer, memory_mb, cell_timeout)
+                    if status == PASSED and step.exercise in the_plan.references:
+                        status = FAILED
+                        message = ("uses the course's reference implementation ("
+                                   + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
+                    _record(results, result_id, status, message)
             else:
                 run = self.kernel.run(step.source, cell_timeout)
                 if run.state == "timeout" and cell_timeout < self.timeout:

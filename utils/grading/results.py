@@ -24,6 +24,7 @@ class ExerciseResult:
     title: str
     status: str = NOT_ATTEMPTED
     message: str = NEVER_REPORTED
+    private: bool = False  # an instructor's private check (utils/grading/private.py), not one of the course's
 
 
 @dataclass
