@@ -1,4 +1,4 @@
-"""word2vec on the WordNet glosses: the course's torch SGNS (utils/word2vec.py) vs gensim at equal time budgets.
+"""word2vec on the WordNet glosses: the course's torch SGNS (utils/word2vec/) vs gensim at equal time budgets.
 
     .venv/bin/python benchmarks/bench_word2vec.py                       # budgets 15, 30, 40, 60 s, epochs 1, 2 (~9 min)
     .venv/bin/python benchmarks/bench_word2vec.py --budgets 15 30       # quicker

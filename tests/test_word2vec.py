@@ -1,4 +1,4 @@
-"""utils/word2vec.py (skip-gram with negative sampling) and utils/wordnet.py: small, fast cases only.
+"""utils/word2vec/ (skip-gram with negative sampling) and utils/wordnet.py: small, fast cases only.
 
 The real training run on the WordNet glosses is exercised by notebook 05 (nbval) and measured by
 benchmarks/bench_word2vec.py; here every corpus is a few hundred tokens.
