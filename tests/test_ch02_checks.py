@@ -45,7 +45,8 @@ def test_lp_norm_torch():
     assert_rejects(ch02.lp_norm_torch, lambda x, p: (x.abs() ** p).sum() ** 0.5, match="not always the square")
     assert_rejects(ch02.lp_norm_torch, lambda x, p: (x ** p).sum() ** (1 / p), match="absolute value first")
     assert_rejects(ch02.lp_norm_torch, lambda x, p: (x.abs() ** p).sum() ** (1 / p), match="special case")
-    assert_rejects(ch02.lp_norm_torch, lambda x, p: x.abs().sum(), match="L2 norm")
+    assert_rejects(ch02.lp_norm_torch, lambda x, p: x.abs().sum(), match="L1 norm")
+    assert_rejects(ch02.lp_norm_torch, lambda x, p: x.abs().sum() + 1, match="L1 norm of")
 
 
 def test_lp_norm_torch_rejects_max_without_abs():
@@ -86,7 +87,9 @@ def test_cosine():
     assert_rejects(ch02.cosine, lambda a, b: 1 - (a @ b) / (norm(a) * norm(b)), match="DISTANCE")
     assert_rejects(ch02.cosine, lambda a, b: np.arccos((a @ b) / (norm(a) * norm(b))), match="radians")
     assert_rejects(ch02.cosine, lambda a, b: abs((a @ b) / (norm(a) * norm(b))), match="opposite")
-    assert_rejects(ch02.cosine, lambda a, b: float(np.asarray(a) @ np.asarray(b)) / 50.0, match="torch input")
+    assert_rejects(ch02.cosine, lambda a, b: float(np.asarray(a) @ np.asarray(b)) / 50.0, match="divided by 50")
+    assert_rejects(ch02.cosine, lambda a, b: 0.96 if b[0] == 8 else -1.0 if len(a) == 2 else 0.5,
+                   match="torch input")
 
 
 # ---------------------------------------------------------------- 2.5
@@ -134,7 +137,9 @@ def test_pairwise_cos():
     assert_rejects(ch02.pairwise_cos, lambda A, B: (A / A.norm(dim=1, keepdim=True)) @ B.T, match="only one")
     assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(B, A), match="transposed")
     assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B)[:, :3], match="shape")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B) * 0.5, match="not the cosines")
+    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B) * 0.5, match="scaled by 0.5")
+    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B).abs(), match="signs")
+    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B).clamp(min=0), match=r"entry \(\d, \d\)")
 
 
 # ---------------------------------------------------------------- 2.7

@@ -116,18 +116,20 @@ def test_embedding_layer():
     assert_rejects(ch04.embedding_layer, *layer_answer(torch.nn.Embedding(8, len(VOCAB))), match="swapped")
     assert_rejects(ch04.embedding_layer, torch.nn.Embedding(5, 8), ids, X, match="<pad> included")
     assert_rejects(ch04.embedding_layer, torch.nn.Embedding(7, 8), ids, X, match="one row per vocabulary entry")
-    assert_rejects(ch04.embedding_layer, torch.nn.Embedding(6, 4), ids, X, match="embedding_dim should be 8")
+    assert_rejects(ch04.embedding_layer, torch.nn.Embedding(6, 4), ids, X, match="vectors of 4 numbers")
     assert_rejects(ch04.embedding_layer, torch.nn.Linear(6, 8), ids, X, match="torch.nn.Embedding")
     assert_rejects(ch04.embedding_layer, layer, ids + 1, X, match="one too high")
     assert_rejects(ch04.embedding_layer, layer, ids - 1, X, match="one too low")
     assert_rejects(ch04.embedding_layer, layer, WANT_IDS, X, match="torch tensor")
     assert_rejects(ch04.embedding_layer, layer, ids.float(), X, match="integers")
     assert_rejects(ch04.embedding_layer, layer, torch.tensor([VOCAB.index(w) for w in sorted(set(
-        "the cat sat on the mat".split()))]), X, match="should be")
+        "the cat sat on the mat".split()))]), X, match="each distinct word once")
+    assert_rejects(ch04.embedding_layer, layer, ids[:5], X, match="needs 6 entries")
+    assert_rejects(ch04.embedding_layer, layer, ids.flip(0), X, match="in sentence order")
     assert_rejects(ch04.embedding_layer, layer, ids, X.T, match=r"shape \(6, 8\)")
     assert_rejects(ch04.embedding_layer, layer, ids, layer.weight, match=r"not emb_layer\(ids\)")
     assert_rejects(ch04.embedding_layer, layer, ids, torch.randn(6, 8), match="emb_layer\\(ids\\)")
-    assert_rejects(ch04.embedding_layer, layer, ids, X.detach().numpy(), match="output tensor")
+    assert_rejects(ch04.embedding_layer, layer, ids, X.detach().numpy(), match="tensor emb_layer\\(ids\\) returns")
 
 
 # ---------------------------------------------------------------- 4.4
@@ -166,7 +168,8 @@ def test_gpt2_table():
     assert_rejects(ch04.gpt2_table, P, P * 4 / 1e9, P * 2 / 1e9, match="GB")
     assert_rejects(ch04.gpt2_table, P, 154.39, 154.39, match="equals the fp32 size")
     assert_rejects(ch04.gpt2_table, P, 154.39, 308.78, match="HALF")
-    assert_rejects(ch04.gpt2_table, P, 154.39, 38.6, match="2 bytes")
+    assert_rejects(ch04.gpt2_table, P, 154.39, 38.6, match="millions; multiply by 2 bytes")
+    assert_rejects(ch04.gpt2_table, P, 154.39, 70.0, match=r"params \* 2 bytes / 1e6")
 
 
 # ---------------------------------------------------------------- 4.6
@@ -258,7 +261,11 @@ def test_nearest_ids():
     assert_rejects(ch04.nearest_ids, lambda E, q, k: nearest_ok(E, q, k - 1), match="exactly k = 3")
     assert_rejects(ch04.nearest_ids, lambda E, q, k: torch.sort(F.cosine_similarity(E, E[q][None]),
                                                                descending=True).values[1:k + 1], match="IDS")
-    assert_rejects(ch04.nearest_ids, lambda E, q, k: [2, 1, 4][:k], match="small example only")
+    assert_rejects(ch04.nearest_ids, lambda E, q, k: [2, 1, 4][:k], match="answer of the small example")
+    assert_rejects(ch04.nearest_ids, lambda E, q, k: nearest_ok(E, q, 3), match="not a fixed 3")
+    assert_rejects(ch04.nearest_ids, lambda E, q, k: nearest_ok(E, q, k) if len(E) == 6 else list(range(k)),
+                   match="small example only")
+    assert_rejects(ch04.nearest_ids, lambda E, q, k: torch.tensor(nearest_ok(E, q, k)).float(), match="integers")
     assert_rejects(ch04.nearest_ids, lambda E, q, k: None, match="return")
 
 

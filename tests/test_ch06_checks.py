@@ -22,7 +22,9 @@ def test_bag_of_embeddings():
     assert_rejects(ch06.bag_of_embeddings, lambda ids, table: None, match="return")
     # order-aware weighting: position-weighted sum is not a bag
     assert_rejects(ch06.bag_of_embeddings,
-                   lambda ids, table: sum((i + 1) * table[t] for i, t in enumerate(ids)), match="not the sum")
+                   lambda ids, table: sum((i + 1) * table[t] for i, t in enumerate(ids)), match="reordering")
+    assert_rejects(ch06.bag_of_embeddings, lambda ids, table: 2 * table[ids].sum(dim=0), match="multiple")
+    assert_rejects(ch06.bag_of_embeddings, lambda ids, table: table[ids].sum(dim=0) + table[0], match="not table")
 
 
 # ---------------------------------------------------------------- 6.2 add positions

@@ -96,6 +96,9 @@ def lp_norm_torch(fn):
         raise CheckFailed("p=3 gives sqrt(17): the root is the p-th root (** (1 / p)), not always the square root")
     if _close(got[3], 1.0):
         raise CheckFailed("p=3 gives 1: take the absolute value first (x.abs() ** p); odd powers keep the minus sign")
+    if all(_close(got[p], 5.0) for p in (1, 2, 3)):
+        raise CheckFailed("every p gives 5 = sum of |x_i|, the L1 norm: raise |x_i| to the power p, sum, then take "
+                          "the p-th root, ** (1 / p)")
     for p in (1, 2, 3):
         expect(_close(got[p], cases[p]), f"the L{p} norm of [1, -2, 2] should be {cases[p]:.4g}, got {got[p]:.4g}")
     try:
@@ -158,6 +161,9 @@ def cosine(fn):
     expect(_close(opposite, -1.0), f"a and -2a point in opposite directions: cosine -1, got {opposite:g}")
     import torch
     got_t = _number(fn(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])), "cosine of torch vectors")
+    if _close(got_t, 1.0 / 50.0):
+        raise CheckFailed("for [1,0,0] and [1,1,0] you divided by 50, the |a| * |b| of the first example: compute the "
+                          "norms of the vectors you are given")
     expect(_close(got_t, math.sqrt(0.5)), f"torch input: cosine of [1,0,0] and [1,1,0] should be 0.7071, got {got_t:g}")
 
 
@@ -220,7 +226,17 @@ def pairwise_cos(fn):
     a_n, b_n = vectors.normalize_rows(a), vectors.normalize_rows(b)
     if np.allclose(got_np, a_n @ b.T, atol=1e-4) or np.allclose(got_np, a @ b_n.T, atol=1e-4):
         raise CheckFailed("only one of A and B was normalised; cosine divides by both lengths")
-    expect(np.allclose(got_np, want, atol=1e-4), "the values are not the cosines between rows of A and rows of B")
+    ratio = got_np / np.where(np.abs(want) > 1e-8, want, np.nan)
+    if np.all(np.isfinite(ratio)) and np.allclose(ratio, ratio.flat[0], atol=1e-4) and not np.isclose(ratio.flat[0], 1):
+        raise CheckFailed(f"every cosine is scaled by {ratio.flat[0]:.4g}: divide each dot product by the two norms "
+                          "and nothing else, so cosines stay in [-1, 1]")
+    if not np.allclose(got_np, want, atol=1e-4) and np.allclose(np.abs(got_np), np.abs(want), atol=1e-4):
+        raise CheckFailed("some signs are flipped: do not take absolute values; a cosine is negative for vectors "
+                          "pointing apart")
+    worst = np.unravel_index(np.argmax(np.abs(got_np - want)), want.shape)
+    expect(np.allclose(got_np, want, atol=1e-4),
+           f"entry {tuple(int(i) for i in worst)} should be cos(A[{worst[0]}], B[{worst[1]}]) = {want[worst]:.4f}, "
+           f"got {got_np[worst]:.4f}: normalise each row of A and of B to length 1, then A_n @ B_n.T")
     expect(np.all(np.abs(got_np) <= 1 + 1e-5), "cosines must lie in [-1, 1]")
 
 

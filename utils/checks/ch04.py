@@ -117,7 +117,8 @@ def embedding_layer(layer, ids, X):
     if V == len(vocab) - 1:
         raise CheckFailed(f"{V} rows for {len(vocab)} vocabulary entries: every entry needs a row, <pad> included")
     expect(V == len(vocab), f"emb_layer needs one row per vocabulary entry ({len(vocab)}), got {V}")
-    expect(d == 8, f"embedding_dim should be 8, got {d}")
+    expect(d == 8, f"your layer makes vectors of {d} numbers: the exercise asks for d = 8, "
+                   "torch.nn.Embedding(len(vocab), 8)")
     expect(_is_torch(ids), f"ids should be a torch tensor (nn.Embedding takes a LongTensor), got {type(ids).__name__}")
     expect(not ids.dtype.is_floating_point, f"ids must be integers (torch.long), got {ids.dtype}")
     got_ids = ids.tolist()
@@ -125,8 +126,16 @@ def embedding_layer(layer, ids, X):
         raise CheckFailed("ids are one too high: the id of a word is its position in vocab, counting from 0")
     if got_ids == [i - 1 for i in want_ids]:
         raise CheckFailed("ids are one too low: vocab[0] is '<pad>', so 'the' is id 1")
-    expect(got_ids == want_ids, f"ids should be {want_ids} (position of each word in vocab), got {got_ids}")
-    expect(_is_torch(X), f"X should be the layer's output tensor, got {type(X).__name__}")
+    if set(got_ids) == set(want_ids) and len(got_ids) == len(set(want_ids)):
+        raise CheckFailed(f"ids {got_ids} hold each distinct word once (a set?): keep one id per word of the "
+                          "sentence, in order - 'the' appears twice")
+    if len(got_ids) != len(want_ids):
+        raise CheckFailed(f"the sentence has {len(want_ids)} words, so ids needs {len(want_ids)} entries, got "
+                          f"{len(got_ids)}: one id per word, [vocab.index(w) for w in sentence]")
+    expect(got_ids == want_ids, f"ids should be {want_ids}: the id of each word is its position in vocab, "
+                                f"vocab.index(w), in sentence order; got {got_ids}")
+    expect(_is_torch(X), f"X should be the tensor emb_layer(ids) returns, got {type(X).__name__}: call the layer on "
+                         "the ids and keep its output as it is")
     expect(tuple(X.shape) == (len(want_ids), 8), f"X should have shape (6, 8), one row per token, got {tuple(X.shape)}")
     expect(torch.allclose(X.detach(), layer.weight.detach()[want_ids]),
            "X is not emb_layer(ids): compute it by calling the layer on the ids")
@@ -175,6 +184,8 @@ def gpt2_table(n_params, fp32_mb, fp16_mb):
         raise CheckFailed("gpt2_fp16_mb equals the fp32 size: fp16 takes 2 bytes per number, half of fp32")
     if abs(f16 - want * 2 / 2**20) < 0.01:
         raise CheckFailed("gpt2_fp16_mb is in MiB (2**20 bytes); here MB means 10**6 bytes")
+    if abs(f16 - want / 1e6) < 0.01:
+        raise CheckFailed("gpt2_fp16_mb is the parameter count in millions; multiply by 2 bytes per fp16 number")
     if abs(f16 - 2 * f32) < 0.01:
         raise CheckFailed("gpt2_fp16_mb is double the fp32 size: fp16 takes 2 bytes per number, HALF of fp32's 4")
     expect(abs(f16 - want * 2 / 1e6) < 0.01, f"gpt2_fp16_mb should be params * 2 bytes / 1e6, got {f16:g}")
@@ -193,7 +204,8 @@ _NEAREST_E = [[1.0, 0.0, 0.0],
 
 @exercise("4.6", "Nearest neighbours by cosine")
 def nearest_ids(fn):
-    """fn(E, query_id, k) -> k row ids by decreasing cosine similarity to row query_id, query excluded."""
+    """fn(E, query_id, k) -> k integer row ids (a list or a 1-D tensor) by decreasing cosine similarity to row
+    query_id, query excluded."""
     import torch
 
     E = torch.tensor(_NEAREST_E)                  # (6, 3)
@@ -203,6 +215,9 @@ def nearest_ids(fn):
     expect(arr.size == 3, f"return exactly k = 3 ids, got {arr.size}")
     if arr.dtype.kind == "f" and not np.allclose(arr, np.round(arr)):
         raise CheckFailed("return the row IDS (integers), not the similarity scores")
+    if arr.dtype.kind not in "iu":
+        raise CheckFailed(f"the ids should be integers (a list of ints or an integer tensor), got dtype {arr.dtype}: "
+                          "argsort / topk(...).indices give integer ids")
     ids = [int(i) for i in arr]
     if ids == [0, 3, 5]:
         raise CheckFailed("that is the LEAST similar first (the query's -inf sorts to the front in ascending order): "
@@ -231,5 +246,10 @@ def nearest_ids(fn):
     scores[17] = -2.0
     want = torch.argsort(scores, descending=True)[:5].tolist()
     other = [int(i) for i in as_numpy(fn(R.clone(), 17, 5), "the result on a random matrix").ravel()]
+    if other[:3] == [2, 1, 4]:
+        raise CheckFailed("on a random (50, 8) matrix you returned [2, 1, 4] again, the answer of the small example: "
+                          "compute the ids from E, query_id and k")
+    if len(other) != 5:
+        raise CheckFailed(f"on a random (50, 8) matrix with k = 5 you returned {len(other)} ids: use k, not a fixed 3")
     expect(other == want, f"right on the small example only? on a random (50, 8) matrix, query 17, k 5, "
                           f"expected {want}, got {other}")

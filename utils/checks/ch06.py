@@ -46,9 +46,14 @@ def bag_of_embeddings(fn):
         raise CheckFailed("you averaged the rows; this exercise asks for the plain sum (both are order-blind)")
     if _close(got, table.numpy()[: len(ids)].sum(axis=0)):
         raise CheckFailed("you summed the first rows of the table, not the rows of the token ids: use table[token_ids]")
-    expect(_close(got, rows.sum(axis=0)), "the result is not the sum of the rows table[token_ids]")
     again = _result(fn([4, 3, 1], table), "bag_of_embeddings")
-    expect(_close(again, got), "reordering the same tokens changed your sum: a sum must not depend on the order")
+    if not _close(again, got):
+        raise CheckFailed("reordering the same tokens changed your result: each row must count the same wherever "
+                          "its token stands - a bag is the plain sum table[token_ids].sum(dim=0)")
+    if _close(got, 2 * rows.sum(axis=0)) or _close(got, rows.sum(axis=0) * len(ids)):
+        raise CheckFailed("your sum is a multiple of the right one: add each looked-up row exactly once")
+    expect(_close(got, rows.sum(axis=0)),
+           "the result is not table[token_ids].sum(dim=0): look up the rows of the ids, then add them up over dim 0")
     return "the same three tokens in any order give the same vector"
 
 
@@ -112,7 +117,7 @@ def _sinusoid(n: int, d: int, base: float, *, freq_exp=None, swap=False, halves=
 
 @exercise("6.3", "Build the sinusoidal position table")
 def sinusoidal_table(fn):
-    """fn(num_positions, dim, base=10000) -> (num_positions, dim): sin on even columns, cos on odd ones."""
+    """fn(num_positions, dim, base=10000) -> (num_positions, dim) tensor or array: sin on even columns, cos on odd."""
     n, d = 50, 16
     got = _result(fn(n, d), "sinusoidal_table")
     if got.shape == (d, n):
@@ -203,7 +208,8 @@ def rope(fn):
 # ------------------------------------------------------------------------------------------------------- 6.5
 @exercise("6.5", "The RoPE score depends only on m - n")
 def rope_score(fn):
-    """fn(q, k, m, n) -> float: rotate q to position m, k to position n (utils.positional.apply_rope), dot them."""
+    """fn(q, k, m, n) -> one number (a float or a 0-d tensor): rotate q to position m, k to position n
+    (utils.positional.apply_rope), dot them."""
     torch = _torch()
     from utils.positional import apply_rope
 
