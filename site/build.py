@@ -38,6 +38,10 @@ from nbconvert.filters.markdown import markdown2html
 
 SITE = Path(__file__).resolve().parent
 ROOT = SITE.parent
+if str(ROOT) not in sys.path:  # run as a script (python site/build.py): the course's package is one folder up
+    sys.path.insert(0, str(ROOT))
+from utils.course_format import is_exercise, strip_markers  # noqa: E402
+
 DEFAULT_OUT = ROOT / "_build" / "site"
 MARKER = ".course-site"  # written into the output folder; only such a folder is ever wiped by a rebuild
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -50,7 +54,6 @@ VENDOR_FILES = [
     "mathjax/tex-svg-full.js", "mathjax/LICENSE",
     "README.md",
 ]
-SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 NB_LINK = re.compile(r"\]\(\s*(?:\./)?(?:\.\./)?(?:notebooks/|solutions/|my-work/)?"
                      r"(?P<stem>\d\d_[\w.-]+?)\.ipynb(?P<anchor>#[^)\s]*)?\s*\)")
 MD_LINK_TO_NB = re.compile(r"\[(?P<text>[^\]]+)\]\(\s*[^)\s]*?(?P<stem>\d\d_[\w.-]+?)\.ipynb(?:#[^)\s]*)?\s*\)")
@@ -113,8 +116,8 @@ def prepare(nb, published: set[str]):
     """A copy of the notebook fit for the site: solution markers removed, notebook links rewritten."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
-            cell.source = SOLUTION_MARKER.sub("", cell.source)
+        if cell.cell_type == "code" and is_exercise(cell):
+            cell.source = strip_markers(cell.source)
         elif cell.cell_type == "markdown":
             cell.source = _rewrite_links(cell.source, published)
     return nb
@@ -353,7 +356,7 @@ def build(out: Path = DEFAULT_OUT, notebooks: list[Path] | None = None, quiet: b
         manifest_pages.append({"file": ch.href, "title": ch.title, "source": f"solutions/{ch.path.name}",
                                "math": has_math(nb), "widget_views": widget_views(nb),
                                "widget_state": bool(nb.metadata.get("widgets")),
-                               "exercises": sum("exercise" in c.metadata.get("tags", []) for c in nb.cells)})
+                               "exercises": sum(is_exercise(c) for c in nb.cells)})
 
     for ch, text in pages.items():  # the sidebars need every chapter's title and sections
         text = text.replace("<!--COURSE-CHAPTERS-->", chapters_html(chapters, ch), 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 
 from utils import grade
+from utils.course_format import is_check, is_exercise
 from utils.grading.judge import parse_check_call
 from utils.grading.notebook import read_notebook
 
@@ -22,7 +23,7 @@ def learner():
 
 
 def exercise_cells(nb):
-    return [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    return [c for c in nb.cells if is_exercise(c)]
 
 
 def checked_after(nb) -> dict[str, str]:
@@ -42,7 +43,7 @@ def test_deleted_exercise_cell_is_reported_not_guessed():
 def test_check_cells_removed_or_moved_change_nothing():
     nb = learner()
     expected = checked_after(nb)
-    checks = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+    checks = [c for c in nb.cells if is_check(c)]
     nb.cells = [c for c in nb.cells if c not in checks]
     assert checked_after(nb) == expected
     nb.cells = checks[::-1] + nb.cells  # moved to the top, in reverse
@@ -51,7 +52,7 @@ def test_check_cells_removed_or_moved_change_nothing():
 
 def test_duplicated_exercise_cell_the_later_copy_answers(tmp_path):
     raw = json.loads(LEARNER.read_text(encoding="utf-8"))
-    i = next(k for k, c in enumerate(raw["cells"]) if "exercise" in c["metadata"].get("tags", []))
+    i = next(k for k, c in enumerate(raw["cells"]) if is_exercise(c))
     copy_of = copy.deepcopy(raw["cells"][i])
     copy_of["source"] = "# my second try\n" + "".join(copy_of["source"])
     raw["cells"].insert(i + 2, copy_of)  # after the check cell, same id

@@ -10,11 +10,12 @@ import pytest
 
 from utils import grade
 from utils.checks import REGISTRY
+from utils.checks.contract import PASSED, read_outputs
+from utils.course_format import chapter_of, is_check
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LEARNER = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PASSED = re.compile(r"✅ \[(\d+\.\d+)\]")
 
 
 def _ids(paths):
@@ -45,7 +46,7 @@ def test_notebook_has_the_parts_every_notebook_has(path):
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))
 def test_every_registered_exercise_is_in_its_notebook_and_passes(path):
     """The committed outputs of a solution show each of its chapter's exercises passing (nbval re-runs them)."""
-    chapter = grade.chapter_of(nbformat.read(path, as_version=4), path)
+    chapter = chapter_of(path, nbformat.read(path, as_version=4))
     module = importlib.import_module(f"utils.checks.ch{chapter}")
     expected = set(REGISTRY[chapter])
     assert expected, f"utils/checks/ch{chapter}.py registers no exercise"
@@ -53,9 +54,8 @@ def test_every_registered_exercise_is_in_its_notebook_and_passes(path):
     nb = nbformat.read(path, as_version=4)
     shown = set()
     for cell in nb.cells:
-        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
-            for out in cell.outputs:
-                shown.update(PASSED.findall(out.get("text", "")))
+        if cell.cell_type == "code" and is_check(cell):
+            shown.update(ex_id for ex_id, status, _ in read_outputs(cell.outputs) if status == PASSED)
     assert shown == expected, f"passing checks in outputs {sorted(shown)} != registered {sorted(expected)}"
 
 

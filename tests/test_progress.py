@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from utils import progress
+from utils.checks import contract
 from utils.grading.course import expected_exercises
 from utils.grading.results import FAILED, NOT_ATTEMPTED, PASSED, ExerciseResult, NotebookResult
 
@@ -21,12 +22,18 @@ def code(count, *outputs, source="x = 1"):
 
 
 def passed(ex_id, title="Title"):
-    return {"output_type": "stream", "name": "stdout", "text": [f"✅ [{ex_id}] {title}: passed\n"]}
+    """The output a passing check saves (what the ``exercise`` decorator prints)."""
+    return {"output_type": "stream", "name": "stdout", "text": [contract.pass_line(ex_id, title) + "\n"]}
 
 
 def error(ename, ex_id, message):
-    return {"output_type": "error", "ename": ename, "evalue": f"[{ex_id}] {message}",
-            "traceback": [f"{ename}: [{ex_id}] {message}"]}
+    """The output a failing check saves, as IPython writes it from the check's exception (``ename`` one of the
+    contract's exceptions), or another exception whose value merely looks like one."""
+    if ename not in contract.STATUS_OF_ERROR:
+        return {"output_type": "error", "ename": ename, "evalue": f"[{ex_id}] {message}", "traceback": []}
+    exc = getattr(contract, ename)(ex_id, message)
+    return {"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc),
+            "traceback": exc._render_traceback_()}
 
 
 def write(path, *cells):

@@ -10,6 +10,8 @@ What changes on the way:
 - outputs and execution counts are cleared, cell metadata is trimmed to its tags;
 - check cells get the ``raises-exception`` tag so "Run All" goes on past unfinished exercises;
 - cell ids stay those of the solution, so the grader can match cells across versions.
+
+The format itself (tags, markers, chapter numbers, exercise/check pairs) is :mod:`utils.course_format`.
 """
 from __future__ import annotations
 
@@ -17,41 +19,17 @@ import argparse
 import ast
 import copy
 import json
-import re
 import sys
 from pathlib import Path
 
 import nbformat
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
+from utils.course_format import (BEGIN, END, METADATA_KEY, RAISES_EXCEPTION, SourceError,  # noqa: F401 (re-exported)
+                                 assigned_names, course_metadata, exercise_check_pairs, has_solution, is_begin,
+                                 is_check, is_code, is_end, is_exercise, tags)
+
 STUB_MESSAGE = "Exercise not attempted yet: replace this line with your code"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class SourceError(ValueError):
-    """A solution notebook breaks a rule of the pipeline (unbalanced markers, a check without exercise...)."""
-
-
-def assigned_names(statements) -> list[str]:
-    """Names that top-level statements assign, in order (tuple targets unpacked; the grader uses it too):
-    ``ast.parse("x = 1\\ny, z = 2, 3").body`` -> ``['x', 'y', 'z']``."""
-    names: list[str] = []
-
-    def add(target):
-        if isinstance(target, ast.Name) and target.id not in names:
-            names.append(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                add(element)
-
-    for node in statements:
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                add(target)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            add(node.target)
-    return names
 
 
 def stub_source(source: str) -> str:
@@ -67,12 +45,11 @@ def stub_source(source: str) -> str:
     region: list[str] | None = None
     indent = ""
     for line in source.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped == BEGIN:
+        if is_begin(line):
             if region is not None:
                 raise SourceError("nested '### BEGIN SOLUTION'")
             region, indent = [], line[: len(line) - len(line.lstrip())]
-        elif stripped == END:
+        elif is_end(line):
             if region is None:
                 raise SourceError("'### END SOLUTION' without BEGIN")
             out.extend(_stub_for(region, indent))
@@ -97,23 +74,17 @@ def _stub_for(region: list[str], indent: str) -> list[str]:
     return [f"{indent}# YOUR CODE HERE\n", f'{indent}raise NotImplementedError("{STUB_MESSAGE}")\n']
 
 
-def _tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
 def validate(nb, name: str) -> None:
     """Rules every solution notebook keeps: markers only in exercise cells, each exercise followed by its check."""
-    cells = nb.cells
-    for i, cell in enumerate(cells):
-        tags = _tags(cell)
-        has_marker = BEGIN in cell.source
-        if has_marker and "exercise" not in tags:
+    check_of = dict(exercise_check_pairs(nb.cells))
+    for i, cell in enumerate(nb.cells):
+        has_marker = has_solution(cell.source)
+        if has_marker and not is_exercise(cell):
             raise SourceError(f"{name}: cell {i} has solution markers but no 'exercise' tag")
-        if "exercise" in tags:
+        if is_exercise(cell):
             if not has_marker:
                 raise SourceError(f"{name}: exercise cell {i} has no '### BEGIN SOLUTION' region")
-            following = [c for c in cells[i + 1:] if c.cell_type == "code"]
-            if not following or "check" not in _tags(following[0]):
+            if check_of[i] is None:
                 raise SourceError(f"{name}: exercise cell {i} is not followed by a code cell tagged 'check'")
 
 
@@ -125,31 +96,23 @@ def learner_version(solution, name: str) -> nbformat.NotebookNode:
     """
     nb = copy.deepcopy(solution)
     for cell in nb.cells:
-        tags = _tags(cell)
-        if cell.cell_type == "code":
-            if "exercise" in tags:
+        cell_tags = tags(cell)
+        if is_code(cell):
+            if is_exercise(cell):
                 cell.source = stub_source(cell.source)
-            if "check" in tags and "raises-exception" not in tags:
-                tags.append("raises-exception")
+            if is_check(cell) and RAISES_EXCEPTION not in cell_tags:
+                cell_tags.append(RAISES_EXCEPTION)
             cell.outputs = []
             cell.execution_count = None
-        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
+        cell.metadata = nbformat.NotebookNode({"tags": cell_tags} if cell_tags else {})
         if "attachments" in cell and not cell.attachments:
             del cell["attachments"]
     keep = {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
-    keep["course"] = {"chapter": chapter_of(name), "source": f"solutions/{name}"}
+    keep[METADATA_KEY] = course_metadata(name)
     if "language_info" in keep:
         keep["language_info"] = {"name": keep["language_info"].get("name", "python")}
     nb.metadata = nbformat.NotebookNode(keep)
     return nb
-
-
-def chapter_of(name: str) -> str:
-    """``"01_scalars_to_tensors.ipynb"`` -> ``"01"``."""
-    match = re.match(r"(\d+)_", Path(name).name)
-    if not match:
-        raise SourceError(f"{name}: notebook names start with their number, e.g. 01_tensors.ipynb")
-    return match.group(1).zfill(2)
 
 
 def render(nb) -> str:

@@ -16,11 +16,12 @@ Per notebook the table says one of: the exercise results; "never run" (copied, b
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils.checks.contract import read_outputs
+from utils.course_format import chapter_of
 from utils.grading.course import COURSE, Course, expected_exercises
 from utils.grading.results import FAILED, ICONS, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult
 
@@ -31,10 +32,6 @@ NOT_CHECKED = "not checked"          # the exercise's check cell has no saved re
 MISSING, NEVER_RUN, UNREADABLE, RUN, GRADED = "not copied", "never run", "unreadable", "run", "graded"
 MARKS = {**ICONS, NOT_CHECKED: "·"}
 ORDER = (PASSED, FAILED, NOT_ATTEMPTED, NOT_CHECKED, NOT_RUN)
-
-PASS_LINE = re.compile(r"✅ \[(?P<id>\d+\.\d+)\] .*?: passed")
-ERROR_VALUE = re.compile(r"^\[(?P<id>\d+\.\d+)\] (?P<message>.*)$", re.S)
-ERROR_STATUS = {"ExerciseFailed": FAILED, "ExerciseNotAttempted": NOT_ATTEMPTED}
 
 
 @dataclass
@@ -68,28 +65,17 @@ def saved_results(nb: dict) -> dict[str, tuple[str, str]]:
     """Exercise id -> (status, message) from the outputs saved in a notebook (a dict as json.load gives it).
 
     A check prints ``✅ [2.1] Title: passed`` or raises ``ExerciseFailed`` / ``ExerciseNotAttempted`` with the value
-    ``[2.1] message``. When several cells report the same exercise, the one run last (highest execution count) wins.
+    ``[2.1] message`` (read by :func:`utils.checks.contract.read_outputs`). When several cells report the same
+    exercise, the one run last (highest execution count) wins.
     """
     found: dict[str, tuple[int, str, str]] = {}
     for cell in nb.get("cells", []):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         count = cell.get("execution_count") or 0
-        for out in cell.get("outputs", []) or []:
-            if not isinstance(out, dict):
-                continue
-            hits = []
-            if out.get("output_type") == "stream":
-                text = out.get("text", "")
-                text = "".join(text) if isinstance(text, list) else str(text)
-                hits = [(m.group("id"), PASSED, "") for m in PASS_LINE.finditer(text)]
-            elif out.get("output_type") == "error" and out.get("ename") in ERROR_STATUS:
-                match = ERROR_VALUE.match(str(out.get("evalue", "")))
-                if match:
-                    hits = [(match.group("id"), ERROR_STATUS[out["ename"]], match.group("message").strip())]
-            for ex_id, status, message in hits:
-                if ex_id not in found or count >= found[ex_id][0]:
-                    found[ex_id] = (count, status, message)
+        for ex_id, status, message in read_outputs(cell.get("outputs", [])):
+            if ex_id not in found or count >= found[ex_id][0]:
+                found[ex_id] = (count, status, message)
     return {ex_id: (status, message) for ex_id, (_, status, message) in found.items()}
 
 
@@ -142,7 +128,7 @@ def collect(workspace: Path = WORKSPACE, *, grade: bool = False, timeout: float 
     workspace = Path(workspace)
     notebooks = []
     for canon in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
-        chapter = canon.name.split("_")[0].zfill(2)
+        chapter = chapter_of(canon.name)
         mine = workspace / canon.name
         progress = notebook_progress(mine, chapter, course)
         if grade and progress.state not in (MISSING, UNREADABLE):

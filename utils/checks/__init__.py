@@ -5,12 +5,14 @@ wrote), raises :class:`CheckFailed` with ONE line naming the likely mistake, or 
 decorator turns that into what the learner sees under the check cell:
 
     ✅ [1.2] Build tensors of given shapes: passed
-    ❌ [1.2] b should have shape (2, 3), got (3, 2) - rows and columns swapped?
-    ⏳ [1.2] not attempted yet - replace the `...` / NotImplementedError in the exercise cell with your answer
+    ❌ ExerciseFailed: [1.2] b should have shape (2, 3), got (3, 2) - rows and columns swapped?
+    ⏳ ExerciseNotAttempted: [1.2] replace the `...` in the exercise cell with your answer, run it, then run this check
 
 Stubs in learner notebooks are either ``x = ...`` (top-level answers) or ``raise NotImplementedError`` (inside a
-function the learner writes); both count as "not attempted". The grader (``python -m utils.grade``) reads the same
-lines back from the executed notebook, keyed by exercise id.
+function the learner writes); both count as "not attempted". The format of these lines, the two exceptions and the
+function that reads results back from a notebook's saved outputs are the check <-> grader contract,
+:mod:`utils.checks.contract`. The grader (``python -m utils.grade``) does not read these lines: it runs each check
+itself (:mod:`utils.grading.judge`) and takes the exception it raises.
 """
 from __future__ import annotations
 
@@ -23,15 +25,14 @@ from typing import Callable
 
 import numpy as np
 
+from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFailed, ExerciseNotAttempted,  # noqa: F401
+                                   chapter_of_id, pass_line)
+
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
     "learner_helper",
 ]
-
-PASS_MARK = "✅"
-FAIL_MARK = "❌"
-TODO_MARK = "⏳"
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
 REGISTRY: dict[str, dict[str, str]] = {}
@@ -39,28 +40,6 @@ REGISTRY: dict[str, dict[str, str]] = {}
 
 class CheckFailed(Exception):
     """Raised inside a check body: the message is the one line the learner reads."""
-
-
-class _OneLineError(Exception):
-    """An exception IPython shows as its message only (no traceback), via ``_render_traceback_``."""
-
-    mark = ""
-
-    def __init__(self, ex_id: str, message: str):
-        self.ex_id = ex_id
-        self.message = message
-        super().__init__(f"[{ex_id}] {message}")
-
-    def _render_traceback_(self):  # IPython hook: these lines replace the traceback
-        return [f"{self.mark} {type(self).__name__}: [{self.ex_id}] {self.message}"]
-
-
-class ExerciseFailed(_OneLineError):
-    mark = FAIL_MARK
-
-
-class ExerciseNotAttempted(_OneLineError):
-    mark = TODO_MARK
 
 
 def is_stub(value) -> bool:
@@ -78,7 +57,7 @@ def exercise(ex_id: str, title: str) -> Callable:
 
     The wrapped check prints a pass line, or raises ExerciseNotAttempted / ExerciseFailed with one readable line.
     """
-    chapter = ex_id.split(".")[0].zfill(2)
+    chapter = chapter_of_id(ex_id)
 
     def decorate(body: Callable) -> Callable:
         chapter_registry = REGISTRY.setdefault(chapter, {})
@@ -129,8 +108,7 @@ def _wrap(body: Callable, ex_id: str, title: str) -> Callable:
             raise
         except Exception as exc:  # the learner's code crashed while we called it
             raise ExerciseFailed(ex_id, f"your code raised {_short(exc)}") from None
-        line = f"{PASS_MARK} [{ex_id}] {title}: passed"
-        print(line + (f" - {detail}" if detail else ""))
+        print(pass_line(ex_id, title, detail))
 
     check.ex_id = ex_id
     check.title = title

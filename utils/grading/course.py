@@ -3,7 +3,8 @@ cells, and the plan that runs a submission - its cells in order, each course che
 cell that answers it.
 
 Everything here is read from the course (``notebooks/``, ``solutions/``, ``utils/checks/``), never from the
-submission, except the learner's cells themselves. Nothing here starts a kernel.
+submission, except the learner's cells themselves. Nothing here starts a kernel. The notebook format it reads (tags,
+exercise/check pairs, chapter numbers, the names a cell defines) is :mod:`utils.course_format`.
 
 >>> sorted(defined_names("def f(x):\\n    return x\\na, (b, c) = 1, (2, 3)"))
 ['a', 'b', 'c', 'f']
@@ -21,10 +22,10 @@ from pathlib import Path
 
 import nbformat
 
-from utils.generate import assigned_names
+from utils.course_format import (called_checks, chapter_of, defined_names, exercise_check_pairs,  # noqa: F401
+                                 is_check, is_exercise, parse_cell)
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECK_CALL = re.compile(r"\bcheck\.(\w+)\(")
 REFERENCE = re.compile(r"^utils(\.|$)")
 NOT_REFERENCE = re.compile(r"^utils\.checks(\.|$)|^utils$")
 
@@ -61,32 +62,6 @@ class CourseExercise:
 
 
 # ---------------------------------------------------------------------------------------------- source analysis
-def tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
-def _strip_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def _parse(source: str):
-    try:
-        return ast.parse(_strip_magics(source))
-    except (SyntaxError, ValueError):
-        return None
-
-
-def defined_names(source: str) -> set[str]:
-    """Top-level names a cell defines (functions, classes, assignments)."""
-    tree = _parse(source)
-    if tree is None:  # a learner cell that does not parse: fall back on a plain pattern
-        return set(re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", source, re.M))
-    names = set(assigned_names(tree.body))
-    names.update(node.name for node in tree.body
-                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
-    return names
-
-
 def _utils_bindings(tree) -> dict[str, str]:
     """Names that imports bind to the course's package: ``import utils.vectors as vec`` -> {"vec": "utils.vectors"}."""
     bound = {}
@@ -114,12 +89,12 @@ def _dotted(node) -> list[str] | None:
 def reference_uses(before: list[str], source: str) -> list[str]:
     """The ``utils.*`` names (not ``utils.checks``) that a cell uses: imported in it, or imported by the cells
     ``before`` it and used in it, or spelled in a string (``importlib.import_module("utils.vectors")``)."""
-    tree = _parse(source)
+    tree = parse_cell(source)
     if tree is None:
         return []
     bound: dict[str, str] = {}
     for earlier in before:
-        earlier_tree = _parse(earlier)
+        earlier_tree = parse_cell(earlier)
         if earlier_tree is not None:
             bound.update(_utils_bindings(earlier_tree))
     own = _utils_bindings(tree)
@@ -178,11 +153,11 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
     functions = check_functions(chapter, course)
     code = [c for c in nb.cells if c.cell_type == "code"]
     exercises = []
-    for i, cell in enumerate(code):
-        if "exercise" not in tags(cell) or i + 1 >= len(code) or "check" not in tags(code[i + 1]):
+    for i, j in exercise_check_pairs(code):
+        if j is None:
             continue
-        check = code[i + 1]
-        called = [functions[name] for name in CHECK_CALL.findall(check.source) if name in functions]
+        cell, check = code[i], code[j]
+        called = [functions[name] for name in called_checks(check.source) if name in functions]
         if not called:
             continue
         ex_id, title = called[0]
@@ -199,16 +174,7 @@ def _solution_cells(path: Path) -> dict[str, tuple[list[str], str]]:
         return {}
     code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     return {c.get("id"): ([d.source for d in code[:i]], c.source) for i, c in enumerate(code)
-            if "exercise" in tags(c)}
-
-
-def chapter_of(nb, path: Path) -> str | None:
-    """The chapter a notebook claims: its metadata (written by the generator), else its file name."""
-    chapter = nb.get("metadata", {}).get("course", {}).get("chapter")
-    if chapter and re.fullmatch(r"\d{1,3}", str(chapter)):
-        return str(chapter).zfill(2)
-    match = re.match(r"(\d+)_", Path(path).name)
-    return match.group(1).zfill(2) if match else None
+            if is_exercise(c)}
 
 
 def identify_chapter(nb, path: Path, course: Course = COURSE) -> str | None:
@@ -223,10 +189,10 @@ def identify_chapter(nb, path: Path, course: Course = COURSE) -> str | None:
             continue
         overlap = len(ids & canon_ids)
         if overlap > best_overlap:
-            best, best_overlap = canon.name.split("_")[0].zfill(2), overlap
+            best, best_overlap = chapter_of(canon.name), overlap
     if best is not None and best_overlap >= 2:
         return best
-    return chapter_of(nb, path)
+    return chapter_of(path, nb)
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -252,7 +218,7 @@ def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
     """Exercise id -> index of the learner cell that answers it: the (last) cell with the course's cell id, else the
     last cell defining the exercise's names. Check cells never count."""
     found = {}
-    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and "check" not in tags(c)]
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_check(c)]
     check_ids = {e.check_cell_id for e in exercises}
     code = [(i, c) for i, c in code if c.get("id") not in check_ids]
     for ex in exercises:
@@ -275,7 +241,7 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
     check_ids = {e.check_cell_id for e in exercises}
     steps = []
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or "check" in tags(cell) or cell.get("id") in check_ids:
+        if cell.cell_type != "code" or is_check(cell) or cell.get("id") in check_ids:
             continue  # the learner's copy of a check cell: whatever it says now, the course's version replaces it
         answers = by_cell.get(i, [])
         steps.append(Step("cell", cell.source, answers[0].id if answers else None, i + 1))
