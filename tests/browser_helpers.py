@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -106,6 +107,8 @@ def lab_server(tmp: Path):
     """
     root = tmp / "root"
     dirs = {name: tmp / name for name in ("config", "runtime", "settings", "workspaces")}
+    if os.name == "posix":  # kernels over IPC sockets (not TCP): their paths must be short, so not under tmp
+        dirs["runtime"] = Path(tempfile.mkdtemp(prefix="lab-"))
     for d in [root, *dirs.values()]:
         d.mkdir(parents=True, exist_ok=True)
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
@@ -120,6 +123,8 @@ def lab_server(tmp: Path):
            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}", "--IdentityProvider.token=",
            "--ServerApp.password=", "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
            "--ServerApp.terminals_enabled=False"]
+    if os.name == "posix":  # the socket files: <runtime>/k-1, k-2... (a relative default would land in the cwd)
+        cmd += ["--KernelManager.transport=ipc", f"--KernelManager.ip={dirs['runtime']}/k"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI runs as root; JupyterLab refuses that without this flag
     log = tmp / "jupyterlab.log"
@@ -138,6 +143,8 @@ def lab_server(tmp: Path):
             proc.wait()
         with contextlib.suppress(OSError):
             shutil.copy(log, artifact("jupyterlab.log"))
+        if not str(dirs["runtime"]).startswith(str(tmp)):
+            shutil.rmtree(dirs["runtime"], ignore_errors=True)
 
 
 def shutdown_kernels(page, base: str) -> int:

@@ -242,10 +242,11 @@ def write_canvas(rows: list[list[str]], path: Path) -> None:
 
 def notebook_titles(course=None) -> dict[str, str]:
     """Chapter -> the course notebook's file name without .ipynb (the Canvas column of that notebook)."""
+    from utils.course_format import chapter_of
     from utils.grading.course import COURSE
 
     course = course or COURSE
-    return {p.name.split("_")[0].zfill(2): p.stem for p in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb"))}
+    return {chapter_of(p): p.stem for p in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb"))}
 
 
 # ---------------------------------------------------------------------------------------------- the bundle

@@ -130,11 +130,12 @@ def load_points(path: Path | None, known: dict[str, dict[str, str]] | None = Non
 
 def course_exercise_table(course=None) -> dict[str, dict[str, str]]:
     """Chapter -> {exercise id: title} for every chapter of the course (read from its check modules)."""
+    from utils.course_format import chapter_of
     from utils.grading.course import COURSE, expected_exercises
 
     course = course or COURSE
     table = {}
     for nb in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
-        chapter = nb.name.split("_")[0].zfill(2)
+        chapter = chapter_of(nb)
         table[chapter] = expected_exercises(chapter, course)
     return table

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
+from utils.checks.contract import FAILED, NOT_ATTEMPTED, PASSED  # what a check reports, defined once
+
+NOT_RUN = "not run"  # the grader's own status: grading stopped before this exercise's check
 STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN)
 ICONS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳", NOT_RUN: "⛔"}
 NEVER_REPORTED = "its check cell never reported (deleted, or not run?)"
