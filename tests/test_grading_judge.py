@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from utils.checks import CheckFailed
-from utils.grading import judge, probe
+from utils.grading import answers, judge, probe
 
 
 def round_trip(value):
     arrays = {}
     node = probe.encode(value, arrays)
     json.dumps(node)  # the structure is JSON, nothing else
-    return judge.decode(json.loads(json.dumps(node)), arrays, judge=None)
+    return answers.decode(json.loads(json.dumps(node)), arrays, judge=None)
 
 
 @pytest.mark.parametrize("value", [
@@ -78,12 +78,12 @@ def test_objects_that_are_not_data_stay_in_the_kernel():
     arrays = {}
     node = probe.encode(Sneaky(), arrays)
     assert node["t"] == "ref" and not node["callable"] and node["type"] == "Sneaky"
-    got = judge.decode(node, arrays, judge=None)
-    assert isinstance(got, judge.Remote) and not callable(got)
+    got = answers.decode(node, arrays, judge=None)
+    assert isinstance(got, answers.Remote) and not callable(got)
     assert got != 1 and got != [1.0]             # its __eq__ never runs in the grader
     assert type(got).__name__ == "Sneaky"         # so that "got Sneaky" reads as in JupyterLab
-    fn = judge.decode(probe.encode(lambda x: x, arrays), arrays, judge=None)
-    assert callable(fn) and isinstance(fn, judge.RemoteFunction)
+    fn = answers.decode(probe.encode(lambda x: x, arrays), arrays, judge=None)
+    assert callable(fn) and isinstance(fn, answers.RemoteFunction)
 
 
 def test_a_pickle_hidden_in_the_answer_file_is_not_loaded(tmp_path):
@@ -91,49 +91,49 @@ def test_a_pickle_hidden_in_the_answer_file_is_not_loaded(tmp_path):
     path = tmp_path / "answer.npz"
     np.savez(path, **{probe.JSON_KEY: np.frombuffer(b'{"value": {"t": "none"}}', dtype=np.uint8),
                       "a0": np.array([Sneaky()], dtype=object)})
-    assert judge._read_answer(path) is None
+    assert answers._read_answer(path) is None
     np.savez(path, **{probe.JSON_KEY: np.frombuffer(b'{"value": {"t": "int", "v": 4}}', dtype=np.uint8)})
-    answer, arrays = judge._read_answer(path)
-    assert judge.decode(answer["value"], arrays, None) == 4
+    answer, arrays = answers._read_answer(path)
+    assert answers.decode(answer["value"], arrays, None) == 4
     link = tmp_path / "link.npz"
     link.symlink_to(path)
-    assert judge._read_answer(link) is None       # never follows a link the kernel planted
-    assert judge._read_answer(tmp_path / "missing.npz") is None
+    assert answers._read_answer(link) is None       # never follows a link the kernel planted
+    assert answers._read_answer(tmp_path / "missing.npz") is None
 
 
 def test_unknown_kinds_are_refused():
     for node in ({"t": "pickle", "v": "x"}, {"t": "module", "cls": "os.system", "v": {"t": "dict", "v": []}},
                  {"t": "tdtype", "v": "manual_seed"}):
         with pytest.raises(ValueError):
-            judge.decode(node, {}, None)
+            answers.decode(node, {}, None)
 
 
 def test_exceptions_keep_their_name_but_never_become_the_checks_own():
-    assert type(judge._exception({"type": "ValueError", "builtin": True, "message": "m"})) is ValueError
-    assert type(judge._exception({"type": "NotImplementedError", "builtin": True})) is NotImplementedError
-    fake = judge._exception({"type": "CheckFailed", "builtin": False, "message": "x"})
+    assert type(answers._exception({"type": "ValueError", "builtin": True, "message": "m"})) is ValueError
+    assert type(answers._exception({"type": "NotImplementedError", "builtin": True})) is NotImplementedError
+    fake = answers._exception({"type": "CheckFailed", "builtin": False, "message": "x"})
     assert type(fake).__name__ == "CheckFailed" and not isinstance(fake, CheckFailed)
-    stop = judge._exception({"type": "KeyboardInterrupt", "builtin": True})   # not an Exception: no BaseException
+    stop = answers._exception({"type": "KeyboardInterrupt", "builtin": True})   # not an Exception: no BaseException
     assert isinstance(stop, Exception) and type(stop).__name__ == "KeyboardInterrupt"
 
 
 def test_in_place_changes_are_copied_into_the_checks_objects():
     a = np.zeros(3)
-    judge.apply_in_place(a, np.ones(3))
+    answers.apply_in_place(a, np.ones(3))
     assert a.tolist() == [1, 1, 1]
     model = torch.nn.Linear(2, 2)
     other = torch.nn.Linear(2, 2)
     other.weight.grad = torch.ones(2, 2)
-    judge.apply_in_place(model, round_trip(other))
+    answers.apply_in_place(model, round_trip(other))
     assert torch.equal(model.weight, other.weight) and torch.equal(model.weight.grad, torch.ones(2, 2))
     items = [1]
-    judge.apply_in_place(items, [1, 2])
+    answers.apply_in_place(items, [1, 2])
     assert items == [1, 2]
 
 
 def test_requests_refer_to_kernel_objects_by_handle():
     arrays = {}
-    fn = judge.decode(probe.encode(len, arrays), arrays, judge=None)
+    fn = answers.decode(probe.encode(len, arrays), arrays, judge=None)
     buffer = io.BytesIO()
     judge._Pickler(buffer).dump({"args": [fn, 3]})
     buffer.seek(0)

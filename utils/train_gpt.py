@@ -1,5 +1,9 @@
 """Training pipeline for the tiny GPT of notebook 09 (``python -m utils.train_gpt --help``).
 
+Why one long module: like nanoGPT's ``train.py``, the whole pipeline (batches, optimizer groups, schedule, one step,
+evaluation, checkpoints, the command and its DDP launch) reads top to bottom in one file; each part is a small
+function the notebook and the tests call on its own.
+
 One optimizer step = ``accum_steps`` micro-batches, each loss divided by ``accum_steps`` before ``backward`` so the
 summed gradient is the gradient of the mean loss over the whole batch; then clipping, the learning rate of the
 schedule (linear warm-up, cosine decay to ``min_lr``) and one AdamW update (weight decay only on the 2-D matrices of

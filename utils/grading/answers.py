@@ -1,0 +1,237 @@
+"""What comes back from the learner's kernel, on the grader's side: the plain data a probe wrote
+(:func:`utils.grading.probe.encode`) turned back into values (:func:`decode`), without pickle; the learner's objects
+that cannot be data, as :class:`Remote` stand-ins whose every use is one more probe; the learner's exceptions, by name;
+and in-place changes copied into the check's own arguments (:func:`apply_in_place`). Used by
+:mod:`utils.grading.judge`.
+
+>>> decode({"t": "list", "v": [{"t": "int", "v": 1}, {"t": "ellipsis"}]}, {}, None)
+[1, Ellipsis]
+"""
+from __future__ import annotations
+
+import builtins
+import collections
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from utils.grading.probe import JSON_KEY, MAX_BYTES
+
+MAX_FILE = MAX_BYTES + 16 * 2**20
+
+
+_EXCEPTIONS: dict[str, type] = {}
+
+
+def _exception(spec: dict) -> BaseException:
+    """An exception like the one the learner's code raised: the builtin class itself, else one of the same name."""
+    name = str(spec.get("type", "Exception"))
+    cls = getattr(builtins, name, None) if spec.get("builtin") else None
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        safe = name if name.isidentifier() else "Exception"
+        cls = _EXCEPTIONS.setdefault(safe, type(safe, (Exception,), {"__module__": "learner"}))
+    return cls(str(spec.get("message", "")))
+
+
+def decode(node, arrays, judge):
+    """The value ``node`` (written by :func:`utils.grading.probe.encode`) describes."""
+    t = node["t"]
+    v = node.get("v")
+    if t == "none":
+        return None
+    if t == "ellipsis":
+        return Ellipsis
+    if t in ("bool", "str"):
+        return {"bool": bool, "str": str}[t](v)
+    if t == "int":
+        return int(v)
+    if t == "float":
+        return float(v)
+    if t == "complex":
+        return complex(float(v[0]), float(v[1]))
+    if t == "npscalar":
+        return arrays[node["k"]][()]
+    if t == "bytes":
+        return arrays[node["k"]].tobytes()
+    if t == "ndarray":
+        return np.array(arrays[node["k"]])
+    if t == "objarray":
+        out = np.empty(len(v), dtype=object)
+        for i, item in enumerate(v):
+            out[i] = decode(item, arrays, judge)
+        return out.reshape([int(n) for n in node["shape"]])
+    if t == "npdtype":
+        return np.dtype(str(v))
+    if t in ("list", "tuple", "set", "frozenset"):
+        items = [decode(item, arrays, judge) for item in v]
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[t](items)
+    if t == "named":
+        cls = collections.namedtuple(str(node["name"]) if str(node["name"]).isidentifier() else "result",
+                                     [f if f.isidentifier() else f"f{i}" for i, f in enumerate(node["fields"])],
+                                     rename=True)
+        return cls(*[decode(item, arrays, judge) for item in v])
+    if t == "dict":
+        return {decode(k, arrays, judge): decode(val, arrays, judge) for k, val in v}
+    if t == "range":
+        return range(*[int(n) for n in v])
+    if t == "slice":
+        return slice(*[decode(item, arrays, judge) for item in v])
+    if t == "ref":
+        return _remote_class(str(node["type"]), str(node["module"]), bool(node.get("callable")))(judge, node)
+    import torch
+    if t == "tensor":
+        data = torch.from_numpy(np.array(arrays[node["k"]]))
+        data = data.to(getattr(torch, str(node["dtype"])))
+        if node.get("param"):
+            data = torch.nn.Parameter(data, requires_grad=bool(node.get("requires_grad")))
+        elif node.get("requires_grad") and (data.is_floating_point() or data.is_complex()):
+            data.requires_grad_(True)
+        if "grad" in node:
+            data.grad = decode(node["grad"], arrays, judge)
+        return data
+    if t == "size":
+        return torch.Size([int(n) for n in v])
+    if t == "tdtype":
+        dtype = getattr(torch, str(v), None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown torch dtype {v!r}")
+        return dtype
+    if t == "device":
+        return torch.device(str(v))
+    if t == "generator":
+        g = torch.Generator()
+        g.set_state(decode(node["state"], arrays, judge))
+        return g
+    if t == "module":
+        cls = getattr(torch.nn, str(node["cls"]), None)
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise ValueError(f"unknown torch.nn layer {node['cls']!r}")
+        module = cls.__new__(cls)
+        torch.nn.Module.__init__(module)
+        for key, value in decode(v, arrays, judge).items():
+            if key in ("_parameters", "_buffers", "_modules"):
+                getattr(module, key).update(value)
+            else:
+                module.__dict__[key] = value
+        return module
+    raise ValueError(f"unknown kind of value {t!r}")
+
+
+def apply_in_place(original, new) -> None:
+    """Give ``original`` (an argument the check passed) the contents the learner's function left in it."""
+    torch = sys.modules.get("torch")
+    if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+        if original.shape == new.shape and original.flags.writeable:
+            np.copyto(original, new, casting="unsafe")
+    elif torch is not None and isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
+        with torch.no_grad():
+            if original.shape == new.shape:
+                original.copy_(new)
+        original.grad = new.grad
+    elif torch is not None and isinstance(original, torch.nn.Module) and isinstance(new, torch.nn.Module):
+        mine, theirs = dict(original.named_parameters()), dict(new.named_parameters())
+        for name, p in mine.items():
+            if name in theirs:
+                apply_in_place(p, theirs[name])
+        buffers = dict(new.named_buffers())
+        for name, b in original.named_buffers():
+            if name in buffers:
+                apply_in_place(b, buffers[name])
+        original.train(new.training)
+    elif torch is not None and isinstance(original, torch.Generator) and isinstance(new, torch.Generator):
+        original.set_state(new.get_state())
+    elif isinstance(original, list) and isinstance(new, list):
+        original[:] = new
+    elif isinstance(original, dict) and isinstance(new, dict):
+        original.clear()
+        original.update(new)
+
+
+# ---------------------------------------------------------------------------------------------- learner objects
+class Remote:
+    """An object that stays in the learner's kernel (their function, an instance of their class): every use is a
+    probe. ``__grader_source__`` is the source of a learner's function (from the submitted notebook when the grader
+    can find it there), for the checks that look at how an answer is written."""
+
+    def __init__(self, judge, node):
+        object.__setattr__(self, "_judge", judge)
+        object.__setattr__(self, "_node", node)
+        object.__setattr__(self, "__grader_source__", node.get("source"))
+        object.__setattr__(self, "__name__", node.get("name") or node.get("type"))
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._judge.apply(self, "getattr", name)
+
+    def __len__(self):
+        return self._judge.apply(self, "len")
+
+    def __iter__(self):
+        return self._judge.apply(self, "iter")
+
+    def __next__(self):
+        return self._judge.apply(self, "next")
+
+    def __getitem__(self, key):
+        return self._judge.apply(self, "getitem", key)
+
+    def __contains__(self, item):
+        return self._judge.apply(self, "contains", item)
+
+    def __bool__(self):
+        return self._judge.apply(self, "bool")
+
+    def __str__(self):
+        return self._judge.apply(self, "str")
+
+    def __repr__(self):
+        return str(self._node.get("repr", "<learner object>"))
+
+
+class RemoteFunction(Remote):
+    """A learner's function (or class, or any callable of theirs): calling it is a probe."""
+
+    def __call__(self, *args, **kwargs):
+        return self._judge.call(self, args, kwargs)
+
+    def __grader_lookup__(self, name: str):
+        """The learner's ``name`` as this function sees it, when it uses that name; else None (see
+        :func:`utils.checks.learner_helper`)."""
+        return self._judge.apply(self, "helper", name)
+
+
+_REMOTE_CLASSES: dict[tuple[str, str, bool], type] = {}
+
+
+def _remote_class(name: str, module: str, is_callable: bool) -> type:
+    """A subclass of Remote named like the learner's type, so that messages ("got Foo") read as in JupyterLab."""
+    key = (name, module, is_callable)
+    if key not in _REMOTE_CLASSES:
+        cls = type(name if name.isidentifier() else "Remote", (RemoteFunction if is_callable else Remote,), {})
+        cls.__module__ = "learner" if module.startswith(("torch", "numpy")) else module
+        _REMOTE_CLASSES[key] = cls
+    return _REMOTE_CLASSES[key]
+
+
+def _read_answer(path: Path):
+    """The probe's answer file as (JSON structure, arrays), or None when it is missing or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > MAX_FILE:
+            return None
+        data = f.read()
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        answer = json.loads(arrays.pop(JSON_KEY).tobytes().decode())
+    except Exception:
+        return None
+    return (answer, arrays) if isinstance(answer, dict) else None
