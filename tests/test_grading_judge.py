@@ -145,3 +145,20 @@ def test_check_source_is_read_from_the_notebook():
     assert judge.function_source(cell, "norms") == "def norms(x):\n    return np.linalg.norm(x)"
     assert judge.function_source(cell, "y") is None and judge.function_source("def (:", "f") is None
     assert pickle.loads(pickle.dumps(1)) == 1
+
+
+def test_an_answer_too_large_is_refused_in_the_kernel(tmp_path, monkeypatch):
+    """serve() writes an AnswerTooLarge error instead of an answer over MAX_BYTES (arrays or JSON alike)."""
+    import types
+
+    monkeypatch.setattr(probe, "MAX_BYTES", 1000)
+    for big in (np.zeros(1000), list(range(1000))):
+        probe._HANDLES.clear()
+        probe._HANDLES.append(lambda: big)
+        request = tmp_path / "r.pkl"
+        request.write_bytes(pickle.dumps({"op": "call", "h": 0, "args": [], "kwargs": {}}))
+        response = tmp_path / "a.npz"
+        monkeypatch.setitem(probe.__dict__, "get_ipython", lambda: types.SimpleNamespace(user_ns={}))
+        probe.serve(str(request), str(response))
+        answer, arrays = answers._read_answer(response)
+        assert answer["error"]["type"] == "AnswerTooLarge" and arrays == {}

@@ -225,13 +225,15 @@ def serve(request_path: str, response_path: str) -> None:
                          and isinstance(getattr(builtins, type(exc).__name__, None), type),
                          "message": _message(exc)}}
         arrays = {}
-    size = sum(a.nbytes for a in arrays.values())
+    structure = json.dumps(out).encode()
+    size = len(structure) + sum(a.nbytes for a in arrays.values())
     if size > MAX_BYTES:
         out, arrays = {"error": {"type": "AnswerTooLarge", "builtin": False,
                                  "message": f"the answer is {size / 2**20:.0f} MB; the grader reads at most "
                                             f"{MAX_BYTES // 2**20} MB"}}, {}
+        structure = json.dumps(out).encode()
     buffer = io.BytesIO()
-    np.savez(buffer, **{JSON_KEY: np.frombuffer(json.dumps(out).encode(), dtype=np.uint8)}, **arrays)
+    np.savez(buffer, **{JSON_KEY: np.frombuffer(structure, dtype=np.uint8)}, **arrays)
     partial = response_path + ".part"
     with open(partial, "wb") as f:
         f.write(buffer.getvalue())
