@@ -407,14 +407,29 @@ def test_gpt2_pattern_chunks():
     assert split_chunks("東京 café", GPT2_PATTERN) == ["東京", " café"]
 
 
+#: GPT-2's split regex as tiktoken writes it (possessive quantifiers): the oracle for GPT2_PATTERN, which the offline
+#: GPT-2 encoding (utils.real_tokenizers.load_gpt2) uses in its place.
+GPT2_TIKTOKEN_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+
+
 def test_gpt2_pattern_matches_tiktokens_gpt2_regex():
     """Our readable GPT-2 regex splits like the (possessive) regex tiktoken uses for GPT-2."""
-    from utils.real_tokenizers import GPT2_TIKTOKEN_PATTERN
-
     rng = random.Random(5)
     samples = HOSTILE + [PYDOC[:3000]] + [random_text(rng, 40) for _ in range(100)]
     for text in samples:
         assert regex.findall(GPT2_PATTERN, text) == regex.findall(GPT2_TIKTOKEN_PATTERN, text), text
+
+
+def test_gpt4_pattern_differs_from_cl100k_only_at_the_end_of_a_text():
+    """Two spellings of cl100k's regex, kept apart on purpose: they differ on a final whitespace run with a newline."""
+    from utils.real_tokenizers import CL100K_PATTERN
+
+    assert regex.findall(GPT4_PATTERN, "a \n ") == ["a", " \n", " "]
+    assert regex.findall(CL100K_PATTERN, "a \n ") == ["a", " \n "]
+    rng = random.Random(5)
+    for text in HOSTILE + [PYDOC[:3000]] + [random_text(rng, 40) for _ in range(100)]:
+        body = text.rstrip() + "."                                    # no trailing whitespace: the same chunks
+        assert regex.findall(GPT4_PATTERN, body) == regex.findall(CL100K_PATTERN, body), body
 
 
 def test_tokenizer_helpers():

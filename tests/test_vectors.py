@@ -135,6 +135,45 @@ def test_unit_rows_make_all_metrics_agree():
     assert ranks[0] == ranks[1] == ranks[2]
 
 
+def test_top_k_is_the_lexicographic_order_of_score_then_index():
+    """top_k ranks through top_k_from_scores (a partial sort): the same order as sorting every score, ties included."""
+    rng = np.random.default_rng(11)
+    M = rng.integers(-2, 3, size=(300, 4)).astype(float)               # many exact ties
+    M[np.all(M == 0, axis=1)] = 1.0
+    q = np.array([1.0, 1.0, 0.0, -1.0])
+    for metric, key in (("cosine", -vec.pairwise_cosine(q, M)[0]), ("dot", -(M @ q)),
+                        ("euclidean", vec.pairwise_euclidean(q, M)[0])):
+        want = np.lexsort((np.arange(len(M)), key))[:25]
+        assert vec.top_k(q, M, 25, metric=metric)[0].tolist() == want.tolist(), metric
+
+
+def test_top_k_from_scores_batches_ties_and_k():
+    idx, val = vec.top_k_from_scores(np.array([[0.1, 0.9, 0.9], [3.0, 2.0, 1.0]]), 2)
+    assert idx.tolist() == [[1, 2], [0, 1]] and val.tolist() == [[0.9, 0.9], [3.0, 2.0]]
+    with pytest.raises(ValueError, match=r"k must be between 1 and 3 \(the size of the collection\), got 4"):
+        vec.top_k_from_scores([1.0, 2.0, 3.0], 4)
+    from utils.retrieval import ranking
+    assert ranking.top_k_from_scores is vec.top_k_from_scores        # one implementation, two import paths
+
+
+def test_unit_rows_keeps_zero_rows_and_float32():
+    X = np.array([[3.0, 4.0], [0.0, 0.0], [1e200, 1e200]])
+    U = vec.unit_rows(X)
+    np.testing.assert_allclose(U, [[0.6, 0.8], [0.0, 0.0], [2 ** -0.5, 2 ** -0.5]])   # no overflow for huge rows
+    assert vec.unit_rows(X[:2].astype(np.float32)).dtype == np.float32
+    assert vec.unit_rows([[1, 0]]).dtype == np.float64                  # integers become float64
+    np.testing.assert_allclose(vec.unit_rows(X[[0, 2]]), vec.normalize_rows(X[[0, 2]]))   # same as normalize_rows
+    with pytest.raises(ValueError, match="one vector per row"):
+        vec.unit_rows(np.ones(3))
+
+
+def test_analogy_vector_is_b_minus_a_plus_c_for_numpy_and_torch():
+    a, b, c = np.array([1.0, 0.0]), np.array([1.0, 2.0]), np.array([0.0, 1.0])
+    assert vec.analogy_vector(a, b, c).tolist() == [0.0, 3.0]
+    got = vec.analogy_vector(torch.tensor(a), torch.tensor(b), torch.tensor(c))
+    assert isinstance(got, torch.Tensor) and got.tolist() == [0.0, 3.0]
+
+
 # ---------------------------------------------------------------- errors: one line, naming the problem
 def raises_one_line(fn, *args, match, **kwargs):
     with pytest.raises(ValueError, match=match) as info:

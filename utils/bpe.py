@@ -1,5 +1,8 @@
 """Byte-level byte-pair encoding (BPE) from scratch (notebook 03).
 
+Why one long module: as in minbpe, the helpers (`get_pair_counts`, `merge`), the tokenizer class and both trainers
+live together, so a reader follows one file from the pair counts to the merges the trainers make.
+
 A byte-level BPE tokenizer starts from the 256 possible byte values as its first 256 tokens, so every string has an
 encoding (no "unknown" token ever). Training repeats one step: find the most frequent pair of adjacent tokens and
 replace it everywhere by a new token. The ordered list of those merges *is* the tokenizer.
@@ -52,7 +55,9 @@ __all__ = [
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 #: cl100k's (GPT-4's) regex: case-insensitive contractions, numbers in groups of at most three digits, newlines kept
-#: apart from other whitespace.
+#: apart from other whitespace. This is minbpe's spelling; tiktoken's current one
+#: (:data:`utils.real_tokenizers.CL100K_PATTERN`) differs only at the very end of a text, where it keeps a whitespace
+#: run that holds a newline as one chunk (" \n " here: " \n", " ").
 GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
                 r"""|\s*[\r\n]|\s+(?!\S)|\s+""")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from utils.vectors import analogy_vector, top_k_from_scores, unit_rows
+
 #: bytes per stored number for the common number formats of model weights (notebook 04, section 7).
 BYTES_PER_NUMBER = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -126,14 +128,15 @@ def nearest_rows(E, query, k: int = 5, exclude=()) -> tuple[list[int], list[floa
     exclude = set(int(i) for i in exclude)
     if not 1 <= k <= E.shape[0] - len(exclude):
         raise ValueError(f"k must be between 1 and {E.shape[0] - len(exclude)}, got {k}")
-    q = q.to(device=E.device, dtype=E.dtype)
-    # cosine = dot product of unit vectors; clamp avoids dividing by zero for an all-zero row
-    scores = (E @ q) / (E.norm(dim=1).clamp_min(1e-12) * q.norm())          # (V,)
-    scores = scores.detach().float().cpu()
+    E = E.detach().cpu()
+    E = E if E.dtype in (torch.float32, torch.float64) else E.float()         # numpy has no bfloat16
+    q = q.detach().cpu().to(E.dtype)
+    # cosine = dot product of unit vectors (an all-zero row stays zero: cosine 0)
+    scores = (unit_rows(E.numpy()) @ unit_rows(q.numpy()[None, :])[0]).astype(np.float32)   # (V,), reported as float32
     if exclude:
-        scores[list(exclude)] = -float("inf")
-    order = torch.argsort(-scores, stable=True)[:k]                          # stable: ties -> smaller id first
-    return order.tolist(), [round(float(s), 4) for s in scores[order]]
+        scores[list(exclude)] = -np.inf
+    order, best = top_k_from_scores(scores, k)                                # ties -> smaller id first
+    return order.tolist(), [round(float(s), 4) for s in best]
 
 
 def word_vector(word: str, E, tokenizer) -> tuple[torch.Tensor, list[str]]:
@@ -175,7 +178,7 @@ def analogy(a: str, b: str, c: str, E, tokenizer, k: int = 5, exclude_inputs: bo
         v, _ = word_vector(w, E, tokenizer)
         vecs.append(v)
         ids += tokenizer.encode(w, add_special_tokens=False).ids
-    target = vecs[0] - vecs[1] + vecs[2]
+    target = analogy_vector(vecs[1], vecs[0], vecs[2])       # a - b + c: "b is to a as c is to ?"
     found, scores = nearest_rows(E, target, k=k, exclude=ids if exclude_inputs else ())
     return [(tokenizer.id_to_token(i), s) for i, s in zip(found, scores)]
 

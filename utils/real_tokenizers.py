@@ -23,14 +23,18 @@ import json
 import struct
 from pathlib import Path
 
+from utils.bpe import GPT2_PATTERN
+
 __all__ = [
-    "GPT2_TIKTOKEN_PATTERN", "CL100K_PATTERN", "bytes_to_unicode", "gpt2_files", "gpt2_merges", "load_gpt2",
+    "CL100K_PATTERN", "bytes_to_unicode", "gpt2_files", "gpt2_merges", "load_gpt2",
     "load_cl100k", "load_wordpiece", "pieces", "TOKENIZER_NAMES",
 ]
 
-#: GPT-2's split regex as tiktoken writes it (same chunks as the original, faster possessive quantifiers).
-GPT2_TIKTOKEN_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-#: cl100k_base's split regex (from tiktoken's public encoding definitions).
+# GPT-2's split regex is utils.bpe.GPT2_PATTERN (notebook 03 teaches it), also for the offline GPT-2 encoding below:
+# tiktoken's possessive spelling of it gives the same chunks (tests/test_bpe.py compares the two on hostile texts).
+#: cl100k_base's split regex (from tiktoken's public encoding definitions). Not the same as utils.bpe.GPT4_PATTERN
+#: (minbpe's spelling): at the very end of a text, a whitespace run holding a newline is one chunk here (``\s++$``),
+#: two there (" \n" then " ").
 CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
                   r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
 
@@ -104,7 +108,7 @@ def load_gpt2():
     encoder = json.loads(encoder_json.read_text(encoding="utf-8"))
     byte_of = {ch: b for b, ch in bytes_to_unicode().items()}
     ranks = {bytes(byte_of[ch] for ch in token): rank for token, rank in encoder.items() if token != "<|endoftext|>"}
-    return tiktoken.Encoding(name="gpt2_offline", pat_str=GPT2_TIKTOKEN_PATTERN, mergeable_ranks=ranks,
+    return tiktoken.Encoding(name="gpt2_offline", pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
                              special_tokens={"<|endoftext|>": encoder["<|endoftext|>"]}, explicit_n_vocab=50257)
 
 

@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = [
     "to_numpy", "lp_norm", "l1_norm", "l2_norm", "linf_norm", "euclidean_distance", "manhattan_distance",
-    "dot", "cosine_similarity", "angle_degrees", "normalize_rows", "pairwise_cosine", "pairwise_euclidean", "top_k",
+    "dot", "cosine_similarity", "angle_degrees", "normalize_rows", "unit_rows", "pairwise_cosine", "pairwise_euclidean",
+    "top_k", "top_k_from_scores", "analogy_vector",
 ]
 
 
@@ -215,6 +216,24 @@ def normalize_rows(X) -> np.ndarray:
     return X / norms
 
 
+def unit_rows(X) -> np.ndarray:
+    """Like :func:`normalize_rows`, for matrices that may hold a zero row (a text with no known word, an unused
+    embedding): that row stays zero, so its cosine with everything is 0. Float32 input stays float32 (a large
+    embedding matrix is not copied to float64); the caller checks for NaN.
+
+    >>> unit_rows(np.array([[3, 4], [0, 0]], dtype=np.float32))
+    array([[0.6, 0.8],
+           [0. , 0. ]], dtype=float32)
+    """
+    X = np.asarray(X)
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"expected a matrix with one vector per row, got shape {X.shape}")
+    norms = _row_norms(X)
+    return X / np.where(norms == 0, 1.0, norms).astype(X.dtype)
+
+
 def pairwise_cosine(A, B=None) -> np.ndarray:
     """(n, d), (m, d) -> (n, m) matrix of cosine similarities, without Python loops. B defaults to A.
 
@@ -280,12 +299,53 @@ def top_k(query, matrix, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray
         if _lp(q, 2.0) == 0:
             raise ValueError("query is a zero vector: it has no direction, so cosine similarity is undefined")
         scores = pairwise_cosine(q, M)[0]
-        key = -scores
+        best = scores
     elif metric == "dot":
         scores = M @ q
-        key = -scores
+        best = scores
     else:
         scores = pairwise_euclidean(q, M)[0]
-        key = scores
-    order = np.lexsort((np.arange(len(scores)), key))[: int(k)]   # primary key last: score, then index
+        best = -scores                                               # the smallest distance is the best
+    order, _ = top_k_from_scores(best, int(k))
     return order, scores[order]
+
+
+def _check_k(k, n: int) -> int:
+    """The one rule for a valid ``k`` when keeping the best ``k`` of ``n`` candidates."""
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and {n} (the size of the collection), got {k!r}")
+    return int(k)
+
+
+def top_k_from_scores(scores, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest scores, best first; ties go to the smaller index.
+
+    The last step of every search in the course (:func:`top_k`, BM25, the vector indexes of notebook 07, nearest
+    words). Works on one score vector (n,) or a batch (q, n); uses a partial sort, so it stays fast for large n.
+
+    >>> idx, val = top_k_from_scores(np.array([0.1, 0.9, 0.5, 0.9]), 3)
+    >>> idx.tolist(), val.tolist()
+    ([1, 3, 2], [0.9, 0.9, 0.5])
+    """
+    scores = np.asarray(scores)
+    if scores.ndim == 2:
+        pairs = [top_k_from_scores(row, k) for row in scores]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D (n,) or 2-D (queries, n), got shape {scores.shape}")
+    k = _check_k(k, len(scores))
+    # The k-th largest value is a threshold; keep everything at or above it (ties included), then order exactly.
+    threshold = np.partition(scores, len(scores) - k)[len(scores) - k]
+    candidates = np.flatnonzero(scores >= threshold)
+    order = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
+    return order, scores[order]
+
+
+def analogy_vector(a, b, c):
+    """"a is to b as c is to ?": the vector ``b - a + c`` whose nearest word answers it (3CosAdd, when a, b and c are
+    unit vectors). Works on numpy arrays and torch tensors alike (only ``-`` and ``+``).
+
+    >>> analogy_vector(np.array([1.0, 0.0]), np.array([1.0, 1.0]), np.array([0.0, 2.0])).tolist()
+    [0.0, 3.0]
+    """
+    return b - a + c

@@ -31,7 +31,7 @@ from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFail
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
-    "learner_helper",
+    "learner_helper", "is_torch", "returned", "scalar",
 ]
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
@@ -241,3 +241,68 @@ def calls(fn, *names: str) -> str | None:
         if any(u == name or u.endswith("." + name) for u in used):
             return name
     return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Helpers every chapter's checks share: what kind of value the learner returned, and turning it into a number.
+
+def is_torch(value) -> bool:
+    """True for a torch tensor (or any torch object), without importing torch.
+
+    >>> is_torch(np.zeros(2)), is_torch([1.0])
+    (False, False)
+    """
+    return type(value).__module__.startswith("torch")
+
+
+def returned(value, name: str, hint: str = "did you forget `return`?"):
+    """``value`` unchanged, or fail with ``"{name} returned None - {hint}"`` when the learner's function returned
+    None (a missing ``return`` is the usual reason).
+
+    >>> returned(3, "f")
+    3
+    >>> returned(None, "pair_counts", "did you forget `return counts`?")
+    Traceback (most recent call last):
+    ...
+    utils.checks.CheckFailed: pair_counts returned None - did you forget `return counts`?
+    """
+    if value is None:
+        raise CheckFailed(f"{name} returned None - {hint}")
+    return value
+
+
+def scalar(value, name: str, *, one: str = "{name} should be a single number, got shape {shape}",
+           finite: str | None = None) -> float:
+    """A Python / numpy / torch number, or a one-element array or tensor, as a float; anything else fails clearly.
+
+    ``one`` is the message for an array of several numbers (it may use {name} and {shape}); with ``finite`` given,
+    NaN and infinity fail with that message (it may use {name} and {value}). Booleans are not numbers here.
+
+    >>> scalar(np.float32(0.5), "loss"), scalar(np.array([[2]]), "x")
+    (0.5, 2.0)
+    >>> scalar(np.zeros(3), "loss")
+    Traceback (most recent call last):
+    ...
+    utils.checks.CheckFailed: loss should be a single number, got shape (3,)
+    >>> scalar(True, "x")
+    Traceback (most recent call last):
+    ...
+    utils.checks.CheckFailed: x should be a number, got bool
+    """
+    if is_torch(value):
+        if value.numel() != 1:
+            raise CheckFailed(one.format(name=name, shape=tuple(value.shape)))
+        value = value.detach().reshape(-1)[0].item()       # .item(): also for bfloat16, which numpy lacks
+    elif isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if arr.size != 1:
+            raise CheckFailed(one.format(name=name, shape=tuple(arr.shape)))
+        if arr.dtype.kind not in "iuf":
+            raise CheckFailed(f"{name} should be a number, got {arr.dtype}")
+        value = arr.reshape(-1)[0].item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailed(f"{name} should be a number, got {type(value).__name__}")
+    value = float(value)
+    if finite is not None and not math.isfinite(value):
+        raise CheckFailed(finite.format(name=name, value=value))
+    return value

@@ -1,7 +1,7 @@
 """Checks for notebook 00 (welcome): character codes and why they carry no meaning."""
 from __future__ import annotations
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice
+from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
 
 
 @exercise("0.1", "Character codes of a word")
@@ -9,7 +9,7 @@ def char_codes(fn):
     """``fn("Hi")`` should be ``[72, 105]``: one Unicode code point per character, in order."""
     expect(callable(fn), f"char_codes should be a function, got {type(fn).__name__}")
     got = fn("Hello")
-    expect(got is not None, "char_codes returned None - did you forget `return`?")
+    returned(got, "char_codes")
     expect(isinstance(got, list), f"char_codes should return a list, got {type(got).__name__}")
     expect(all(isinstance(c, int) for c in got), "char_codes should return integers - use ord(ch), not the characters")
     if got == [ord(c) - ord("a") + 1 for c in "hello"] or got == [ord(c.lower()) - 96 for c in "Hello"]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, is_torch, returned
 from utils.tensors import broadcast_shape, matmul_shape
 
 #: the pairs the notebook asks about (its markdown lists them); the answers must cover exactly these
@@ -31,17 +31,13 @@ def _clash(a: tuple, b: tuple) -> str:
     return "no clash"
 
 
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
 @exercise("1.1", "Build tensors of given shapes")
 def build_tensors(s, v, M, T):
     """s: 0-D, v: shape (4,), M: shape (2, 3), T: shape (2, 3, 4) - all torch tensors."""
     for name, x in (("s", s), ("v", v), ("M", M), ("T", T)):
         if isinstance(x, (int, float)):
             raise CheckFailed(f"{name} is a plain Python {type(x).__name__}; wrap it: torch.tensor({x!r})")
-        expect(_is_torch(x), f"{name} should be a torch tensor, got {type(x).__module__}.{type(x).__name__}")
+        expect(is_torch(x), f"{name} should be a torch tensor, got {type(x).__module__}.{type(x).__name__}")
     expect(s.ndim == 0, f"s should be a scalar (0 axes, shape ()), got shape {tuple(s.shape)} - "
                         "torch.tensor(5.0), not torch.tensor([5.0])")
     expect(tuple(v.shape) != (1, 4), "v has shape (1, 4): that is a matrix with one row; a vector has ONE axis: (4,)")
@@ -60,7 +56,7 @@ def axes_shape_size(n_axes, shape, n_elements):
     if n_axes == 80:
         raise CheckFailed("n_axes counts axes (x.ndim = 3), not numbers")
     expect(n_axes == 3, f"n_axes should be 3 (x.ndim), got {n_axes!r}")
-    if isinstance(shape, (list,)) or _is_torch(shape):
+    if isinstance(shape, (list,)) or is_torch(shape):
         shape = tuple(shape)
     expect(isinstance(shape, tuple), f"shape should be a tuple like (2, 5, 8), got {type(shape).__name__}")
     expect(shape == (2, 5, 8), f"shape should be (2, 5, 8), got {shape}")
@@ -79,7 +75,7 @@ def swap_red_blue(fn):
     orange = torch.tensor([0.9, 0.5, 0.1])
     original = orange.clone()
     got = fn(orange)
-    expect(got is not None, "swap_red_blue returned None - did you forget `return`?")
+    returned(got, "swap_red_blue")
     if not torch.equal(orange, original):
         raise CheckFailed("your function changed its input colour in place; work on a copy (colour.clone())")
     got_np = expect_array(got, name="the result", shape=(3,))
@@ -134,7 +130,7 @@ def sentence_means(fn):
     g = torch.Generator().manual_seed(0)
     batch = torch.randn(2, 3, 4, generator=g)  # (batch=2, seq=3, dim=4)
     got = fn(batch)
-    expect(got is not None, "sentence_means returned None - did you forget `return`?")
+    returned(got, "sentence_means")
     got_np = as_numpy(got, "the result")
     b = batch.numpy()
     if got_np.shape == (3, 4):

@@ -11,25 +11,14 @@ import math
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice, source_tree
-
-
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
+from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice, returned, scalar, source_tree
 
 
 def _number(value, name: str) -> float:
     """A Python/numpy/torch scalar -> float, or a clear failure."""
     if value is None:
         raise CheckFailed(f"{name} is None - did you forget to `return` it?")
-    if _is_torch(value) or isinstance(value, np.ndarray):
-        size = value.numel() if _is_torch(value) else value.size
-        if size != 1:
-            raise CheckFailed(f"{name} should be a single number, got shape {tuple(value.shape)}")
-        value = value.item() if _is_torch(value) else value.reshape(()).item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise CheckFailed(f"{name} should be a number, got {type(value).__name__}")
-    return float(value)
+    return scalar(value, name)
 
 
 def _close(got: float, want: float, tol: float = 1e-4) -> bool:
@@ -37,8 +26,7 @@ def _close(got: float, want: float, tol: float = 1e-4) -> bool:
 
 
 def _triple(result, fn_name: str, what: str) -> tuple:
-    if result is None:
-        raise CheckFailed(f"{fn_name} returned None - did you forget `return`?")
+    returned(result, fn_name)
     if not isinstance(result, (tuple, list)) or len(result) != len(what.split(", ")):
         raise CheckFailed(f"{fn_name} should return a tuple ({what})")
     return tuple(_number(v, n) for v, n in zip(result, what.split(", ")))
@@ -175,8 +163,7 @@ def normalize_rows(fn):
     X = torch.tensor([[3.0, 4.0, 0.0], [1.0, 0.0, 0.0], [0.0, -2.0, 2.0]])   # square on purpose: see below
     original = X.clone()
     got = fn(X)
-    if got is None:
-        raise CheckFailed("normalize returned None - did you forget `return`?")
+    returned(got, "normalize")
     if not torch.equal(X, original):
         raise CheckFailed("your function changed X in place; return a new tensor (X / norms), leave X as it was")
     got_np = as_numpy(got, "the result").astype(float)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from utils.bpe import get_pair_counts, merge, most_frequent_pair, render_token, train_bpe_reference
-from utils.checks import CheckFailed, exercise, expect, expect_choice, learner_helper
+from utils.checks import CheckFailed, exercise, expect, expect_choice, learner_helper, returned
 
 LOW_TEXT = "low low low lower lowest"
 
@@ -100,8 +100,7 @@ def _call_pairs(fn, ids):
 def pair_counts(fn):
     """fn(ids) -> {(a, b): count} over all adjacent positions, overlaps included."""
     got = _call_pairs(fn, [1, 2, 3, 1, 2])
-    if got is None:
-        raise CheckFailed("pair_counts returned None - did you forget `return counts`?")
+    returned(got, "pair_counts", "did you forget `return counts`?")
     expect(isinstance(got, dict), f"pair_counts should return a dict, got {type(got).__name__}")
     if any(not isinstance(k, tuple) for k in got):
         raise CheckFailed("keys should be pairs (tuples) like (1, 2), not single ids - count ids[i], ids[i + 1]")
@@ -213,8 +212,7 @@ def _first_difference(text, got, want) -> str:
 
 
 def _as_merges(value, name="merges"):
-    if value is None:
-        raise CheckFailed("your function returned None - did you forget `return merges`?")
+    returned(value, "your function", "did you forget `return merges`?")
     expect(isinstance(value, list), f"{name} should be a list, got {type(value).__name__}")
     try:
         return [((int(a), int(b)), int(z)) for (a, b), z in value]
@@ -227,8 +225,7 @@ def train_merges(fn):
     """fn(text, n_merges) -> [((a, b), new_id), ...] like train_bpe_reference (bytes, tie rule, ids from 256)."""
     def body():
         got = fn(LOW_TEXT, 3)
-        if got is None:
-            raise CheckFailed("your function returned None - did you forget `return merges`?")
+        returned(got, "your function", "did you forget `return merges`?")
         expect(isinstance(got, list), f"merges should be a list, got {type(got).__name__}")
         expect(len(got) == 3, f"3 merges were asked for, got {len(got)}")
         got = _as_merges(got)

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice
-
-
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
+from utils import vectors
+from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice, is_torch, returned
 
 
 @exercise("4.1", "One-hot encode")
@@ -17,8 +14,8 @@ def one_hot(fn):
 
     ids, V = [2, 0, 3, 2], 5
     got = fn(list(ids), V)
-    expect(got is not None, "one_hot returned None - did you forget `return`?")
-    expect(_is_torch(got), f"return a torch tensor, got {type(got).__module__}.{type(got).__name__}")
+    returned(got, "one_hot")
+    expect(is_torch(got), f"return a torch tensor, got {type(got).__module__}.{type(got).__name__}")
     arr = as_numpy(got, "the one-hot matrix")
     want = np.eye(V)[ids]
     if arr.shape == (V, len(ids)):
@@ -80,7 +77,7 @@ def lookup_two_ways(by_index, by_matmul):
             got = fn(E, list(ids))
         except IndexError as exc:
             raise CheckFailed(_index_error_hint(name, fn, E, ids, exc)) from None
-        expect(got is not None, f"{name} returned None - did you forget `return`?")
+        returned(got, name)
         arr = as_numpy(got, f"{name}'s result")
         if arr.shape == (3, 4):
             if np.allclose(arr, want.T, atol=1e-6):
@@ -119,7 +116,7 @@ def embedding_layer(layer, ids, X):
     expect(V == len(vocab), f"emb_layer needs one row per vocabulary entry ({len(vocab)}), got {V}")
     expect(d == 8, f"your layer makes vectors of {d} numbers: the exercise asks for d = 8, "
                    "torch.nn.Embedding(len(vocab), 8)")
-    expect(_is_torch(ids), f"ids should be a torch tensor (nn.Embedding takes a LongTensor), got {type(ids).__name__}")
+    expect(is_torch(ids), f"ids should be a torch tensor (nn.Embedding takes a LongTensor), got {type(ids).__name__}")
     expect(not ids.dtype.is_floating_point, f"ids must be integers (torch.long), got {ids.dtype}")
     got_ids = ids.tolist()
     if got_ids == [i + 1 for i in want_ids]:
@@ -134,14 +131,165 @@ def embedding_layer(layer, ids, X):
                           f"{len(got_ids)}: one id per word, [vocab.index(w) for w in sentence]")
     expect(got_ids == want_ids, f"ids should be {want_ids}: the id of each word is its position in vocab, "
                                 f"vocab.index(w), in sentence order; got {got_ids}")
-    expect(_is_torch(X), f"X should be the tensor emb_layer(ids) returns, got {type(X).__name__}: call the layer on "
+    expect(is_torch(X), f"X should be the tensor emb_layer(ids) returns, got {type(X).__name__}: call the layer on "
                          "the ids and keep its output as it is")
     expect(tuple(X.shape) == (len(want_ids), 8), f"X should have shape (6, 8), one row per token, got {tuple(X.shape)}")
     expect(torch.allclose(X.detach(), layer.weight.detach()[want_ids]),
            "X is not emb_layer(ids): compute it by calling the layer on the ids")
 
 
-@exercise("4.4", "Quiz: which rows change?")
+# Exercise 4.4: "See you soon" on paper. The same vocabulary and matrix are printed in the notebook (a test keeps the
+# two equal). Ids: see 4, " " 1, you 7, soon 5; the text is 5 tokens, so X = E[[4, 1, 7, 1, 5]] has shape (5, 4).
+PAPER_VOCAB = ["<unk>", " ", "hello", "later", "see", "soon", "world", "you"]
+PAPER_E = [[-0.2, 0.1, 0.7, -0.5],
+           [-1.6, -0.7, 0.7, 0.9],
+           [0.1, -0.8, 1.6, -0.3],
+           [0.5, 1.1, -0.1, 0.6],
+           [-0.5, 1.1, -2.2, -0.5],
+           [-1.3, -0.3, 0.2, 0.8],
+           [0.2, 0.6, 1.0, -0.2],
+           [-0.6, -1.2, -0.3, 0.2]]
+_PAPER_TOKENS = ["see", " ", "you", " ", "soon"]
+
+
+def _int_list(value, name: str, what: str, example: str) -> list[int]:
+    """A list/tuple/set or 1-D array of whole numbers as a list of ints, or one line saying what to give instead."""
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value, key=lambda v: (str(type(v)), v))
+    if (is_torch(value) and not isinstance(value, tuple)) or isinstance(value, np.ndarray):   # torch.Size: a tuple
+        value = as_numpy(value, name).tolist()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        raise CheckFailed(f"{name} should hold several {what}, written like {example}, got the single number {value}")
+    if not isinstance(value, (list, tuple)):
+        raise CheckFailed(f"{name} should hold {what}, written like {example}, got {type(value).__name__}")
+    if any(isinstance(v, str) for v in value):
+        raise CheckFailed(f"{name} holds strings ({[v for v in value if isinstance(v, str)][:3]}): give the ids, "
+                          f"the positions in paper_vocab (integers), not the tokens")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or float(v) != int(v):
+            raise CheckFailed(f"{name} should hold whole numbers ({what}), got {v!r}")
+        out.append(int(v))
+    return out
+
+
+@exercise("4.4", "The pipeline on paper")
+def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradient):
+    """The pipeline by hand on PAPER_VOCAB / PAPER_E: ids, the stacked matrix's shape, its row 2, the rows a
+    gradient reaches when the first four tokens predict the fifth (untied output layer)."""
+    vocab, E = PAPER_VOCAB, np.array(PAPER_E)
+    want_ids = [vocab.index(t) for t in _PAPER_TOKENS]                 # [4, 1, 7, 1, 5]
+    unk, space = vocab.index("<unk>"), vocab.index(" ")
+    # --- 1. the ids
+    if isinstance(paper_ids, (set, frozenset)):
+        raise CheckFailed("paper_ids is a set, which keeps neither the order of the tokens nor repeats: write a list, "
+                          "one id per token of the text in text order")
+    ids = _int_list(paper_ids, "paper_ids", "token ids", "[3, 0, 2]")
+    if ids == [i + 1 for i in want_ids] or ids == [i - 1 for i in want_ids]:
+        raise CheckFailed("paper_ids are off by one: the id of a token is its position in paper_vocab counting from "
+                          "0 ('<unk>' is 0, ' ' is 1)")
+    if ids == [unk] + want_ids[1:]:
+        raise CheckFailed("'See' became '<unk>' (id 0): the tokenizer lower-cases the text first, so 'See' is the "
+                          "vocabulary's 'see'")
+    if ids == [i for i in want_ids if i != space]:
+        raise CheckFailed("the spaces are missing: ' ' is a token of its own (id 1), one between each pair of words")
+    if ids == list(dict.fromkeys(want_ids)) or ids == sorted(set(want_ids)):
+        raise CheckFailed("paper_ids lists each distinct token once: write one id per token of the text, in order - "
+                          "the space occurs twice, so its id does too")
+    if ids == want_ids[:-1]:
+        raise CheckFailed("'soon' is missing: paper_ids is the whole text, all its tokens (the model later reads the "
+                          "first four, but the text has five)")
+    if ids == list(range(len(ids))):
+        raise CheckFailed(f"{ids} are positions in the TEXT: a token's id is its position in the VOCABULARY, "
+                          "paper_vocab")
+    if len(ids) != len(want_ids):
+        raise CheckFailed(f"paper_ids has {len(ids)} ids, but the tokenizer cuts 'See you soon' into "
+                          f"{len(want_ids)} tokens (words and spaces)")
+    expect(ids == want_ids, f"paper_ids should give, in text order, each token's position in paper_vocab (from 0); "
+                            f"got {ids}")
+    # --- 2. the shape of the stacked matrix X = E[ids]
+    if hasattr(paper_X_shape, "shape") and not isinstance(paper_X_shape, tuple):      # an array, not torch.Size
+        if len(paper_X_shape.shape) >= 2:
+            raise CheckFailed("paper_X_shape should be the shape itself, a tuple of two numbers like (2, 3), not a "
+                              "matrix")
+        paper_X_shape = as_numpy(paper_X_shape, "paper_X_shape").tolist()
+    if not isinstance(paper_X_shape, (tuple, list)):
+        raise CheckFailed(f"paper_X_shape should be a tuple of sizes like (2, 3), got {type(paper_X_shape).__name__}")
+    shape = tuple(_int_list(paper_X_shape, "paper_X_shape", "sizes", "(2, 3)"))
+    n, (V, d) = len(want_ids), E.shape
+    if shape == (d, n):
+        raise CheckFailed(f"paper_X_shape {shape} is transposed: X has one ROW per token, (number of tokens, d)")
+    if shape in ((V, d), (d, V)):
+        raise CheckFailed(f"{shape} is the shape of E_paper (one row per VOCABULARY entry); X stacks one row per "
+                          "token of the TEXT")
+    if shape == (n - 2, d):
+        raise CheckFailed("3 rows leaves out the spaces: each space is a token, so it gets a row of X too")
+    if shape == (n - 1, d):
+        raise CheckFailed("4 rows is one short: X stacks a row for every token of the text - the space's row twice "
+                          "and 'soon' included")
+    if len(shape) == 3 and shape[0] == 1 and shape[1:] == (n, d):
+        raise CheckFailed("no batch axis here: X is a matrix, (number of tokens, d)")
+    expect(len(shape) == 2, f"X is a matrix: give two sizes (rows, columns), got {shape}")
+    expect(shape == (n, d), f"paper_X_shape should be (number of tokens, d), got {shape}")
+    # --- 3. row 2 of X, counted from 0: the vector of the third token, 'you'
+    if isinstance(paper_X_row2, (int, np.integer)) and not isinstance(paper_X_row2, bool):
+        raise CheckFailed(f"paper_X_row2 is the single number {paper_X_row2}: give the row's {d} numbers, copied "
+                          "from the printed E_paper")
+    row = as_numpy(paper_X_row2, "paper_X_row2")
+    if row.dtype.kind not in "iuf":
+        raise CheckFailed(f"paper_X_row2 should hold {d} numbers, got {paper_X_row2!r}")
+    row = row.astype(float).ravel()
+    if row.size == V:
+        raise CheckFailed(f"paper_X_row2 has {V} numbers, a COLUMN of E_paper: a row holds d = {d} numbers")
+    expect(row.size == d, f"paper_X_row2 should hold the {d} numbers of one row, got {row.size}")
+    want_row = E[want_ids[2]]
+    if not np.allclose(row, want_row, atol=1e-6):
+        same = [i for i in range(V) if np.allclose(row, E[i], atol=1e-6)]
+        if same == [2]:
+            raise CheckFailed("that is E_paper[2], the row of id 2 ('hello'): row 2 of X is the vector of the token "
+                              "at POSITION 2 of the text, so look up that token's id first")
+        if same == [space]:
+            raise CheckFailed("that is the space's row: rows of X are counted from 0, so row 2 is the THIRD token "
+                              "of the text")
+        if same and abs(same[0] - want_ids[2]) == 1:
+            raise CheckFailed(f"that is E_paper[{same[0]}], one row off: token id i is row i of E_paper, counting "
+                              "from 0")
+        if same:
+            raise CheckFailed(f"that is the row of {vocab[same[0]]!r}: row 2 of X (counting from 0) is the vector of "
+                              "the third token of the text")
+        if np.allclose(row[::-1], want_row, atol=1e-6):
+            raise CheckFailed("the right numbers in reverse order: copy the row left to right")
+        raise CheckFailed(f"paper_X_row2 should be one row of E_paper, its {d} numbers in order: the row of the "
+                          "third token of the text")
+    # --- 4. the rows a gradient reaches: the ids of the four context tokens, not the target's
+    rows = set(_int_list(paper_rows_with_gradient, "paper_rows_with_gradient", "row ids", "{0, 6}"))
+    context, target = set(want_ids[:-1]), want_ids[-1]
+    if rows == set(range(V)):
+        raise CheckFailed("not every row: with an untied output layer, a row the model did not look up plays no part "
+                          "in the loss, so its gradient is exactly zero")
+    if rows == context | {target} or rows == {target}:
+        raise CheckFailed(f"row {target} ('soon') is the target, not an input: it is never looked up, so the loss "
+                          "does not depend on it (the output layer is a separate matrix)")
+    if rows == context - {space}:
+        raise CheckFailed("the space's row is missing: ' ' was looked up too (twice), and gets the sum of both "
+                          "gradients")
+    if rows == {unk, space, want_ids[2]}:
+        raise CheckFailed("'See' is looked up as 'see' (id 4) after lower-casing, so row 0 ('<unk>') is not touched")
+    if rows in ({want_ids[2]}, {want_ids[3]}):
+        raise CheckFailed("not only the last input token: every row the model looked up feeds the loss")
+    if rows in (set(range(n - 1)), set(range(n))):
+        raise CheckFailed("those are positions in the text; a gradient reaches ROWS of E_paper, i.e. token ids")
+    if rows in ({i + 1 for i in context}, {i - 1 for i in context}):
+        raise CheckFailed("off by one: row i of E_paper belongs to id i, counting from 0")
+    expect(rows == context, f"paper_rows_with_gradient should be the ids of the rows the model looked up for its "
+                            f"input, got {sorted(rows)}")
+    untouched = V - len(context)
+    return (f"ids {want_ids}; X = E_paper[ids] has shape {(n, d)}; the input 'see', ' ', 'you', ' ' reaches rows "
+            f"{sorted(context)}, the space's row with the sum of two uses; the other {untouched} rows, the target "
+            f"'soon' among them, get exactly zero.")
+
+
+@exercise("4.5", "Quiz: which rows change?")
 def quiz_touched_rows(answer):
     return expect_choice(
         answer, correct="c", options="abcd",
@@ -154,7 +302,7 @@ def quiz_touched_rows(answer):
                     "its gradient is the sum of both uses. The other 30,517 rows get exactly zero.")
 
 
-@exercise("4.5", "Parameter count and memory of GPT-2's table")
+@exercise("4.6", "Parameter count and memory of GPT-2's table")
 def gpt2_table(n_params, fp32_mb, fp16_mb):
     """50,257 x 768 = 38,597,376 parameters; 154.39 MB in fp32, 77.19 MB in fp16 (MB = 10**6 bytes)."""
     V, d = 50_257, 768
@@ -202,7 +350,7 @@ _NEAREST_E = [[1.0, 0.0, 0.0],
               [0.0, 0.0, 2.0]]
 
 
-@exercise("4.6", "Nearest neighbours by cosine")
+@exercise("4.7", "Nearest neighbours by cosine")
 def nearest_ids(fn):
     """fn(E, query_id, k) -> k integer row ids (a list or a 1-D tensor) by decreasing cosine similarity to row
     query_id, query excluded."""
@@ -210,7 +358,7 @@ def nearest_ids(fn):
 
     E = torch.tensor(_NEAREST_E)                  # (6, 3)
     got = fn(E.clone(), 0, 3)
-    expect(got is not None, "nearest_ids returned None - did you forget `return`?")
+    returned(got, "nearest_ids")
     arr = as_numpy(got, "the result").ravel()
     expect(arr.size == 3, f"return exactly k = 3 ids, got {arr.size}")
     if arr.dtype.kind == "f" and not np.allclose(arr, np.round(arr)):
@@ -241,10 +389,8 @@ def nearest_ids(fn):
     expect(ids == [2, 1, 4], f"for this matrix the answer is [2, 1, 4] (cosines 0.994, 0.707, 0.6), got {ids}")
     g = torch.Generator().manual_seed(7)
     R = torch.randn(50, 8, generator=g)           # (50, 8)
-    Rn = R / R.norm(dim=1, keepdim=True)
-    scores = Rn @ Rn[17]
-    scores[17] = -2.0
-    want = torch.argsort(scores, descending=True)[:5].tolist()
+    ranked, _ = vectors.top_k(R[17], R, k=6)      # the reference; the query itself (cosine 1) comes first
+    want = [int(i) for i in ranked if i != 17][:5]
     other = [int(i) for i in as_numpy(fn(R.clone(), 17, 5), "the result on a random matrix").ravel()]
     if other[:3] == [2, 1, 4]:
         raise CheckFailed("on a random (50, 8) matrix you returned [2, 1, 4] again, the answer of the small example: "

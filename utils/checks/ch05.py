@@ -3,25 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, expect, expect_array, expect_choice, exercise
-
-
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
+from utils import vectors
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, returned, scalar
 
 
 def _scalar(x, name: str) -> float:
-    if _is_torch(x) or isinstance(x, (np.ndarray, np.generic)):
-        arr = as_numpy(x, name)
-        expect(arr.size == 1, f"{name} should be one number, got shape {arr.shape}")
-        expect(np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.bool_),
-               f"{name} should be a number, got {arr.dtype}")
-        value = float(arr.reshape(-1)[0])
-        expect(np.isfinite(value), f"{name} is {value}: check for a division by zero or an overflow")
-        return value
-    expect(isinstance(x, (int, float)) and not isinstance(x, bool), f"{name} should be a number, got {type(x).__name__}")
-    expect(np.isfinite(x), f"{name} is {x}: check for a division by zero or an overflow")
-    return float(x)
+    return scalar(x, name, one="{name} should be one number, got shape {shape}",
+                  finite="{name} is {value}: check for a division by zero or an overflow")
 
 
 @exercise("5.1", "One gradient-descent step by hand")
@@ -54,7 +42,7 @@ def hand_gradient(fn):
     for seed in (0, 1, 2):
         u, v = _uv(seed)
         got = fn(u.clone(), v.clone())
-        expect(got is not None, "your function returned None - did you forget `return`?")
+        returned(got, "your function")
         got = expect_array(got, name="the gradient", shape=(5,))
         vv = v.clone().requires_grad_(True)
         (-torch.nn.functional.logsigmoid(u @ vv)).backward()
@@ -90,7 +78,7 @@ def pair_loss(fn):
     for seed in (0, 1):
         v, u, U = _pair(seed)
         got = fn(v.clone(), u.clone(), U.clone())
-        expect(got is not None, "your function returned None - did you forget `return`?")
+        returned(got, "your function")
         got = _scalar(got, "the loss")
         pos, neg = u @ v, U @ v
         want = float(-F.logsigmoid(pos) - F.logsigmoid(-neg).sum())
@@ -120,7 +108,7 @@ def negative_sampler(fn):
     counts = torch.tensor([1000.0, 100.0, 10.0, 1.0])
     n = 50_000
     got = fn(counts.clone(), n, torch.Generator().manual_seed(0))
-    expect(got is not None, "your function returned None - did you forget `return`?")
+    returned(got, "your function")
     ids = as_numpy(got, "the sample")
     if ids.shape == (4,) and np.issubdtype(ids.dtype, np.floating):
         raise CheckFailed("you returned the 4 probabilities; return n sampled word IDS (torch.multinomial)")
@@ -206,7 +194,7 @@ def training_step(fn):
     losses = []
     for _ in range(2):
         loss = fn(W_in, W_out, c, o, n, lr)
-        expect(loss is not None, "train_step returned None - return the loss as a float")
+        returned(loss, "train_step", "return the loss as a float")
         losses.append(_scalar(loss, "the returned loss"))
     got_in, got_out = W_in.detach().numpy(), W_out.detach().numpy()
     want_in, want_out, want_losses = _reference_steps(lr)
@@ -258,7 +246,7 @@ def pair_cosines(fn):
                      np.array([[3, 1, 0], [2, 2, 0], [0, 1, 4], [-1, 0, 1]], dtype=np.float32))
     pairs = [("cat", "dog"), ("cat", "car"), ("dog", "sun")]
     got = fn(wv, pairs)
-    expect(got is not None, "your function returned None - did you forget `return`?")
+    returned(got, "your function")
     got = as_numpy(got, "the cosines")
     if got.shape == (3, 3):
         raise CheckFailed("you returned a (3, 3) matrix of every first word against every second word: return one "
@@ -268,7 +256,7 @@ def pair_cosines(fn):
     a = np.array([wv[x] for x, _ in pairs], dtype=float)
     b = np.array([wv[y] for _, y in pairs], dtype=float)
     dots = (a * b).sum(1)
-    want = dots / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    want = np.array([vectors.cosine_similarity(x, y) for x, y in zip(a, b)])   # the reference, pair by pair
     if np.allclose(got, dots):
         raise CheckFailed("those are raw dot products: divide by both vectors' lengths to get the cosine")
     if np.allclose(got, np.linalg.norm(a - b, axis=1)):

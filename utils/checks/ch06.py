@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, returned
 
 
 def _torch():
@@ -16,8 +16,7 @@ def _close(a: np.ndarray, b: np.ndarray, atol: float = 1e-4) -> bool:
 
 
 def _result(value, name: str) -> np.ndarray:
-    if value is None:
-        raise CheckFailed(f"{name} returned None - did you forget `return`?")
+    returned(value, name)
     arr = as_numpy(value, f"the result of {name}")
     if arr.dtype.kind not in "fiu":
         raise CheckFailed(f"{name} should return numbers, got dtype {arr.dtype}")
@@ -99,8 +98,14 @@ def add_positions(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- 6.3
+def _reference_table(n: int, d: int, base: float) -> np.ndarray:
+    """The right answer: :func:`utils.positional.sinusoidal_positions`, as float64 numpy."""
+    from utils.positional import sinusoidal_positions
+    return sinusoidal_positions(n, d, base).double().numpy()
+
+
 def _sinusoid(n: int, d: int, base: float, *, freq_exp=None, swap=False, halves=False, times=False) -> np.ndarray:
-    """Reference table and its typical wrong variants, in float64."""
+    """The typical wrong tables (sin/cos swapped, halves, wrong exponent, multiplied), in float64."""
     p = np.arange(n)[:, None].astype(np.float64)
     two_i = np.arange(0, d, 2).astype(np.float64)
     exponent = two_i / d if freq_exp is None else freq_exp
@@ -123,7 +128,7 @@ def sinusoidal_table(fn):
     if got.shape == (d, n):
         raise CheckFailed(f"shape {(d, n)}: positions and dimensions are transposed; rows are positions -> ({n}, {d})")
     expect(got.shape == (n, d), f"sinusoidal_table({n}, {d}) should have shape ({n}, {d}), got {got.shape}")
-    want = _sinusoid(n, d, 10000)
+    want = _reference_table(n, d, 10000)
     if _close(got, _sinusoid(n, d, 10000, swap=True)):
         raise CheckFailed("sin and cos are swapped: sine goes on the EVEN columns (0, 2, ...), cosine on the odd ones")
     if _close(got, _sinusoid(n, d, 10000, halves=True)):
@@ -140,18 +145,27 @@ def sinusoidal_table(fn):
         raise CheckFailed("wrong exponent on odd columns: column 2i+1 must reuse the frequency of column 2i (2i/dim)")
     if _close(got, np.repeat(np.sin(np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)), 2, axis=1)):
         raise CheckFailed("only sines: the odd columns hold the COSINE of the same angle as their left neighbour")
-    if _close(got, _sinusoid(n + 1, d, 10000)[1:]):
+    if _close(got, _reference_table(n + 1, d, 10000)[1:]):
         raise CheckFailed("your rows start at position 1: row 0 is position 0, so sin(0) = 0 and cos(0) = 1 there")
     expect(_close(got, want), "the values differ from sin(p / 10000^(2i/dim)) on even and cos(...) on odd columns")
     got100 = _result(fn(8, 4, base=100), "sinusoidal_table")
-    expect(_close(got100, _sinusoid(8, 4, 100)), "the `base` argument is ignored: use it instead of a fixed 10000")
+    expect(_close(got100, _reference_table(8, 4, 100)),
+           "the `base` argument is ignored: use it instead of a fixed 10000")
     return f"row 0 is [0, 1, 0, 1, ...] and every row has norm sqrt(dim / 2) = sqrt({d // 2}) = {np.sqrt(d / 2):.4f}"
 
 
 # ------------------------------------------------------------------------------------------------------- 6.4
+def _reference_rope(x: np.ndarray, pos: np.ndarray, base: float = 10000.0) -> np.ndarray:
+    """The right answer: :func:`utils.positional.apply_rope` on float64 numpy input, as float64 numpy."""
+    from utils.positional import apply_rope
+    torch = _torch()
+    return apply_rope(torch.from_numpy(x), torch.from_numpy(pos), base=base).numpy()
+
+
 def _rope(x: np.ndarray, pos: np.ndarray, base: float = 10000.0, *, sign=1.0, swap=False, exp=None,
           scale_by_pos=True, freq_one=False, halves=False) -> np.ndarray:
-    """Reference RoPE on consecutive pairs and its typical wrong variants, in float64."""
+    """The typical wrong rotations (wrong direction, cos/sin swapped, halves, one frequency, wrong exponent, angle not
+    scaled by the position), on consecutive pairs, in float64."""
     d = x.shape[-1]
     exponent = np.arange(0, d, 2) / d if exp is None else exp
     freqs = np.ones(d // 2) if freq_one else base ** (-exponent)
@@ -197,11 +211,12 @@ def rope(fn):
         raise CheckFailed("the angle does not grow with the position: rotate by position * frequency")
     if not np.allclose(np.linalg.norm(got, axis=1), np.linalg.norm(xs, axis=1), atol=1e-4):
         raise CheckFailed("the lengths of the vectors changed; a rotation keeps every norm - check the formulas")
-    if _close(got, _rope(xs, np.arange(len(xs), dtype=np.float64))):
+    if _close(got, _reference_rope(xs, np.arange(len(xs), dtype=np.float64))):
         raise CheckFailed("you rotated row r by r, ignoring `positions` ([0, 1, 2, 5, 10, 100] here): use positions[r]")
-    expect(_close(got, _rope(xs, pos)), "wrong values: rotate each pair (x[2i], x[2i+1]) by position * base^(-2i/dim)")
+    expect(_close(got, _reference_rope(xs, pos)),
+           "wrong values: rotate each pair (x[2i], x[2i+1]) by position * base^(-2i/dim)")
     got_b = _result(fn(x[:2], torch.tensor([3, 4]), base=100), "rope")
-    expect(_close(got_b, _rope(xs[:2], np.array([3.0, 4.0]), base=100)),
+    expect(_close(got_b, _reference_rope(xs[:2], np.array([3.0, 4.0]), base=100)),
            "the `base` argument is ignored: use it instead of a fixed 10000")
 
 
@@ -211,13 +226,13 @@ def rope_score(fn):
     """fn(q, k, m, n) -> one number (a float or a 0-d tensor): rotate q to position m, k to position n
     (utils.positional.apply_rope), dot them."""
     torch = _torch()
-    from utils.positional import apply_rope
+    from utils.positional import apply_rope, rope_score as reference
 
     g = torch.Generator().manual_seed(65)
     q, k = torch.randn(8, generator=g), torch.randn(8, generator=g)         # (8,) each
 
     def ref(m, n):
-        return float(apply_rope(q, m) @ apply_rope(k, n))
+        return reference(q, k, m, n)
 
     def call(m, n):
         try:
@@ -228,8 +243,7 @@ def rope_score(fn):
             raise CheckFailed(f"for m = {m}, n = {n} your code asked apply_rope for a negative position ({err}): "
                               "the offset form rotates by n - m, which can be negative - rotate q by m and k by n "
                               "instead (the score is the same)") from None
-        if value is None:
-            raise CheckFailed("rope_score returned None - did you forget `return`?")
+        returned(value, "rope_score")
         arr = as_numpy(value, "the score")
         if arr.size != 1:
             raise CheckFailed(f"the score should be ONE number (a dot product), got shape {arr.shape}: sum the products")

@@ -5,7 +5,8 @@ import re
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice
+from utils import vectors
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, returned
 
 
 def _words(n: int) -> str:
@@ -16,7 +17,7 @@ def _words(n: int) -> str:
 def chunk_words(fn):
     """``fn(text, size, overlap)`` -> list of strings: windows of ``size`` words sharing ``overlap`` words."""
     got = fn(_words(11), 4, 1)
-    expect(got is not None, "chunk_words returned None - did you forget `return`?")
+    returned(got, "chunk_words")
     expect(isinstance(got, list), f"return a list of strings, got {type(got).__name__}")
     if got and isinstance(got[0], (list, tuple)):
         raise CheckFailed("each chunk should be ONE string (join the words with spaces), not a list of words")
@@ -62,7 +63,7 @@ def top_k_cosine(fn):
                        [0.0, 1.0],     # orthogonal: cosine 0
                        [1.0, 0.5]])    # cosine 0.894
     got = fn(query, matrix, 2)
-    expect(got is not None, "top_k_cosine returned None - did you forget `return`?")
+    returned(got, "top_k_cosine")
     got = _indices(got)
     if got == [0, 3] or got == [0, 1]:
         raise CheckFailed("row 0 is long but points 45 degrees away: you ranked by dot product; divide by the norms "
@@ -76,8 +77,7 @@ def top_k_cosine(fn):
     rng = np.random.default_rng(7)
     M = rng.normal(size=(50, 8))
     q = rng.normal(size=8)
-    cos = (M @ q) / (np.linalg.norm(M, axis=1) * np.linalg.norm(q))
-    want = np.argsort(-cos)[:5].tolist()
+    want = vectors.top_k(q, M, k=5)[0].tolist()   # the reference ranking
     got5 = _indices(fn(q, M, 5))
     if sorted(got5) == sorted(want) and got5 != want:
         raise CheckFailed("on a random (50, 8) matrix you found the right 5 rows but not best first: np.argpartition "
@@ -94,8 +94,7 @@ def _ranked_example():
 
 
 def _number(value, what):
-    if value is None:
-        raise CheckFailed(f"{what} returned None - did you forget `return`?")
+    returned(value, what)
     if isinstance(value, (list, tuple)) or (hasattr(value, "ndim") and value.ndim > 0):
         raise CheckFailed(f"{what} should return ONE number averaged over the queries, not one per query")
     try:
@@ -194,7 +193,7 @@ def build_prompt(fn):
               ("simple_stmts#continue", "continue goes on with the next cycle of the loop."),
               ("compound_stmts#while", "The while statement repeats as long as an expression is true.")]
     got = fn(question, chunks)
-    expect(got is not None, "build_prompt returned None - did you forget `return`?")
+    returned(got, "build_prompt")
     expect(isinstance(got, str), f"the prompt should be one string, got {type(got).__name__}")
     expect(question in got, "the question itself is missing from the prompt: the model must know what to answer")
     missing = [text for _, text in chunks if text not in got]

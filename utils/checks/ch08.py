@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice
+from utils import vectors
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, returned
 
 
 def _torch():
@@ -14,8 +15,7 @@ def _torch():
 
 
 def _result(value, name: str, *, finite: bool = True) -> np.ndarray:
-    if value is None:
-        raise CheckFailed(f"{name} returned None - did you forget `return`?")
+    returned(value, name)
     if isinstance(value, tuple):
         raise CheckFailed(f"{name} returned a tuple; return only the tensor")
     arr = as_numpy(value, f"the result of {name}")
@@ -295,7 +295,7 @@ def _contextual(sentence_a, sentence_b, word, layer, *, shift=0, pool=False, fix
         i = ml.encode(s)[1].index(word) + shift
         vecs.append(states.mean(dim=0) if pool else states[i])
     a, b = (v.double() for v in vecs)
-    return float(a @ b) if dot else float(a @ b / (a.norm() * b.norm()))
+    return float(a @ b) if dot else vectors.cosine_similarity(a, b)   # the reference cosine (notebook 02)
 
 
 @exercise("8.8", "Contextual similarity of one word in two sentences")
@@ -303,8 +303,7 @@ def contextual_similarity(fn):
     """fn(sentence_a, sentence_b, word, layer) -> cosine (float) of the word's layer-`layer` MiniLM vectors."""
     for a, b, word, layer in _PAIRS:
         raw = fn(a, b, word, layer)
-        if raw is None:
-            raise CheckFailed("contextual_similarity returned None - did you forget `return`?")
+        returned(raw, "contextual_similarity")
         try:
             got = float(raw)
         except (TypeError, ValueError):

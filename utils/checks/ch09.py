@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice
+from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
 
 
 def _torch():
@@ -13,8 +13,7 @@ def _torch():
 
 def _tensor(value, name: str, shape=None):
     torch = _torch()
-    if value is None:
-        raise CheckFailed(f"{name} returned None - did you forget `return`?")
+    returned(value, name)
     if not isinstance(value, torch.Tensor):
         raise CheckFailed(f"{name} should return a torch tensor, got {type(value).__name__}")
     if not value.is_floating_point():

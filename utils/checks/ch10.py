@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice
+from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
 
 # ---------------------------------------------------------------------------------------------------------------
 # 10.1 code chunker
@@ -39,7 +39,7 @@ _CODE_WANT = [("first", 6, 10), ("Second", 13, 15), ("third", 18, 19)]
 def code_chunks(fn):
     """``fn(code)`` -> list of (name, first_line, last_line) for every top-level def / async def / class."""
     got = fn(_CODE)
-    expect(got is not None, "code_chunks returned None - did you forget `return`?")
+    returned(got, "code_chunks")
     expect(isinstance(got, list), f"return a list of (name, first_line, last_line) tuples, got {type(got).__name__}")
     if got and isinstance(got[0], str):
         raise CheckFailed("return (name, first_line, last_line) tuples, not strings of code")
@@ -84,7 +84,7 @@ def reciprocal_rank_fusion(fn):
     """``fn(rankings, k)`` -> list of (id, fused score), best first; score = sum of 1 / (k + rank), rank from 1."""
     rankings = [["a", "b", "c", "d"], ["e", "c", "a"]]
     got = fn(rankings, 60)
-    expect(got is not None, "reciprocal_rank_fusion returned None - did you forget `return`?")
+    returned(got, "reciprocal_rank_fusion")
     expect(isinstance(got, list), f"return a list of (id, score) pairs, got {type(got).__name__}")
     if got and not isinstance(got[0], (tuple, list)):
         raise CheckFailed("return (id, score) PAIRS, best first, not only the ids")
@@ -138,7 +138,7 @@ def ndcg_at_k(fn):
     except ZeroDivisionError:
         raise CheckFailed("division by zero: with ranks from 1 the discount is 1 / log2(rank + 1); log2(1) = 0") \
             from None
-    expect(got is not None, "ndcg_at_k returned None - did you forget `return`?")
+    returned(got, "ndcg_at_k")
     try:
         got = float(got)
     except (TypeError, ValueError):
@@ -188,7 +188,7 @@ def filtered_search(fn):
         got = fn(client, "toy", [1.0, 0.0, 0.0], "code", 2)
     finally:
         client.close()
-    expect(got is not None, "filtered_search returned None - did you forget `return`?")
+    returned(got, "filtered_search")
     expect(isinstance(got, list), f"return a list of payload dicts, got {type(got).__name__}")
     if got and not isinstance(got[0], dict):
         raise CheckFailed(f"return the hits' payloads (hit.payload, a dict), not {type(got[0]).__name__}")
@@ -227,7 +227,7 @@ def cited_prompt(fn):
               _Chunk("def normalize(X): return X / norms", "code/vec.py, lines 10-12 (normalize)"),
               _Chunk("Normalising once saves work at query time.", "guide.md, section 'Storage'")]
     got = fn(question, chunks)
-    expect(got is not None, "cited_prompt returned None - did you forget `return`?")
+    returned(got, "cited_prompt")
     expect(isinstance(got, str), f"the prompt should be one string, got {type(got).__name__}")
     expect(question in got, "the question is missing from the prompt")
     missing = [c.text for c in chunks if c.text not in got]

@@ -13,7 +13,7 @@ import numpy as np
 
 from utils.retrieval.lexical import tokenize
 from utils.retrieval.ranking import _check_k, top_k_from_scores
-from utils.vectors import normalize_rows, to_numpy
+from utils.vectors import normalize_rows, to_numpy, unit_rows
 
 INDEX_FORMAT = "course-vector-index-v1"  # written into every saved VectorIndex; load() refuses any other value
 
@@ -122,11 +122,7 @@ def cosine_scores(queries, documents) -> np.ndarray:
     >>> cosine_scores([[1, 0], [0, 0]], [[2, 0], [1, 1]]).round(4).tolist()
     [[1.0, 0.7071], [0.0, 0.0]]
     """
-    def unit(X, name):
-        X = to_numpy(X, name)
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        return X / np.where(norms == 0, 1.0, norms)
-    Q, D = unit(queries, "queries"), unit(documents, "documents")
+    Q, D = unit_rows(to_numpy(queries, "queries")), unit_rows(to_numpy(documents, "documents"))
     if Q.shape[1] != D.shape[1]:
         raise ValueError(f"dimension mismatch: queries have {Q.shape[1]} numbers, documents {D.shape[1]}")
     return Q @ D.T

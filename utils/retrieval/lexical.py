@@ -17,12 +17,17 @@ from collections import Counter
 import numpy as np
 
 from utils.retrieval.ranking import top_k_from_scores
+from utils.vectors import unit_rows
 
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens (letters, digits, underscore); everything else separates words.
+
+    The search tokenizer of BM25 and TF-IDF: it keeps numbers and Python names such as ``__init__`` because questions
+    about code use them. Not the same rule as :func:`utils.wordnet.tokenize`, the word2vec corpus tokenizer, which
+    keeps contractions ("king's") and drops digits and underscores.
 
     >>> tokenize("How do I stop a `for` loop early? Use break.")
     ['how', 'do', 'i', 'stop', 'a', 'for', 'loop', 'early', 'use', 'break']
@@ -138,8 +143,7 @@ class TfidfIndex:
             if token in self.vocab:
                 q[self.vocab[token]] += 1
         q *= self.idf
-        norm = np.linalg.norm(q)
-        return q / norm if norm > 0 else q
+        return unit_rows(q[None, :])[0]                     # an unknown-words-only query stays all zero
 
     def scores(self, query_tokens) -> np.ndarray:
         """Cosine between the query and every document: shape (N,)."""

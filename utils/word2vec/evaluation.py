@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.vectors import analogy_vector, unit_rows
+
 
 def _gensim_datapath(name: str) -> str:
     """Path of one of the test-data files shipped inside the gensim package, found without importing gensim
@@ -103,7 +105,7 @@ def analogy_accuracy(wv, restrict_vocab: int | None = 30000, sections=None) -> t
     vectors = np.asarray(wv.vectors, dtype=np.float32)
     n = len(words) if restrict_vocab is None else min(restrict_vocab, len(words))
     words, vectors = words[:n], vectors[:n]
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     index = {w: i for i, w in enumerate(words)}
     qs = [q for q in analogy_questions() if (sections is None or q[0] in sections) and all(w in index for w in q[1:])]
     if not qs:
@@ -112,7 +114,7 @@ def analogy_accuracy(wv, restrict_vocab: int | None = 30000, sections=None) -> t
     correct = 0
     for s in range(0, len(ids), 1024):
         chunk = ids[s:s + 1024]
-        target = unit[chunk[:, 1]] - unit[chunk[:, 0]] + unit[chunk[:, 2]]   # (q, d)
+        target = analogy_vector(unit[chunk[:, 0]], unit[chunk[:, 1]], unit[chunk[:, 2]])   # (q, d): b - a + c
         scores = target @ unit.T                                       # (q, n)
         rows = np.arange(len(chunk))
         for j in range(3):

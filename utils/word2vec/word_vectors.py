@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.vectors import analogy_vector, top_k_from_scores, unit_rows
+
 
 class UnknownWordError(KeyError):
     """A word that is not in the vocabulary. A KeyError (so ``except KeyError`` works) that prints its message
@@ -33,8 +35,7 @@ class WordVectors:
         self.losses = list(losses or [])     # mean loss per logged chunk of batches (for the loss curve)
         self.info = dict(info or {})         # settings, time, pairs/s ...
         self._index = {w: i for i, w in enumerate(self.words)}
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self._unit = vectors / np.maximum(norms, 1e-12)
+        self._unit = unit_rows(vectors)      # float32, a zero row stays zero
 
     def __len__(self) -> int:
         return len(self.words)
@@ -67,16 +68,13 @@ class WordVectors:
         return float(self._unit[self.index(a)] @ self._unit[self.index(b)])
 
     def _nearest(self, query: np.ndarray, exclude: set[int], k: int) -> list[tuple[str, float]]:
-        q = query / max(float(np.linalg.norm(query)), 1e-12)
-        scores = self._unit @ q                                        # (V,)
-        order = np.lexsort((np.arange(len(scores)), -scores))
-        out = []
-        for i in order:
-            if int(i) not in exclude:
-                out.append((self.words[i], round(float(scores[i]), 4)))
-                if len(out) == k:
-                    break
-        return out
+        scores = self._unit @ unit_rows(query[None, :])[0]            # (V,) cosines
+        k = min(k, len(scores) - len(exclude))
+        if k < 1:
+            return []
+        scores[list(exclude)] = -np.inf
+        order, best = top_k_from_scores(scores, k)
+        return [(self.words[i], round(float(s), 4)) for i, s in zip(order, best)]
 
     def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
         """The k words with the highest cosine to ``word`` (itself excluded), scores rounded to 4 decimals."""
@@ -91,5 +89,5 @@ class WordVectors:
         ``analogy("man", "king", "woman")`` asks for the word that relates to woman as king relates to man.
         """
         ia, ib, ic = self.index(a), self.index(b), self.index(c)
-        return self._nearest(self._unit[ib] - self._unit[ia] + self._unit[ic], {ia, ib, ic}, k)
+        return self._nearest(analogy_vector(self._unit[ia], self._unit[ib], self._unit[ic]), {ia, ib, ic}, k)
 
