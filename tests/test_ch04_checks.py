@@ -9,7 +9,7 @@ from utils.checks import REGISTRY, ch04
 
 
 def test_registry_has_every_exercise():
-    assert list(REGISTRY["04"]) == [f"4.{i}" for i in range(1, 7)]
+    assert list(REGISTRY["04"]) == [f"4.{i}" for i in range(1, 8)]
 
 
 # ---------------------------------------------------------------- 4.1
@@ -133,6 +133,94 @@ def test_embedding_layer():
 
 
 # ---------------------------------------------------------------- 4.4
+PAPER = dict(ids=[4, 1, 7, 1, 5], shape=(5, 4), row=[-0.6, -1.2, -0.3, 0.2], rows={1, 4, 7})
+
+
+def paper(**changes):
+    """The four answers of exercise 4.4, right except for ``changes``."""
+    answer = {**PAPER, **changes}
+    return answer["ids"], answer["shape"], answer["row"], answer["rows"]
+
+
+def test_paper_constants_match_the_notebook():
+    """The vocabulary and matrix the check uses are the ones the notebook prints."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parent.parent / "solutions" / "04_embedding_matrix.ipynb").read_text(
+        encoding="utf-8"))
+    source = next("".join(c["source"]) for c in nb["cells"] if "E_paper = torch.tensor(" in "".join(c["source"]))
+    scope = {"torch": torch}
+    exec(source.split("print(")[0], scope)
+    assert scope["paper_vocab"] == ch04.PAPER_VOCAB
+    assert scope["E_paper"].tolist() == ch04.PAPER_E
+
+
+def test_see_you_soon():
+    assert_passes(ch04.see_you_soon, *paper())
+    assert_passes(ch04.see_you_soon, *paper(ids=(4, 1, 7, 1, 5), shape=[5, 4], row=(-0.6, -1.2, -0.3, 0.2),
+                                            rows=[4, 1, 7, 1]))
+    assert_passes(ch04.see_you_soon, *paper(ids=torch.tensor([4, 1, 7, 1, 5]), shape=torch.Size([5, 4]),
+                                            row=torch.tensor(ch04.PAPER_E)[7], rows=frozenset({1, 4, 7})))
+    assert_passes(ch04.see_you_soon, *paper(ids=np.array([4, 1, 7, 1, 5]), row=np.array(ch04.PAPER_E[7]),
+                                            rows=[np.int64(1), np.int64(4), np.int64(7)]))
+    assert_not_attempted(ch04.see_you_soon, ..., ..., ..., ...)
+    assert_not_attempted(ch04.see_you_soon, *paper(rows=...))
+    # the ids
+    assert_rejects(ch04.see_you_soon, *paper(ids=[5, 2, 8, 2, 6]), match="off by one")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[3, 0, 6, 0, 4]), match="off by one")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[0, 1, 7, 1, 5]), match="lower-cases")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[4, 7, 5]), match="spaces are missing")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[4, 1, 7, 5]), match="each distinct token once")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[1, 4, 5, 7]), match="each distinct token once")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[4, 1, 7, 1]), match="'soon' is missing")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[0, 1, 2, 3, 4]), match="positions in the TEXT")
+    assert_rejects(ch04.see_you_soon, *paper(ids=["see", " ", "you", " ", "soon"]), match="not the tokens")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[4, 1, 7, 1, 5, 0]), match="5 tokens")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[5, 1, 7, 1, 4]), match="in text order")
+    assert_rejects(ch04.see_you_soon, *paper(ids=4), match="single number")
+    assert_rejects(ch04.see_you_soon, *paper(ids={1, 4, 5, 7}), match="is a set")
+    assert_rejects(ch04.see_you_soon, *paper(ids={"see": 4}), match=r"written like \[3, 0, 2\], got dict")
+    assert_rejects(ch04.see_you_soon, *paper(ids=[4.5, 1, 7, 1, 5]), match="whole numbers")
+    # the shape of X
+    assert_rejects(ch04.see_you_soon, *paper(shape=(4, 5)), match="transposed")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(8, 4)), match="shape of E_paper")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(4, 8)), match="shape of E_paper")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(3, 4)), match="leaves out the spaces")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(4, 4)), match="one short")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(1, 5, 4)), match="no batch axis")
+    assert_rejects(ch04.see_you_soon, *paper(shape=(20,)), match="two sizes")
+    assert_rejects(ch04.see_you_soon, *paper(shape=torch.zeros(5, 4)), match="not a matrix")
+    assert_rejects(ch04.see_you_soon, *paper(shape="(5, 4)"), match=r"a tuple of sizes like \(2, 3\), got str")
+    assert_rejects(ch04.see_you_soon, *paper(shape={5, 4}), match="got set")
+    assert_passes(ch04.see_you_soon, *paper(shape=np.array([5, 4])))
+    # row 2 of X
+    E = ch04.PAPER_E
+    assert_rejects(ch04.see_you_soon, *paper(row=E[2]), match="POSITION 2 of the text")
+    assert_rejects(ch04.see_you_soon, *paper(row=E[1]), match="space's row")
+    assert_rejects(ch04.see_you_soon, *paper(row=E[6]), match="one row off")
+    assert_rejects(ch04.see_you_soon, *paper(row=E[4]), match="row of 'see'")
+    assert_rejects(ch04.see_you_soon, *paper(row=E[7][::-1]), match="reverse order")
+    assert_rejects(ch04.see_you_soon, *paper(row=[r[2] for r in E]), match="a COLUMN of E_paper")
+    assert_rejects(ch04.see_you_soon, *paper(row=7), match="single number 7")
+    assert_rejects(ch04.see_you_soon, *paper(row=[-0.6, -1.2, -0.3]), match="4 numbers of one row")
+    assert_rejects(ch04.see_you_soon, *paper(row=[-0.6, -1.2, 0.3, 0.2]), match="one row of E_paper")
+    assert_rejects(ch04.see_you_soon, *paper(row=["-0.6", "-1.2", "-0.3", "0.2"]), match="should hold 4 numbers")
+    # the rows a gradient reaches
+    assert_rejects(ch04.see_you_soon, *paper(rows=set(range(8))), match="not every row")
+    assert_rejects(ch04.see_you_soon, *paper(rows={1, 4, 5, 7}), match="'soon'\\) is the target")
+    assert_rejects(ch04.see_you_soon, *paper(rows={5}), match="is the target")
+    assert_rejects(ch04.see_you_soon, *paper(rows={4, 7}), match="space's row is missing")
+    assert_rejects(ch04.see_you_soon, *paper(rows={0, 1, 7}), match="row 0")
+    assert_rejects(ch04.see_you_soon, *paper(rows={1}), match="not only the last")
+    assert_rejects(ch04.see_you_soon, *paper(rows={0, 1, 2, 3}), match="positions in the text")
+    assert_rejects(ch04.see_you_soon, *paper(rows={2, 5, 8}), match="off by one")
+    assert_rejects(ch04.see_you_soon, *paper(rows={"see", " ", "you"}), match="not the tokens")
+    assert_rejects(ch04.see_you_soon, *paper(rows=7), match="single number")
+    assert_rejects(ch04.see_you_soon, *paper(rows={1, 4, 6}), match="looked up for its input")
+
+
+# ---------------------------------------------------------------- 4.5
 def test_quiz_touched_rows():
     assert_passes(ch04.quiz_touched_rows, "c")
     assert_passes(ch04.quiz_touched_rows, " C ")
@@ -144,7 +232,7 @@ def test_quiz_touched_rows():
     assert_rejects(ch04.quiz_touched_rows, 3, match="one letter")
 
 
-# ---------------------------------------------------------------- 4.5
+# ---------------------------------------------------------------- 4.6
 P = 50_257 * 768
 
 
@@ -172,7 +260,7 @@ def test_gpt2_table():
     assert_rejects(ch04.gpt2_table, P, 154.39, 70.0, match=r"params \* 2 bytes / 1e6")
 
 
-# ---------------------------------------------------------------- 4.6
+# ---------------------------------------------------------------- 4.7
 def nearest_ok(E, query_id, k):
     q = E[query_id]
     scores = (E @ q) / (E.norm(dim=1) * q.norm())

@@ -1,4 +1,7 @@
-"""Checks for notebook 04 (the embedding matrix)."""
+"""Checks for notebook 04 (the embedding matrix).
+
+Why one long module: the course keeps one check module per chapter (the grader loads `chNN.py`), and 04 has seven
+exercises, one of them (4.4) with four answers to diagnose."""
 from __future__ import annotations
 
 import numpy as np
