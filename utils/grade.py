@@ -1,12 +1,14 @@
 """Grade notebooks by running them: ``python -m utils.grade PATH... [--json] [--timeout SECONDS]``.
 
-Batch mode (a folder of submissions, see :mod:`utils.grading.batch`)::
+Batch mode (a folder of submissions, see :mod:`utils.grading.batch`; LMS exports in :mod:`utils.grading.export`)::
 
     python -m utils.grade SUBMISSIONS_DIR --out report.csv [--workers N] [--timeout S] [--memory-mb MB]
+        [--private-checks DIR] [--points points.json] [--gradescope DIR] [--canvas grades.csv] [--force]
+    python -m utils.grade bundle --gradescope autograder.zip      # a Gradescope autograder
 
 Every exercise of the notebook's chapter is reported as
 
-    passed          the course's check, run by the grader, printed its pass line and ran to its end
+    passed          the course's check, run by the grader in its own process, found nothing wrong
     failed          the check's one-line message, or what went wrong: the exercise cell timed out, the kernel
                     died, it used more than the memory limit, it uses the course's reference implementation
     not attempted   the stub is still there
@@ -18,9 +20,11 @@ How a notebook is graded (the stages live in :mod:`utils.grading`):
   ``metadata.course.chapter``, else from the file name.
 - The learner's own check cells are dropped, whatever they were edited to. The course's check cells, read from
   ``notebooks/NN_*.ipynb``, run right after the learner's matching exercise cell (matched by cell id, else by the
-  names the exercise defines). Each one loads the check module afresh from its file, so a learner cell that patched
-  ``utils.checks`` or made ``importlib.reload`` a no-op changes nothing. Only the outputs of those check cells are
-  read, and a pass counts only when the cell also ran to its end: a printed fake pass line gains nothing.
+  names the exercise defines). The check itself runs in the grader's process, where no learner code runs
+  (:mod:`utils.grading.judge`): it reads the learner's answers from the kernel as plain data and calls the
+  learner's functions there, one probe at a time. Patching ``utils.checks``, numpy or builtins in the notebook, or
+  printing a fake pass line, changes nothing. With ``--private-checks DIR`` an instructor's own checks
+  (:mod:`utils.grading.private`) run after the course's.
 - One fault costs one exercise: a cell past the per-cell ``--timeout`` is interrupted (or its kernel restarted), a
   dead kernel is restarted, the earlier cells are run again, and grading goes on with the next exercise.
 - The kernel runs in a sandbox (:mod:`utils.grading.sandbox`): a private temporary folder as its working directory
@@ -31,9 +35,9 @@ How a notebook is graded (the stages live in :mod:`utils.grading`):
 - A missing file, a file that is not a notebook and a notebook of no known chapter are reported as such, and the
   other notebooks given are still graded.
 
-This is a grading harness, not a security sandbox: the learner's code runs as your user and in the same process
-as the checks, so deliberately hostile code can still read files you can read, or cheat by patching what the
-grader does not watch (see docs/instructors.md).
+This is a grading harness, not a security sandbox: the learner's code runs as your user, so deliberately hostile
+code can still read files you can read, or compute an answer some other way than the exercise asks (see
+docs/instructors.md).
 Exit code 0 only when every exercise of every notebook passed.
 """
 from __future__ import annotations
