@@ -1,6 +1,7 @@
 """The two README commands: set-up happens once, re-running does not reinstall, Lab is local and token-protected;
 every make target runs course.py, the same entry Windows uses (tests/test_course_entry.py tests it on simulated
 platforms)."""
+import os
 import shutil
 import subprocess
 import sys
@@ -12,8 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
+# `make test` runs these tests: its MAKEFLAGS / MAKELEVEL would make the inner make print "Entering directory" lines
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+
+
 def _make(*args):
-    return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True, env=CLEAN_ENV)
 
 
 def test_installed_venv_is_up_to_date_so_nothing_is_reinstalled():
