@@ -256,8 +256,8 @@ def test_the_rules_reject_pairs_that_only_the_solution_lists():
         md = nb.cells[_cell(nb, title)]
         md.source = re.sub(r"```python.*?```", "", md.source, flags=re.S)
     found = violations(nb, "01_scalars_to_tensors.ipynb")
-    assert any("broadcast_predictions" in f and "((2, 3), (2,))" in f for f in found), found
-    assert any("matmul_predictions" in f and "((8, 5, 4), (5, 4))" in f for f in found), found
+    assert any("broadcast_answers" in f and "((2, 3), (2,))" in f for f in found), found
+    assert any("matmul_answers" in f and "((8, 5, 4), (5, 4))" in f for f in found), found
 
 
 def test_the_rules_reject_a_checked_literal_that_only_the_solution_shows():
@@ -307,7 +307,7 @@ def test_the_rules_reject_a_stub_whose_parameters_differ(monkeypatch):
 
 def test_the_rules_reject_a_check_argument_defined_only_by_the_solution():
     nb = _notebook_01()
-    i = _cell(nb, "check.broadcast_predictions(")
-    nb.cells[i].source = "check.broadcast_predictions(broadcast_answers, extra_hint)\n"
+    i = _cell(nb, "check.broadcast_answers(")
+    nb.cells[i].source = "check.broadcast_answers(broadcast_answers, extra_hint)\n"
     found = violations(nb, "01_scalars_to_tensors.ipynb")
     assert any("reads ['extra_hint']" in f for f in found), found

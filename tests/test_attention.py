@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from utils import attention as att
-from utils import minilm_layers as ml
+from utils import minilm_layers
 
 SDPA = F.scaled_dot_product_attention
 
@@ -87,10 +87,10 @@ def test_all_masked_row_gives_zero_output():
     (lambda: att.split_heads(torch.ones(2, 6), 2), ValueError, "shape"),
     (lambda: att.merge_heads(torch.ones(2, 6, 3)), ValueError, "shape"),
     (lambda: att.MultiHeadAttention(10, 3), ValueError, "divide"),
-    (lambda: ml.attention_from_layer(6), ValueError, "0..5"),
-    (lambda: ml.encode(""), ValueError, "non-empty"),
-    (lambda: ml.contextual_token_vectors("a river", "bank"), ValueError, "not one token"),
-    (lambda: ml.encoder_layer(torch.ones(1, 2, 8), 0), ValueError, "384"),
+    (lambda: minilm_layers.attention_from_layer(6), ValueError, "0..5"),
+    (lambda: minilm_layers.encode(""), ValueError, "non-empty"),
+    (lambda: minilm_layers.contextual_token_vectors("a river", "bank"), ValueError, "not one token"),
+    (lambda: minilm_layers.encoder_layer(torch.ones(1, 2, 8), 0), ValueError, "384"),
 ])
 def test_bad_input_raises_one_line_errors(call, error, text):
     with pytest.raises(error, match=text) as info:
@@ -131,45 +131,45 @@ SENTENCE = "She sat on the river bank and watched the water."
 
 
 def test_attention_from_layer_reproduces_minilm_attention_output():
-    bert = ml.bert_model()
+    bert = minilm_layers.bert_model()
     captured = {}
     hook = bert.encoder.layer[0].attention.output.dense.register_forward_hook(
         lambda module, inputs, output: captured.setdefault("dense", output))
     try:
-        ids, _ = ml.encode(SENTENCE)
+        ids, _ = minilm_layers.encode(SENTENCE)
         with torch.no_grad():
             out = bert(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
     finally:
         hook.remove()
     with torch.no_grad():
-        ours = ml.attention_from_layer(0)(out.hidden_states[0])        # (1, T, 384)
+        ours = minilm_layers.attention_from_layer(0)(out.hidden_states[0])        # (1, T, 384)
     assert (ours - captured["dense"]).abs().max() <= 1e-5
 
 
 @pytest.mark.parametrize("index", range(6))
 def test_encoder_layer_reproduces_every_minilm_layer(index):
-    states = ml.hidden_states(SENTENCE)
-    assert (ml.encoder_layer(states[index], index) - states[index + 1]).abs().max() <= 1e-5
+    states = minilm_layers.hidden_states(SENTENCE)
+    assert (minilm_layers.encoder_layer(states[index], index) - states[index + 1]).abs().max() <= 1e-5
 
 
 def test_encoder_layer_with_padding_mask_matches_the_model():
-    bert = ml.bert_model()
-    tok = [ml.encode(s)[0][0] for s in ("The bank closed.", SENTENCE)]
+    bert = minilm_layers.bert_model()
+    tok = [minilm_layers.encode(s)[0][0] for s in ("The bank closed.", SENTENCE)]
     ids = torch.zeros(2, max(len(t) for t in tok), dtype=torch.long)
     keep = torch.zeros_like(ids)
     for i, t in enumerate(tok):
         ids[i, : len(t)], keep[i, : len(t)] = t, 1
     with torch.no_grad():
         out = bert(input_ids=ids, attention_mask=keep, output_hidden_states=True).hidden_states
-    ours = ml.encoder_layer(out[0], 0, mask=keep.bool()[:, None, None, :])   # (B, 1, 1, T) broadcasts over heads
+    ours = minilm_layers.encoder_layer(out[0], 0, mask=keep.bool()[:, None, None, :])   # (B, 1, 1, T) broadcasts over heads
     real = keep.bool()
     assert (ours[real] - out[1][real]).abs().max() <= 1e-5
 
 
 def test_attention_maps_are_row_stochastic_and_contextual_vectors_change_with_context():
-    maps, tokens = ml.attention_maps("The river bank")
+    maps, tokens = minilm_layers.attention_maps("The river bank")
     assert maps.shape == (6, 12, 5, 5) and tokens[3] == "bank"
     assert torch.allclose(maps.sum(-1), torch.ones(6, 12, 5), atol=1e-5)
-    a = ml.contextual_token_vectors("I sat on the river bank.", "bank")
-    b = ml.contextual_token_vectors("I sat on the bank.", "bank")
+    a = minilm_layers.contextual_token_vectors("I sat on the river bank.", "bank")
+    b = minilm_layers.contextual_token_vectors("I sat on the bank.", "bank")
     assert a.shape == (7, 384) and not torch.allclose(a[6], b[6])

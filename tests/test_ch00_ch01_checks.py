@@ -19,13 +19,13 @@ def test_char_codes():
     assert_rejects(ch00.char_codes, lambda t: [b for b in t.encode()], match="ONE code point")
 
 
-def test_code_distance():
-    assert_passes(ch00.code_distance, 15)
-    assert_not_attempted(ch00.code_distance, ...)
-    assert_rejects(ch00.code_distance, -15, match="absolute")
-    assert_rejects(ch00.code_distance, "15", match="not a string")
-    assert_rejects(ch00.code_distance, 72 + 87, match="DIFFERENCE")
-    assert_rejects(ch00.code_distance, 14, match="should be 15")
+def test_distance():
+    assert_passes(ch00.distance, 15)
+    assert_not_attempted(ch00.distance, ...)
+    assert_rejects(ch00.distance, -15, match="absolute")
+    assert_rejects(ch00.distance, "15", match="not a string")
+    assert_rejects(ch00.distance, 72 + 87, match="DIFFERENCE")
+    assert_rejects(ch00.distance, 14, match="should be 15")
 
 
 def test_quiz_llm():
@@ -95,21 +95,21 @@ def test_stack_tokens():
     assert_rejects(ch01.stack_tokens, torch.zeros(3, 4), vecs, match="right rows")
 
 
-def test_broadcast_predictions():
+def test_broadcast_answers():
     good = {((3, 1), (1, 4)): (3, 4), ((2, 3), (3,)): (2, 3), ((2, 3), (2,)): "error", ((8, 1, 5), (7, 1)): (8, 7, 5),
             ((4, 768), (768,)): (4, 768)}
-    assert_passes(ch01.broadcast_predictions, good)
-    assert_not_attempted(ch01.broadcast_predictions, ...)
-    assert_rejects(ch01.broadcast_predictions, {**good, ((2, 3), (2,)): (2, 3)}, match="cannot broadcast")
-    assert_rejects(ch01.broadcast_predictions, {**good, ((3, 1), (1, 4)): "error"}, match="does broadcast")
-    assert_rejects(ch01.broadcast_predictions, {**good, ((8, 1, 5), (7, 1)): (8, 1, 5)}, match="align shapes")
-    assert_rejects(ch01.broadcast_predictions, [(3, 4)], match="dict")
+    assert_passes(ch01.broadcast_answers, good)
+    assert_not_attempted(ch01.broadcast_answers, ...)
+    assert_rejects(ch01.broadcast_answers, {**good, ((2, 3), (2,)): (2, 3)}, match="cannot broadcast")
+    assert_rejects(ch01.broadcast_answers, {**good, ((3, 1), (1, 4)): "error"}, match="does broadcast")
+    assert_rejects(ch01.broadcast_answers, {**good, ((8, 1, 5), (7, 1)): (8, 1, 5)}, match="align shapes")
+    assert_rejects(ch01.broadcast_answers, [(3, 4)], match="dict")
     # the asked pairs, exactly: a missing line or an invented pair is named
-    assert_rejects(ch01.broadcast_predictions, {k: v for k, v in good.items() if k != ((4, 768), (768,))},
+    assert_rejects(ch01.broadcast_answers, {k: v for k, v in good.items() if k != ((4, 768), (768,))},
                    match=r"no answer for the pair \(\(4, 768\)")
-    assert_rejects(ch01.broadcast_predictions, {**good, ((1,), (1,)): (1,)}, match="not one of the pairs asked")
+    assert_rejects(ch01.broadcast_answers, {**good, ((1,), (1,)): (1,)}, match="not one of the pairs asked")
     # the clash named is the real one: (2, 3) + (2,) aligns 3 with 2
-    assert_rejects(ch01.broadcast_predictions, {**good, ((2, 3), (2,)): (2, 3)}, match="3 vs 2")
+    assert_rejects(ch01.broadcast_answers, {**good, ((2, 3), (2,)): (2, 3)}, match="3 vs 2")
 
 
 def test_sentence_means():
@@ -122,17 +122,17 @@ def test_sentence_means():
     assert_rejects(ch01.sentence_means, lambda b: b.mean(dim=1)[:, :0] + 1, match="shape")
 
 
-def test_matmul_predictions():
+def test_matmul_answers():
     good = {((5, 4), (4, 3)): (5, 3), ((8, 5, 4), (4, 3)): (8, 5, 3), ((8, 5, 4), (8, 4, 2)): (8, 5, 2),
             ((8, 5, 4), (5, 4)): "error"}
-    assert_passes(ch01.matmul_predictions, good)
-    assert_not_attempted(ch01.matmul_predictions, ...)
-    assert_rejects(ch01.matmul_predictions, {**good, ((8, 5, 4), (5, 4)): (8, 5, 4)}, match="inner sizes")
-    assert_rejects(ch01.matmul_predictions, {**good, ((8, 5, 4), (8, 4, 2)): (8, 8, 5, 2)}, match="batch axes")
-    assert_rejects(ch01.matmul_predictions, {**good, ((5, 4), (4, 3)): (5, 4)}, match="disappears")
-    assert_rejects(ch01.matmul_predictions, {**good, ((5, 4), (4, 3)): "error"}, match="works")
-    assert_rejects(ch01.matmul_predictions, {**good, ((4,), (4, 2)): (2,)}, match="not one of the pairs asked")
-    assert_rejects(ch01.matmul_predictions, {k: v for k, v in good.items() if k != ((5, 4), (4, 3))},
+    assert_passes(ch01.matmul_answers, good)
+    assert_not_attempted(ch01.matmul_answers, ...)
+    assert_rejects(ch01.matmul_answers, {**good, ((8, 5, 4), (5, 4)): (8, 5, 4)}, match="inner sizes")
+    assert_rejects(ch01.matmul_answers, {**good, ((8, 5, 4), (8, 4, 2)): (8, 8, 5, 2)}, match="batch axes")
+    assert_rejects(ch01.matmul_answers, {**good, ((5, 4), (4, 3)): (5, 4)}, match="disappears")
+    assert_rejects(ch01.matmul_answers, {**good, ((5, 4), (4, 3)): "error"}, match="works")
+    assert_rejects(ch01.matmul_answers, {**good, ((4,), (4, 2)): (2,)}, match="not one of the pairs asked")
+    assert_rejects(ch01.matmul_answers, {k: v for k, v in good.items() if k != ((5, 4), (4, 3))},
                    match="fill in every line")
 
 

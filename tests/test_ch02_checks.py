@@ -77,18 +77,18 @@ def norm(v):
     return (v ** 2).sum() ** 0.5
 
 
-def test_cosine():
-    assert_passes(ch02.cosine, lambda a, b: (a @ b) / (norm(a) * norm(b)))
-    assert_not_attempted(ch02.cosine, stub_function)
-    assert_rejects(ch02.cosine, lambda a, b: a @ b, match="dot product")
-    assert_rejects(ch02.cosine, lambda a, b: (a @ b) / norm(a), match=r"\|a\| only")
-    assert_rejects(ch02.cosine, lambda a, b: (a @ b) / norm(b), match=r"\|b\| only")
-    assert_rejects(ch02.cosine, lambda a, b: (a @ b) / ((a @ a) * (b @ b)), match="SQUARED")
-    assert_rejects(ch02.cosine, lambda a, b: 1 - (a @ b) / (norm(a) * norm(b)), match="DISTANCE")
-    assert_rejects(ch02.cosine, lambda a, b: np.arccos((a @ b) / (norm(a) * norm(b))), match="radians")
-    assert_rejects(ch02.cosine, lambda a, b: abs((a @ b) / (norm(a) * norm(b))), match="opposite")
-    assert_rejects(ch02.cosine, lambda a, b: float(np.asarray(a) @ np.asarray(b)) / 50.0, match="divided by 50")
-    assert_rejects(ch02.cosine, lambda a, b: 0.96 if b[0] == 8 else -1.0 if len(a) == 2 else 0.5,
+def test_cosine_similarity():
+    assert_passes(ch02.cosine_similarity, lambda a, b: (a @ b) / (norm(a) * norm(b)))
+    assert_not_attempted(ch02.cosine_similarity, stub_function)
+    assert_rejects(ch02.cosine_similarity, lambda a, b: a @ b, match="dot product")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: (a @ b) / norm(a), match=r"\|a\| only")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: (a @ b) / norm(b), match=r"\|b\| only")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: (a @ b) / ((a @ a) * (b @ b)), match="SQUARED")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: 1 - (a @ b) / (norm(a) * norm(b)), match="DISTANCE")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: np.arccos((a @ b) / (norm(a) * norm(b))), match="radians")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: abs((a @ b) / (norm(a) * norm(b))), match="opposite")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: float(np.asarray(a) @ np.asarray(b)) / 50.0, match="divided by 50")
+    assert_rejects(ch02.cosine_similarity, lambda a, b: 0.96 if b[0] == 8 else -1.0 if len(a) == 2 else 0.5,
                    match="torch input")
 
 
@@ -127,19 +127,19 @@ def comprehension_pairwise(A, B):
     return torch.stack([torch.nn.functional.cosine_similarity(a[None], B) for a in A])
 
 
-def test_pairwise_cos():
-    assert_passes(ch02.pairwise_cos, good_pairwise)
-    assert_not_attempted(ch02.pairwise_cos, stub_function)
-    assert_rejects(ch02.pairwise_cos, looped_pairwise, match="Python loop")
-    assert_rejects(ch02.pairwise_cos, comprehension_pairwise, match="Python loop")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: A @ B.T, match="raw dot products")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: (A / A.norm(dim=0)) @ (B / B.norm(dim=0)).T, match="wrong axis")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: (A / A.norm(dim=1, keepdim=True)) @ B.T, match="only one")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(B, A), match="transposed")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B)[:, :3], match="shape")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B) * 0.5, match="scaled by 0.5")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B).abs(), match="signs")
-    assert_rejects(ch02.pairwise_cos, lambda A, B: good_pairwise(A, B).clamp(min=0), match=r"entry \(\d, \d\)")
+def test_pairwise_cosine():
+    assert_passes(ch02.pairwise_cosine, good_pairwise)
+    assert_not_attempted(ch02.pairwise_cosine, stub_function)
+    assert_rejects(ch02.pairwise_cosine, looped_pairwise, match="Python loop")
+    assert_rejects(ch02.pairwise_cosine, comprehension_pairwise, match="Python loop")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: A @ B.T, match="raw dot products")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: (A / A.norm(dim=0)) @ (B / B.norm(dim=0)).T, match="wrong axis")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: (A / A.norm(dim=1, keepdim=True)) @ B.T, match="only one")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: good_pairwise(B, A), match="transposed")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: good_pairwise(A, B)[:, :3], match="shape")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: good_pairwise(A, B) * 0.5, match="scaled by 0.5")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: good_pairwise(A, B).abs(), match="signs")
+    assert_rejects(ch02.pairwise_cosine, lambda A, B: good_pairwise(A, B).clamp(min=0), match=r"entry \(\d, \d\)")
 
 
 # ---------------------------------------------------------------- 2.7

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
-from utils import embedding as emb_ref
+from utils import embedding
 from utils.checks import REGISTRY, ch04
 
 
@@ -36,7 +36,7 @@ def one_hot_multi(ids, vocab_size):
 def test_one_hot():
     assert_passes(ch04.one_hot, one_hot_ok)
     assert_passes(ch04.one_hot, one_hot_loop)
-    assert_passes(ch04.one_hot, emb_ref.one_hot)
+    assert_passes(ch04.one_hot, embedding.one_hot)
     assert_not_attempted(ch04.one_hot, stub_function)
     assert_not_attempted(ch04.one_hot, ...)
     assert_rejects(ch04.one_hot, lambda ids, V: one_hot_ok(ids, V).T, match="transposed")
@@ -57,12 +57,12 @@ def by_index_ok(E, ids):
 
 
 def by_matmul_ok(E, ids):
-    return emb_ref.one_hot(ids, E.shape[0]) @ E
+    return embedding.one_hot(ids, E.shape[0]) @ E
 
 
 def test_lookup_two_ways():
     assert_passes(ch04.lookup_two_ways, by_index_ok, by_matmul_ok)
-    assert_passes(ch04.lookup_two_ways, emb_ref.lookup, emb_ref.lookup_via_one_hot)
+    assert_passes(ch04.lookup_two_ways, embedding.lookup, embedding.lookup_via_one_hot)
     assert_passes(ch04.lookup_two_ways, lambda E, ids: torch.stack([E[i] for i in ids]),
                   lambda E, ids: F.one_hot(torch.tensor(ids), E.shape[0]).to(E.dtype) @ E)
     assert_not_attempted(ch04.lookup_two_ways, stub_function, by_matmul_ok)
@@ -74,10 +74,10 @@ def test_lookup_two_ways():
                    match="COLUMNS")
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[:, ids].T, by_matmul_ok,
                    match=r"COLUMNS of E and transposed them \(E\[:, ids\]\.T\)")
-    assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: (E.T @ emb_ref.one_hot(ids, E.shape[0]).T).T.T,
+    assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: (E.T @ embedding.one_hot(ids, E.shape[0]).T).T.T,
                    match="transposed")
     # transposed result: E.T @ one_hot.T
-    assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: E.T @ emb_ref.one_hot(ids, E.shape[0]).T,
+    assert_rejects(ch04.lookup_two_ways, by_index_ok, lambda E, ids: E.T @ embedding.one_hot(ids, E.shape[0]).T,
                    match="transposed")
     # off-by-one ids (1-based thinking): id - 1 wraps to the last row for id 0, id + 1 runs past the end
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[[i - 1 for i in ids]], by_matmul_ok,
@@ -85,7 +85,7 @@ def test_lookup_two_ways():
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[[i + 1 for i in ids]], by_matmul_ok,
                    match=r"raised IndexError \(.*\): ids index the ROWS of E, from 0 to V - 1 = 6 \(no \+ 1")
     assert_rejects(ch04.lookup_two_ways, by_index_ok,
-                   lambda E, ids: emb_ref.one_hot([(i + 1) % 7 for i in ids], E.shape[0]) @ E,
+                   lambda E, ids: embedding.one_hot([(i + 1) % 7 for i in ids], E.shape[0]) @ E,
                    match="lookup_by_matmul.*one position off")
     assert_rejects(ch04.lookup_two_ways, lambda E, ids: E[ids[0]].repeat(len(ids), 1), by_matmul_ok,
                    match="same row for every id")
@@ -335,7 +335,7 @@ def test_nearest_ids():
     assert_passes(ch04.nearest_ids, nearest_ok)
     assert_passes(ch04.nearest_ids, nearest_F)
     assert_passes(ch04.nearest_ids, lambda E, q, k: torch.tensor(nearest_ok(E, q, k)))
-    assert_passes(ch04.nearest_ids, lambda E, q, k: emb_ref.nearest_rows(E, E[q], k, exclude=[q])[0])
+    assert_passes(ch04.nearest_ids, lambda E, q, k: embedding.nearest_rows(E, E[q], k, exclude=[q])[0])
     assert_not_attempted(ch04.nearest_ids, stub_function)
     assert_not_attempted(ch04.nearest_ids, ...)
     assert_rejects(ch04.nearest_ids, nearest_with_query, match="query itself came first")

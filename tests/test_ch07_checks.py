@@ -119,14 +119,14 @@ def test_build_prompt():
 
 
 # ---------------------------------------------------------------- 7.5, 7.6 quizzes
-def test_quiz_approximate():
-    assert_passes(ch07.quiz_approximate, "b")
-    assert_passes(ch07.quiz_approximate, " B ")
-    assert_not_attempted(ch07.quiz_approximate, ...)
-    assert_rejects(ch07.quiz_approximate, "a", match="millisecond")
-    assert_rejects(ch07.quiz_approximate, "c", match="never finds")
-    assert_rejects(ch07.quiz_approximate, "d", match="numpy")
-    assert_rejects(ch07.quiz_approximate, "e", match="one letter")
+def test_quiz_ann():
+    assert_passes(ch07.quiz_ann, "b")
+    assert_passes(ch07.quiz_ann, " B ")
+    assert_not_attempted(ch07.quiz_ann, ...)
+    assert_rejects(ch07.quiz_ann, "a", match="millisecond")
+    assert_rejects(ch07.quiz_ann, "c", match="never finds")
+    assert_rejects(ch07.quiz_ann, "d", match="numpy")
+    assert_rejects(ch07.quiz_ann, "e", match="one letter")
 
 
 def test_quiz_failure():

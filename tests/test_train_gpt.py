@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from utils.gpt import GPT, GPTConfig
-from utils import train_gpt as tg
+from utils import train_gpt
 from utils.train_gpt import (CheckpointError, TrainConfig, get_batch, load_checkpoint, lm_loss, lr_at,
                              make_optimizer, ngram_baselines, param_groups, save_checkpoint, train, train_step)
 
@@ -80,7 +80,7 @@ def test_bf16_autocast_loss_is_close_to_fp32_and_weights_stay_fp32():
     model = _model()
     with torch.no_grad():
         fp32 = lm_loss(model(x), y).item()
-        with tg.autocast("cpu", "bf16"):
+        with train_gpt.autocast("cpu", "bf16"):
             logits = model(x)
             bf16 = lm_loss(logits, y).item()
     assert logits.dtype == torch.bfloat16                                   # really ran in bf16
@@ -92,7 +92,7 @@ def test_bf16_autocast_loss_is_close_to_fp32_and_weights_stay_fp32():
 
 def test_fp16_needs_cuda():
     with pytest.raises(ValueError, match="CUDA"):
-        tg.autocast("cpu", "fp16")
+        train_gpt.autocast("cpu", "fp16")
 
 
 def test_training_beats_the_unigram_and_bigram_baselines():
@@ -156,14 +156,14 @@ def test_interrupted_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch
         Path(f).write_bytes(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tg.torch, "save", dies_half_way)
+    monkeypatch.setattr(train_gpt.torch, "save", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, _model(seed=1), step=2)
     assert path.read_bytes() == before and load_checkpoint(path)["step"] == 1
 
 
 def test_ngram_baselines_on_real_text():
-    tok, train_ids, val_ids = tg.load_corpus(300, 60_000)
+    tok, train_ids, val_ids = train_gpt.load_corpus(300, 60_000)
     uni, bi = ngram_baselines(train_ids, val_ids, 300)
     assert 0 < bi < uni < torch.log(torch.tensor(300.0)).item()
     assert tok.decode(val_ids[:50].tolist()).count("\n") >= 1
@@ -180,7 +180,7 @@ def test_command_help_and_a_tiny_run(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     for name in ("ckpt.pt", "model.pt", "curves.png", "sample.txt"):
         assert (tmp_path / name).stat().st_size > 0
-    model, tok, state = tg.model_from_checkpoint(tmp_path / "model.pt")
+    model, tok, state = train_gpt.model_from_checkpoint(tmp_path / "model.pt")
     assert state["optimizer"] is None and state["step"] == 4 and tok.decode(tok.encode("a dog")) == "a dog"
     resumed = subprocess.run([sys.executable, "-m", "utils.train_gpt", "--out", str(tmp_path), "--resume", "--steps",
                               "4", "--n-layer", "2", "--n-embd", "16", "--n-head", "2", "--block-size", "16",

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, is_torch, returned
+from utils.checks import (CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, former_names, is_torch,
+                          returned)
 from utils.tensors import broadcast_shape, matmul_shape
+
+#: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
+#: saved earlier still calls check.<old>(...), and the grader still grades it
+RENAMED = {"broadcast_predictions": "broadcast_answers", "matmul_predictions": "matmul_answers"}
+__getattr__ = former_names(globals(), RENAMED)
 
 #: the pairs the notebook asks about (its markdown lists them); the answers must cover exactly these
 BROADCAST_PAIRS = [((3, 1), (1, 4)), ((2, 3), (3,)), ((2, 3), (2,)), ((8, 1, 5), (7, 1)), ((4, 768), (768,))]
@@ -105,7 +111,7 @@ def stack_tokens(X, vectors):
 
 
 @exercise("1.5", "Predict broadcast shapes")
-def broadcast_predictions(answers):
+def broadcast_answers(answers):
     """answers: dict mapping each pair of shapes to the result shape, or the string "error"."""
     _exact_keys(answers, BROADCAST_PAIRS)
     for (a, b), got in answers.items():
@@ -146,7 +152,7 @@ def sentence_means(fn):
 
 
 @exercise("1.7", "Shapes of batched matrix products")
-def matmul_predictions(answers):
+def matmul_answers(answers):
     """answers: dict mapping (shape_a, shape_b) to the shape of A @ B, or "error"."""
     _exact_keys(answers, MATMUL_PAIRS)
     for (a, b), got in answers.items():

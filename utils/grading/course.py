@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from utils.course_format import (called_checks, chapter_of, defined_names, exercise_check_pairs,  # noqa: F401
-                                 is_check, is_exercise, parse_cell)
+                                 is_check, is_exercise, parse_cell, rename_names)
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = re.compile(r"^utils(\.|$)")
@@ -59,6 +59,7 @@ class CourseExercise:
     check_source: str
     names: set[str]
     allowed_references: set[str] = field(default_factory=set)  # utils.* names the solution's cell uses itself
+    former: dict[str, str] = field(default_factory=dict)  # a name of ``names`` -> what it was called before a rename
 
 
 # ---------------------------------------------------------------------------------------------- source analysis
@@ -119,19 +120,30 @@ def reference_uses(before: list[str], source: str) -> list[str]:
 _CACHE: dict[tuple, object] = {}
 
 
-def check_functions(chapter: str | None, course: Course = COURSE) -> dict[str, tuple[str, str]]:
-    """Check function name -> (exercise id, title), in the order the chapter's check module defines them."""
+def _check_module(chapter: str | None, course: Course):
     path = course.check_module(chapter)
     if path is None:
-        return {}
+        return None
     key = ("checks", str(path), path.stat().st_mtime_ns)
     if key not in _CACHE:
         spec = importlib.util.spec_from_file_location(f"_grader_checks_ch{chapter}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        _CACHE[key] = {name: (fn.ex_id, fn.title) for name, fn in vars(module).items()
-                       if callable(fn) and hasattr(fn, "ex_id")}
+        _CACHE[key] = module
     return _CACHE[key]
+
+
+def check_functions(chapter: str | None, course: Course = COURSE) -> dict[str, tuple[str, str]]:
+    """Check function name -> (exercise id, title), in the order the chapter's check module defines them."""
+    module = _check_module(chapter, course)
+    return {name: (fn.ex_id, fn.title) for name, fn in vars(module).items()
+            if callable(fn) and hasattr(fn, "ex_id")} if module is not None else {}
+
+
+def renamed(chapter: str | None, course: Course = COURSE) -> dict[str, str]:
+    """Former name -> name now, for the chapter's renamed exercises (the check module's ``RENAMED``)."""
+    module = _check_module(chapter, course)
+    return dict(getattr(module, "RENAMED", {})) if module is not None else {}
 
 
 def expected_exercises(chapter: str | None, course: Course = COURSE) -> dict[str, str]:
@@ -151,6 +163,7 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
     nb = nbformat.read(path, as_version=4)
     solution_cells = _solution_cells(solution)
     functions = check_functions(chapter, course)
+    now_to_former = {now: former for former, now in renamed(chapter, course).items()}
     code = [c for c in nb.cells if c.cell_type == "code"]
     exercises = []
     for i, j in exercise_check_pairs(code):
@@ -162,8 +175,10 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
             continue
         ex_id, title = called[0]
         before, answer = solution_cells.get(cell.get("id"), ([c.source for c in code[:i]], cell.source))
+        names = defined_names(cell.source)
         exercises.append(CourseExercise(ex_id, title, cell.get("id", ""), check.get("id", ""), check.source,
-                                        defined_names(cell.source), set(reference_uses(before, answer))))
+                                        names, set(reference_uses(before, answer)),
+                                        {n: now_to_former[n] for n in names if n in now_to_former}))
     _CACHE[key] = exercises
     return exercises
 
@@ -223,7 +238,8 @@ def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
     code = [(i, c) for i, c in code if c.get("id") not in check_ids]
     for ex in exercises:
         by_id = [i for i, c in code if c.get("id") == ex.exercise_cell_id]
-        by_names = [i for i, c in code if ex.names and ex.names & defined_names(c.source)]
+        names = ex.names | set(ex.former.values())
+        by_names = [i for i, c in code if names and names & defined_names(c.source)]
         if by_id or by_names:
             found[ex.id] = (by_id or by_names)[-1]
     return found
@@ -246,7 +262,7 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
         answers = by_cell.get(i, [])
         steps.append(Step("cell", cell.source, answers[0].id if answers else None, i + 1))
         for ex in answers:
-            steps.append(Step("check", ex.check_source, ex.id, answer=cell.source))
+            steps.append(Step("check", _check_source(ex, cell.source), ex.id, answer=cell.source))
     missing = {ex.id: "no exercise cell found for it (deleted, or its names changed?)"
                for ex in exercises if ex.id not in where}
     references = {}
@@ -263,3 +279,11 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
 # The first cell the grader runs in a fresh kernel, before any learner cell: it loads what every probe needs, so that
 # a kernel that cannot (numpy under too small a memory limit) is reported once, as the notebook's problem.
 STARTUP = "import numpy, utils.grading.probe\n"
+
+
+def _check_source(ex: CourseExercise, answer: str) -> str:
+    """The course's check cell for ``ex``, calling the learner's answer by the name their cell gives it: a notebook
+    saved before an exercise was renamed defines the former name (``cosine``), and is graded as it was written."""
+    defined = defined_names(answer)
+    old = {now: former for now, former in ex.former.items() if now not in defined and former in defined}
+    return rename_names(ex.check_source, old) if old else ex.check_source

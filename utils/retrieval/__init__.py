@@ -22,9 +22,9 @@ notebook 07 (every name is also importable from ``utils.retrieval`` itself, as `
 Bad input (empty query, k larger than the collection, vectors of the wrong length, an index file of another
 version) raises a one-line ValueError.
 
->>> from utils import retrieval as rag
->>> chunks = rag.chunk_documents({"break": "break ends the loop", "pass": "pass does nothing"}, size=10)
->>> rag.answer("how do I end a loop", rag.BM25Retriever(chunks), k=1)["answer"]
+>>> from utils import retrieval
+>>> chunks = retrieval.chunk_documents({"break": "break ends the loop", "pass": "pass does nothing"}, size=10)
+>>> retrieval.answer("how do I end a loop", retrieval.BM25Retriever(chunks), k=1)["answer"]
 'break ends the loop'
 """
 from utils.retrieval.chunking import Chunk, chunk_documents, chunk_words
