@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
-from utils import attention as att
-from utils import minilm_layers as ml
+from utils import attention
+from utils import minilm_layers
 from utils.checks import ch08
 from utils.vectors import cosine_similarity
 
 
-# ---------------------------------------------------------------- 8.1 stable softmax
+# ---------------------------------------------------------------- 8.1 softmax
 def _softmax(s, *, sub="row", dim=-1, normalise="row"):
     top = {"row": lambda: s.amax(dim=dim, keepdim=True), "global": lambda: s.max(), "none": lambda: 0.0}[sub]()
     e = torch.exp(s - top)
@@ -20,22 +20,22 @@ def _softmax(s, *, sub="row", dim=-1, normalise="row"):
     return e / (e.sum() if normalise == "all" else e.sum(dim=dim, keepdim=True))
 
 
-def test_stable_softmax():
-    assert_passes(ch08.stable_softmax, _softmax)
-    assert_passes(ch08.stable_softmax, lambda s: torch.softmax(s, dim=-1))
-    assert_passes(ch08.stable_softmax, att.softmax)
-    assert_not_attempted(ch08.stable_softmax, stub_function)
-    assert_not_attempted(ch08.stable_softmax, ...)
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, sub="none"), match="overflow.*maximum")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s - s.mean(dim=-1, keepdim=True), sub="none"),
+def test_softmax():
+    assert_passes(ch08.softmax, _softmax)
+    assert_passes(ch08.softmax, lambda s: torch.softmax(s, dim=-1))
+    assert_passes(ch08.softmax, attention.softmax)
+    assert_not_attempted(ch08.softmax, stub_function)
+    assert_not_attempted(ch08.softmax, ...)
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, sub="none"), match="overflow.*maximum")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s - s.mean(dim=-1, keepdim=True), sub="none"),
                    match="overflow")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, sub="global"), match="OWN maximum")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, dim=0), match="wrong axis")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, dim=-2), match="wrong axis")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, normalise="none"), match="exp\\(scores\\)")
-    assert_rejects(ch08.stable_softmax, lambda s: _softmax(s, normalise="all"), match="whole tensor")
-    assert_rejects(ch08.stable_softmax, lambda s: None, match="return")
-    assert_rejects(ch08.stable_softmax, lambda s: torch.sigmoid(s), match="wrong values")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, sub="global"), match="OWN maximum")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, dim=0), match="wrong axis")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, dim=-2), match="wrong axis")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, normalise="none"), match="exp\\(scores\\)")
+    assert_rejects(ch08.softmax, lambda s: _softmax(s, normalise="all"), match="whole tensor")
+    assert_rejects(ch08.softmax, lambda s: None, match="return")
+    assert_rejects(ch08.softmax, lambda s: torch.sigmoid(s), match="wrong values")
 
 
 # ---------------------------------------------------------------- 8.2 scaled dot-product attention
@@ -56,38 +56,41 @@ def _attn(q, k, v, mask=None, *, scale="sqrt", dim=-1, transposed=False, fill=fl
     return w if weights else w @ v
 
 
-def test_attention():
-    assert_passes(ch08.attention, _attn)
-    assert_passes(ch08.attention, att.scaled_dot_product_attention)
-    assert_passes(ch08.attention, lambda q, k, v, mask=None: torch.nn.functional.scaled_dot_product_attention(
+def test_scaled_dot_product_attention():
+    sdpa = ch08.scaled_dot_product_attention
+    assert_passes(sdpa, _attn)
+    assert_passes(sdpa, attention.scaled_dot_product_attention)
+    assert_passes(sdpa, lambda q, k, v, mask=None: torch.nn.functional.scaled_dot_product_attention(
         q, k, v, attn_mask=mask))
-    assert_passes(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, fill=-1e9))   # -1e9 works too
-    assert_not_attempted(ch08.attention, stub_function)
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, scale="none"), match="sqrt")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, scale="d"), match="divided.*by d")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, dim=-2), match="wrong axis")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, transposed=True),
+    assert_passes(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, fill=-1e9))   # -1e9 works too
+    assert_not_attempted(sdpa, stub_function)
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, scale="none"), match="sqrt")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, scale="d"), match="divided.*by d")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, dim=-2), match="wrong axis")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, transposed=True),
                    match="transposed|shapes do not fit")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, weights=True), match="weights")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, None), match="mask is ignored")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, after=True), match="after the softmax")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, fill=0.0), match="not -inf")
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: _attn(q, k, v, mask, invert=True), match="inverted")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, weights=True), match="weights")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, None), match="mask is ignored")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, after=True), match="after the softmax")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, fill=0.0), match="not -inf")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: _attn(q, k, v, mask, invert=True), match="inverted")
     # q @ k without a transpose: a shape error, named
-    assert_rejects(ch08.attention, lambda q, k, v, mask=None: torch.softmax(q @ k, dim=-1) @ v, match="shapes do not fit")
+    assert_rejects(sdpa, lambda q, k, v, mask=None: torch.softmax(q @ k, dim=-1) @ v, match="shapes do not fit")
 
 
-def test_attention_square_only_transpose_named():
+def test_scaled_dot_product_attention_square_only_transpose_named():
+    sdpa = ch08.scaled_dot_product_attention
+
     def square_only(q, k, v, mask=None):      # scores k @ q^T: fits when Tq == Tk, breaks when not
         s = (k @ q.transpose(-2, -1)) / math.sqrt(q.shape[-1])
         return torch.softmax(s, dim=-1) @ v
-    assert_rejects(ch08.attention, square_only, match="transposed")
+    assert_rejects(sdpa, square_only, match="transposed")
 
 
 # ---------------------------------------------------------------- 8.3 causal mask
 def test_causal_mask():
     assert_passes(ch08.causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).tril())
-    assert_passes(ch08.causal_mask, att.causal_mask)
+    assert_passes(ch08.causal_mask, attention.causal_mask)
     assert_not_attempted(ch08.causal_mask, stub_function)
     assert_rejects(ch08.causal_mask, lambda t: torch.ones(t, t).tril(), match="boolean")
     assert_rejects(ch08.causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool).triu(), match="upper triangle")
@@ -109,7 +112,7 @@ def test_split_merge_heads():
         return x.transpose(1, 2).reshape(b, t, h * hs)
 
     assert_passes(ch08.split_merge_heads, split, merge)
-    assert_passes(ch08.split_merge_heads, att.split_heads, att.merge_heads)
+    assert_passes(ch08.split_merge_heads, attention.split_heads, attention.merge_heads)
     assert_not_attempted(ch08.split_merge_heads, stub_function, stub_function)
     assert_not_attempted(ch08.split_merge_heads, split, stub_function)
     assert_rejects(ch08.split_merge_heads, lambda x, h: x.view(x.shape[0], h, x.shape[1], -1), merge,
@@ -130,10 +133,10 @@ def _mha(x, w_q, w_k, w_v, w_o, n_heads, causal=False, *, heads=None, project=Tr
     if tw:
         w_q, w_k, w_v, w_o = w_q.T, w_k.T, w_v.T, w_o.T
     h = heads or n_heads
-    q, k, v = (att.split_heads(x @ w, h) for w in (w_q, w_k, w_v))
+    q, k, v = (attention.split_heads(x @ w, h) for w in (w_q, w_k, w_v))
     c = (causal or always_causal) and not never_causal
-    out = att.scaled_dot_product_attention(q, k, v, causal=c)               # (B, h, T, hs)
-    merged = out.reshape(x.shape) if merge_bad else att.merge_heads(out)
+    out = attention.scaled_dot_product_attention(q, k, v, causal=c)               # (B, h, T, hs)
+    merged = out.reshape(x.shape) if merge_bad else attention.merge_heads(out)
     return merged @ w_o if project else merged
 
 
@@ -154,8 +157,8 @@ def test_multi_head_attention():
 def _ctx(a, b, word, layer, *, shift=0, pool=False, fixed=None, dot=False):
     vecs = []
     for s in (a, b):
-        states = ml.hidden_states(s)[layer if fixed is None else fixed][0]     # (T, 384)
-        i = ml.encode(s)[1].index(word) + shift
+        states = minilm_layers.hidden_states(s)[layer if fixed is None else fixed][0]     # (T, 384)
+        i = minilm_layers.encode(s)[1].index(word) + shift
         vecs.append(states.mean(dim=0) if pool else states[i])
     return float(vecs[0] @ vecs[1]) if dot else cosine_similarity(vecs[0], vecs[1])
 
@@ -164,7 +167,8 @@ def _ctx(a, b, word, layer, *, shift=0, pool=False, fixed=None, dot=False):
 def test_contextual_similarity():
     assert_passes(ch08.contextual_similarity, _ctx)
     assert_passes(ch08.contextual_similarity, lambda a, b, w, layer: float(torch.nn.functional.cosine_similarity(
-        ml.contextual_token_vectors(a, w)[layer], ml.contextual_token_vectors(b, w)[layer], dim=0)))
+        minilm_layers.contextual_token_vectors(a, w)[layer], minilm_layers.contextual_token_vectors(b, w)[layer],
+        dim=0)))
     assert_not_attempted(ch08.contextual_similarity, stub_function)
     assert_rejects(ch08.contextual_similarity, lambda *a: _ctx(*a, dot=True), match="not a cosine")
     assert_rejects(ch08.contextual_similarity, lambda *a: _ctx(*a, pool=True), match="averaged")
@@ -187,3 +191,14 @@ def test_quizzes():
     for letter in "abd":
         assert_rejects(ch08.quiz_mask, letter, match="not right")
     assert_rejects(ch08.quiz_scaling, "z", match="one letter")
+
+
+# ---------------------------------------------------------------- names before the renames
+def test_former_names_still_reach_the_checks():
+    assert ch08.RENAMED == {"stable_softmax": "softmax", "attention": "scaled_dot_product_attention"}
+    assert ch08.stable_softmax is ch08.softmax
+    assert ch08.attention is ch08.scaled_dot_product_attention
+    assert_passes(ch08.stable_softmax, attention.softmax)
+    assert_passes(ch08.attention, attention.scaled_dot_product_attention)
+    with pytest.raises(AttributeError):
+        ch08.no_such_check

@@ -221,3 +221,11 @@ def test_quizzes(quiz, right, wrong):
     for letter in wrong:
         assert_rejects(quiz, letter, match=f"'{letter}' is not right")
     assert_rejects(quiz, "e", match="one letter")
+
+
+def test_renamed_quiz_answers():
+    # the answers were renamed after their quizzes; neither former name is a check
+    assert ch09.RENAMED == {"answer_master": "answer_master_weights", "answer_cache": "answer_kv_cache"}
+    for former in ch09.RENAMED:
+        with pytest.raises(AttributeError):
+            getattr(ch09, former)

@@ -235,3 +235,17 @@ def test_an_old_notebook_is_graded_as_before(tmp_path):
     assert {"2.4", "2.5", "2.6"} <= set(statuses)
     sources = [c.source for c in nb.cells if is_check(c)]
     assert "check.cosine(cosine)" in sources and "check.pairwise_cos(pairwise_cos)" in sources
+
+
+def test_naming_the_mirrored_reference_does_not_allow_calling_it():
+    """The docstring says ``Mirrors utils.vectors.cosine_similarity.``; an answer that calls it is still reported."""
+    chapter = "02"
+    the_exercises = grading_course.course_exercises(chapter)
+    cosine = next(e for e in the_exercises if e.id == "2.4")
+    assert "utils.vectors.cosine_similarity" not in cosine.allowed_references
+    nb = nbformat.read(next((ROOT / "notebooks").glob("02_*.ipynb")), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == cosine.exercise_cell_id)
+    assert "Mirrors utils.vectors.cosine_similarity." in cell.source
+    cell.source = cell.source.replace('raise NotImplementedError', 'return vectors.cosine_similarity(a, b)  #')
+    plan = grading_course.plan(nb, chapter, the_exercises)
+    assert plan.references.get("2.4") == ["utils.vectors.cosine_similarity"], plan.references

@@ -6,7 +6,12 @@ import math
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, returned
+from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, former_names, returned
+
+#: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
+#: saved earlier still calls check.<old>(<old>), and the grader still grades it
+RENAMED = {"stable_softmax": "softmax", "attention": "scaled_dot_product_attention"}
+__getattr__ = former_names(globals(), RENAMED)
 
 
 def _torch():
@@ -45,7 +50,7 @@ def _shape_error(err: RuntimeError, hint: str) -> None:
 
 # ------------------------------------------------------------------------------------------------------- 8.1
 @exercise("8.1", "A numerically stable softmax")
-def stable_softmax(fn):
+def softmax(fn):
     """fn(scores (..., n)) -> weights of the same shape, each slice along the LAST axis summing to 1."""
     torch = _torch()
     g = torch.Generator().manual_seed(81)
@@ -97,7 +102,7 @@ _FIT = "shapes do not fit: scores = q @ k.transpose(-2, -1) is (..., Tq, Tk), th
 
 
 @exercise("8.2", "Scaled dot-product attention")
-def attention(fn):
+def scaled_dot_product_attention(fn):
     """fn(q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv), mask=None) -> (..., Tq, dv); mask True = may attend."""
     torch = _torch()
     g = torch.Generator().manual_seed(82)
@@ -105,7 +110,7 @@ def attention(fn):
     v = torch.randn(2, 4, 6, generator=g)                                                  # (2, 4, 6)
     Q, K, V = (t.numpy().astype(np.float64) for t in (q, k, v))
     try:
-        got = _result(fn(q, k, v), "attention")
+        got = _result(fn(q, k, v), "scaled_dot_product_attention")
     except RuntimeError as err:
         _shape_error(err, _FIT)
     if got.shape == (2, 4, 4):
@@ -123,7 +128,7 @@ def attention(fn):
     # different lengths: queries 3, keys 5 - catches transposes that happened to fit the square case
     q2, k2, v2 = torch.randn(3, 16, generator=g), torch.randn(5, 16, generator=g), torch.randn(5, 6, generator=g)
     try:
-        got2 = _result(fn(q2, k2, v2), "attention")
+        got2 = _result(fn(q2, k2, v2), "scaled_dot_product_attention")
     except RuntimeError as err:
         _shape_error(err, _FIT + " (here q has 3 rows, k and v have 5)")
     expect(_close(got2, _attention(*(t.numpy().astype(np.float64) for t in (q2, k2, v2)))),
@@ -132,7 +137,7 @@ def attention(fn):
     mask = torch.tensor([[True, False, True, False], [True, True, False, False],
                          [False, True, True, True], [True, False, False, True]])   # (4, 4), broadcasts over batch
     M = mask.numpy()
-    got_m = _result(fn(q, k, v, mask), "attention")
+    got_m = _result(fn(q, k, v, mask), "scaled_dot_product_attention")
     expect(got_m.shape == (2, 4, 6), f"with a mask the output should still be (2, 4, 6), got {got_m.shape}")
     if _close(got_m, got):
         raise CheckFailed("the mask is ignored: set the scores where mask is False to -inf before the softmax")
@@ -288,11 +293,11 @@ _PAIRS = [("I sat on the river bank and fished.", "The bank approved my loan.", 
 
 
 def _contextual(sentence_a, sentence_b, word, layer, *, shift=0, pool=False, fixed_layer=None, dot=False):
-    from utils import minilm_layers as ml
+    from utils import minilm_layers
     vecs = []
     for s in (sentence_a, sentence_b):
-        states = ml.hidden_states(s)[layer if fixed_layer is None else fixed_layer][0]   # (T, 384)
-        i = ml.encode(s)[1].index(word) + shift
+        states = minilm_layers.hidden_states(s)[layer if fixed_layer is None else fixed_layer][0]   # (T, 384)
+        i = minilm_layers.encode(s)[1].index(word) + shift
         vecs.append(states.mean(dim=0) if pool else states[i])
     a, b = (v.double() for v in vecs)
     return float(a @ b) if dot else vectors.cosine_similarity(a, b)   # the reference cosine (notebook 02)

@@ -89,7 +89,12 @@ def _dotted(node) -> list[str] | None:
 
 def reference_uses(before: list[str], source: str) -> list[str]:
     """The ``utils.*`` names (not ``utils.checks``) that a cell uses: imported in it, or imported by the cells
-    ``before`` it and used in it, or spelled in a string (``importlib.import_module("utils.vectors")``)."""
+    ``before`` it and used in it, or spelled in a string (``importlib.import_module("utils.vectors")``). A docstring
+    is not a use: the exercises' docstrings name the reference they mirror.
+
+    >>> reference_uses([], "def f(a, b):\\n    'Mirrors utils.vectors.cosine_similarity.'\\n    return a @ b")
+    []
+    """
     tree = parse_cell(source)
     if tree is None:
         return []
@@ -104,12 +109,15 @@ def reference_uses(before: list[str], source: str) -> list[str]:
     bound = {k: v for k, v in bound.items() if k not in shadowed}
     bound.update(own)
     found = set(own.values())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)  # "Mirrors utils.x.f." names a reference, uses none
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)) and isinstance(getattr(node, "ctx", None), ast.Load):
             parts = _dotted(node)
             if parts and parts[0] in bound:
                 found.add(".".join([bound[parts[0]], *parts[1:]]))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             found.update(re.findall(r"\butils\.\w+(?:\.\w+)*", node.value))
     # a chain a.b.c is also walked as a.b and a: keep only the longest of each
     found = {f for f in found if REFERENCE.match(f) and not NOT_REFERENCE.match(f)}
