@@ -190,7 +190,9 @@ def old_notebook(chapter: str, *, solved: bool) -> nbformat.NotebookNode:
     """The chapter as a notebook saved before its renames: exercise and check cells use the former names."""
     path = next((ROOT / ("solutions" if solved else "notebooks")).glob(f"{chapter}_*.ipynb"))
     nb = nbformat.read(path, as_version=4)
-    back = {new: old for old, new in RENAMED[chapter].items()}
+    back = {}
+    for old, new in RENAMED[chapter].items():  # two former names of one answer (a check's and the answer's): any works
+        back.setdefault(new, old)
     for cell in nb.cells:
         if is_exercise(cell):
             cell.source = rename_names(cell.source, back)

@@ -59,7 +59,7 @@ class CourseExercise:
     check_source: str
     names: set[str]
     allowed_references: set[str] = field(default_factory=set)  # utils.* names the solution's cell uses itself
-    former: dict[str, str] = field(default_factory=dict)  # a name of ``names`` -> what it was called before a rename
+    former: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a name of ``names`` -> its names before
 
 
 # ---------------------------------------------------------------------------------------------- source analysis
@@ -171,7 +171,9 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
     nb = nbformat.read(path, as_version=4)
     solution_cells = _solution_cells(solution)
     functions = check_functions(chapter, course)
-    now_to_former = {now: former for former, now in renamed(chapter, course).items()}
+    now_to_former: dict[str, tuple[str, ...]] = {}
+    for old, now in renamed(chapter, course).items():
+        now_to_former[now] = now_to_former.get(now, ()) + (old,)
     code = [c for c in nb.cells if c.cell_type == "code"]
     exercises = []
     for i, j in exercise_check_pairs(code):
@@ -246,7 +248,7 @@ def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
     code = [(i, c) for i, c in code if c.get("id") not in check_ids]
     for ex in exercises:
         by_id = [i for i, c in code if c.get("id") == ex.exercise_cell_id]
-        names = ex.names | set(ex.former.values())
+        names = ex.names.union(*ex.former.values())
         by_names = [i for i, c in code if names and names & defined_names(c.source)]
         if by_id or by_names:
             found[ex.id] = (by_id or by_names)[-1]
@@ -293,5 +295,6 @@ def _check_source(ex: CourseExercise, answer: str) -> str:
     """The course's check cell for ``ex``, calling the learner's answer by the name their cell gives it: a notebook
     saved before an exercise was renamed defines the former name (``cosine``), and is graded as it was written."""
     defined = defined_names(answer)
-    old = {now: former for now, former in ex.former.items() if now not in defined and former in defined}
+    old = {now: next(f for f in formers if f in defined) for now, formers in ex.former.items()
+           if now not in defined and any(f in defined for f in formers)}
     return rename_names(ex.check_source, old) if old else ex.check_source

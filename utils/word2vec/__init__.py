@@ -1,7 +1,7 @@
 """word2vec from scratch: skip-gram with negative sampling (SGNS) in torch (notebook 05; vectors reused by notebook 07).
 
 The pieces, in the order notebook 05 builds them (one module per job; every name is also importable from
-``utils.word2vec`` itself, as ``w2v.<name>`` in the notebooks):
+``utils.word2vec`` itself, as ``word2vec.<name>`` in the notebooks):
 
 * :mod:`.toy` - :func:`gradient_descent_1d`, gradient descent on one number (section 2);
 * :mod:`.data` - :func:`build_vocab` counts words and keeps those seen at least ``min_count`` times;
