@@ -2,7 +2,7 @@
 
 nbval starts its kernels over TCP on 127.0.0.1, unencrypted (ipykernel 7 warns about it at every start). Where the
 platform has Unix sockets, its kernels here talk over IPC instead: socket files in a private temporary folder, as the
-grader's kernels do (utils/grading/kernel.py). Nothing else about nbval changes.
+grader's kernels do (course_tools/grading/kernel.py). Nothing else about nbval changes.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ Commands (each does the set-up it needs first, and nothing that is already up to
                      on 127.0.0.1 (it prints a URL with a token)
     test             the same set-up plus the test tools, then every test (generator check, pytest, nbval on the
                      solutions and the learner notebooks, the solutions again on a simulated other machine)
-    progress         your progress per notebook in my-work/ (arguments after it go to `python -m utils.progress`)
+    progress         your progress per notebook in my-work/ (arguments after it go to `python -m course_tools.progress`)
     venv / dev       only the set-up (dev: with the test tools)
     notebooks / check-notebooks / test-portable / site / clean-venv / loopback: as in the Makefile
 
@@ -153,21 +153,21 @@ class Planner:
     # what learners run --------------------------------------------------------------------------------------
     def do_lab(self) -> None:
         self.do_venv()
-        self.steps.append(command(self.py, "-m", "utils.workspace"))
+        self.steps.append(command(self.py, "-m", "course_tools.workspace"))
         self.steps.append(command(self.py, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={self.port}",
                                   "--notebook-dir=my-work", *root_flag()))
 
     def do_progress(self) -> None:
         self.do_venv()
-        self.steps.append(command(self.py, "-m", "utils.progress", *self.extra))
+        self.steps.append(command(self.py, "-m", "course_tools.progress", *self.extra))
 
     def do_notebooks(self) -> None:
         self.do_venv()
-        self.steps.append(command(self.py, "-m", "utils.generate"))
+        self.steps.append(command(self.py, "-m", "course_tools.generate"))
 
     def do_check_notebooks(self) -> None:
         self.do_venv()
-        self.steps.append(command(self.py, "-m", "utils.generate", "--check"))
+        self.steps.append(command(self.py, "-m", "course_tools.generate", "--check"))
 
     def do_site(self) -> None:
         self.do_venv()
@@ -184,7 +184,7 @@ class Planner:
         self.do_loopback()
         py, x = self.py, self._xdist()
         self.steps += [
-            command(py, "-m", "utils.generate", "--check"),
+            command(py, "-m", "course_tools.generate", "--check"),
             command(py, "-m", "pytest", *x, "tests"),
             command(py, "-m", "pytest", *x, "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
                     "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-cell-timeout=600", "solutions"),
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     argv = sys.argv[1:] if argv is None else list(argv)
     extra: list[str] = []
-    if "progress" in argv:  # everything after `progress` belongs to python -m utils.progress
+    if "progress" in argv:  # everything after `progress` belongs to python -m course_tools.progress
         at = argv.index("progress")
         argv, extra = argv[:at + 1], argv[at + 1:]
     args = build_parser().parse_args(argv)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image; the zip is unpacked in /autograder/source.
 # It installs Python and the course exactly as pinned (requirements.txt), in a virtual environment that
-# run_autograder uses. Built by: python -m utils.grade bundle --gradescope autograder.zip
+# run_autograder uses. Built by: python -m course_tools.grade bundle --gradescope autograder.zip
 set -euo pipefail
 SOURCE="${AUTOGRADER_SOURCE:-/autograder/source}"
 COURSE="$SOURCE/course"
@@ -23,4 +23,4 @@ if [ -n "$TORCH_PIN" ]; then
 fi
 "${PIP[@]}" install -r "$COURSE/requirements.txt"
 "${PIP[@]}" install --no-deps -e "$COURSE"
-"$COURSE/.venv/bin/python" -c 'import utils.grade; print("course installed: the grader imports")'
+"$COURSE/.venv/bin/python" -c 'import course_tools.grade; print("course installed: the grader imports")'

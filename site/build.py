@@ -40,7 +40,7 @@ SITE = Path(__file__).resolve().parent
 ROOT = SITE.parent
 if str(ROOT) not in sys.path:  # run as a script (python site/build.py): the course's package is one folder up
     sys.path.insert(0, str(ROOT))
-from utils.course_format import is_exercise, strip_markers  # noqa: E402
+from course_tools.course_format import is_exercise, strip_markers  # noqa: E402
 
 DEFAULT_OUT = ROOT / "_build" / "site"
 MARKER = ".course-site"  # written into the output folder; only such a folder is ever wiped by a rebuild

@@ -3,7 +3,7 @@ and reject each typical wrong answer with ITS OWN message (so the learner learns
 
 With ``COURSE_CHECKS_VIA_GRADER=1`` every check these helpers call runs the way the grader runs it instead: the
 answer is sent to a graded kernel and the check runs in this process against it, through the grader's judge
-(utils/grading/judge.py). The same tests then prove that graded verdicts and messages are those of JupyterLab
+(course_tools/grading/judge.py). The same tests then prove that graded verdicts and messages are those of JupyterLab
 (tests/test_grading_parity.py does that for every chapter).
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ def _graded(check, *args):
     """Run ``check(*args)`` as the grader does: ``args`` live in a kernel, the check runs here via the judge."""
     import cloudpickle
 
-    from utils.grading.judge import Judge
-    from utils.grading.kernel import Kernel
-    from utils.grading.results import FAILED, NOT_ATTEMPTED
-    from utils.grading.sandbox import Limits
+    from course_tools.grading.judge import Judge
+    from course_tools.grading.kernel import Kernel
+    from course_tools.grading.results import FAILED, NOT_ATTEMPTED
+    from course_tools.grading.sandbox import Limits
 
     if "judge" not in _GRADER:
         tmp = tempfile.TemporaryDirectory(prefix="parity-")

@@ -3,7 +3,7 @@
 A solution region (between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) holds only the answer. Everything the
 learner needs - the names the check reads, the function to write and its signature, what it returns, the keys a dict
 answer must have, the literal strings a check compares against - must be visible in the LEARNER notebook (markdown,
-the exercise stub, earlier code). The learner version is built in memory with ``utils.generate.learner_version``, and
+the exercise stub, earlier code). The learner version is built in memory with ``course_tools.generate.learner_version``, and
 the rules below are read from the notebooks' text and the check modules' source: no kernel is started.
 
 Rules, per exercise (an exercise cell and the check cell after it):
@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.generate import BEGIN, END, learner_version
+from course_tools.generate import BEGIN, END, learner_version
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -292,7 +292,7 @@ def test_the_rules_reject_an_unstated_contract():
 
 def test_the_rules_reject_a_stub_whose_parameters_differ(monkeypatch):
     import test_answerable as me  # this module, as pytest imported it
-    from utils import generate
+    from course_tools import generate
 
     def learner_with_other_parameters(solution, name):
         out = generate.learner_version(solution, name)

@@ -1,4 +1,4 @@
-"""Batch grading (``python -m utils.grade DIR --out report.csv``): hostile submissions are graded correctly and do not
+"""Batch grading (``python -m course_tools.grade DIR --out report.csv``): hostile submissions are graded correctly and do not
 stop the batch; submissions are never modified; a generated batch of 30 is graded with 2 workers.
 
 Submissions are generated from the course's own notebooks by tests/fixtures/submissions.py (nothing committed).
@@ -16,7 +16,8 @@ import nbformat
 import pytest
 
 from fixtures.submissions import generated_batch, hostile_submissions
-from utils import batch_grade, grade
+from course_tools import grade
+from course_tools.grading import batch as batch_grade
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT = 15
@@ -29,7 +30,7 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
 
 def run_cli(folder: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "utils.grade", str(folder), "--out", str(out), "--workers", "2",
+    proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(folder), "--out", str(out), "--workers", "2",
                            *extra], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     return proc, time.perf_counter() - start
 

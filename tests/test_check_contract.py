@@ -3,7 +3,7 @@ for a real check run through the ``exercise`` decorator."""
 import pytest
 
 from utils.checks import REGISTRY, CheckFailed, contract, exercise, expect
-from utils.grading import results
+from course_tools.grading import results
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ course = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(course)
 
 OLD_TEST_RECIPE = [  # the commands of `make test` before course.py, in order (after the set-up)
-    ".venv/bin/python -m utils.generate --check",
+    ".venv/bin/python -m course_tools.generate --check",
     ".venv/bin/python -m pytest -n 2 --dist loadfile tests",
     ".venv/bin/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval --nbval-current-env "
     "--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 solutions",
@@ -119,7 +119,7 @@ def test_fresh_machine_lab_creates_venv_installs_pins_syncs_and_starts_local_lab
         ".venv/bin/python -m pip --disable-pip-version-check -q install -r requirements.txt",
         ".venv/bin/python -m pip --disable-pip-version-check -q install --no-deps --no-build-isolation -e .",
         "touch .venv/.installed",
-        ".venv/bin/python -m utils.workspace",
+        ".venv/bin/python -m course_tools.workspace",
         ".venv/bin/python -m jupyter lab --ip=127.0.0.1 --port=8888 --notebook-dir=my-work",
     ]
     assert not any("token" in s.lower() for s in steps)  # the default (a random token) stays on
@@ -143,7 +143,7 @@ def test_nothing_is_reinstalled_when_up_to_date(course_dir, monkeypatch):
     simulate(monkeypatch, "macos")
     make_venv(course_dir)
     assert texts(course.Planner().plan("lab")) == [
-        ".venv/bin/python -m utils.workspace",
+        ".venv/bin/python -m course_tools.workspace",
         ".venv/bin/python -m jupyter lab --ip=127.0.0.1 --port=8888 --notebook-dir=my-work"]
     assert not any("pip" in s for s in texts(course.Planner().plan("test")))
 
@@ -179,7 +179,7 @@ def test_test_runs_the_old_make_test_recipe_in_order(course_dir, monkeypatch):
 def test_progress_passes_its_arguments_on(course_dir, monkeypatch):
     simulate(monkeypatch, "macos")
     make_venv(course_dir)
-    assert texts(course.Planner(extra=["--grade"]).plan("progress")) == [".venv/bin/python -m utils.progress --grade"]
+    assert texts(course.Planner(extra=["--grade"]).plan("progress")) == [".venv/bin/python -m course_tools.progress --grade"]
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -225,7 +225,7 @@ def test_dry_run_from_another_folder_plans_in_the_course_folder(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "course.py"), "--dry-run", "check-notebooks"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].endswith("-m utils.generate --check")
+    assert done.stdout.splitlines()[-1].endswith("-m course_tools.generate --check")
 
 
 def test_clean_venv_removes_only_the_venv_and_dry_run_keeps_it(course_dir, capsys):

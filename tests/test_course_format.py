@@ -1,4 +1,4 @@
-"""The course's notebook format (utils/course_format.py) on the real notebooks: every exercise has its check, the
+"""The course's notebook format (course_tools/course_format.py) on the real notebooks: every exercise has its check, the
 chapter in a learner notebook's metadata agrees with its file name, the site's marker removal leaves the solution.
 The worked examples in the module's docstrings are run by tests/test_doctests.py."""
 import importlib
@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import course_format as fmt
+from course_tools import course_format as fmt
 from utils.checks import REGISTRY
-from utils.generate import stub_source
+from course_tools.generate import stub_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*_*.ipynb"))

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from utils import grade
+from course_tools import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "docs" / "instructors.md"]
-GRADE_CMD = re.compile(r"python -m utils\.grade ([^`\n#]+)")
+GRADE_CMD = re.compile(r"python -m course_tools\.grade ([^`\n#]+)")
 
 
 def _grade_commands():

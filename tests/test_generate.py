@@ -5,8 +5,8 @@ import shutil
 import nbformat
 import pytest
 
-from utils import generate
-from utils.generate import SourceError, learner_version, stub_source
+from course_tools import generate
+from course_tools.generate import SourceError, learner_version, stub_source
 
 ROOT = generate.ROOT
 

@@ -1,4 +1,4 @@
-"""The grader ``python -m utils.grade``: a solution passes, a learner notebook is "not attempted", a wrong answer fails
+"""The grader ``python -m course_tools.grade``: a solution passes, a learner notebook is "not attempted", a wrong answer fails
 with the check's message, and broken inputs (missing file, invalid JSON, endless loop, dead kernel) are reported
 without stopping the grading of the other notebooks given. Faults inside exercises: tests/test_grading_faults.py.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import grade
+from course_tools import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "01_scalars_to_tensors.ipynb"
@@ -54,7 +54,7 @@ def solution_run(tmp_path_factory):
     capsys_free = tmp_path_factory.mktemp("solution")
     out_file = capsys_free / "out.json"
     # via the real command line: the exit code is part of the contract
-    proc = subprocess.run([sys.executable, "-m", "utils.grade", str(SOLUTION), "--json"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(SOLUTION), "--json"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     out_file.write_text(proc.stdout)
     return proc.returncode, json.loads(proc.stdout)
@@ -75,7 +75,7 @@ def mixed_run(tmp_path_factory):
         "kill": make_notebook(d / "01_kill.ipynb", "import os\nos._exit(1)", "print('never')"),
     }
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "utils.grade", *map(str, paths.values()), "--json",
+    proc = subprocess.run([sys.executable, "-m", "course_tools.grade", *map(str, paths.values()), "--json",
                            "--timeout", str(CELL_TIMEOUT)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     wall = time.perf_counter() - start
     payload = json.loads(proc.stdout)
@@ -163,7 +163,7 @@ def test_text_output_and_exit_code_without_a_kernel(tmp_path):
     """Text mode on inputs that need no kernel: one block per path, exit code 1."""
     bad = tmp_path / "broken.ipynb"
     bad.write_bytes(b"\x00\xff not a notebook")
-    proc = subprocess.run([sys.executable, "-m", "utils.grade", str(tmp_path / "nope.ipynb"), str(bad)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(tmp_path / "nope.ipynb"), str(bad)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "nope.ipynb" in proc.stdout and "file not found" in proc.stdout

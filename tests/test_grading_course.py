@@ -1,4 +1,4 @@
-"""The course model of the grader (utils/grading/course.py), on bad input that needs no kernel: cells deleted,
+"""The course model of the grader (course_tools/grading/course.py), on bad input that needs no kernel: cells deleted,
 reordered, duplicated, check cells removed, another chapter's notebook; and what the check cells it inserts do."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import nbformat
 
-from utils import grade
-from utils.course_format import is_check, is_exercise
-from utils.grading.judge import parse_check_call
-from utils.grading.notebook import read_notebook
+from course_tools import grade
+from course_tools.course_format import is_check, is_exercise
+from course_tools.grading.judge import parse_check_call
+from course_tools.grading.notebook import read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNER = ROOT / "notebooks" / "01_scalars_to_tensors.ipynb"

@@ -1,4 +1,4 @@
-"""LMS exports of batch grading (utils/grading/export.py, points.py, batch.py): the points file, Gradescope
+"""LMS exports of batch grading (course_tools/grading/export.py, points.py, batch.py): the points file, Gradescope
 results.json files and autograder bundle, the Canvas gradebook CSV, the per-exercise statistics of report.md, and
 --force. The formats are checked against the published field lists (Gradescope's autograder specifications; the
 identity columns of a Canvas gradebook export).
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from utils import grade
-from utils.grading import batch, export
-from utils.grading.points import VISIBILITIES, Points, PointsError, course_exercise_table, load_points, parse_points
-from utils.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult
+from course_tools import grade
+from course_tools.grading import batch, export
+from course_tools.grading.points import VISIBILITIES, Points, PointsError, course_exercise_table, load_points, parse_points
+from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN = course_exercise_table()
@@ -388,8 +388,8 @@ def test_bundle_zip(tmp_path, capsys):
         assert zf.read("run_autograder") == (ROOT / "autograder" / "run_autograder").read_bytes()
     for script in ("setup.sh", "run_autograder"):  # at the root of the zip, executable
         assert script in names and (infos[script].external_attr >> 16) & stat.S_IXUSR, script
-    for needed in ("course/requirements.txt", "course/pyproject.toml", "course/utils/grade.py",
-                   "course/utils/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
+    for needed in ("course/requirements.txt", "course/pyproject.toml", "course/course_tools/grade.py",
+                   "course/course_tools/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
                    "course/solutions/01_scalars_to_tensors.ipynb", "course/utils/checks/ch01.py"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("course/data/cache/") or "/." in n]

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import grade
+from course_tools import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "02_norms_distances_similarity.ipynb"
@@ -45,9 +45,9 @@ def faulty_submission(path: Path) -> Path:
     cells[0].source = "while True:\n    pass\n"                                        # 2.1 loops
     cells[1].source = "import os\nos._exit(1)\n"                                       # 2.2 kills the kernel
     cells[2].source = "def distances(a, b):\n    import os\n    os._exit(7)\n"         # 2.3 kills it when checked
-    cells[3].source = "def cosine(a, b):\n    return vec.cosine_similarity(a, b)\n"    # 2.4 the course's reference
+    cells[3].source = "def cosine_similarity(a, b):\n    return vectors.cosine_similarity(a, b)\n"  # 2.4 the reference
     cells[4].source = "hog = bytearray(6 * 2**30)\n" + right[4]                        # 2.5 more than the limit
-    cells[5].source = f"def pairwise_cos(A, B):\n    {FAKE_PASS}\n    return None\n"  # 2.6 prints a fake pass line
+    cells[5].source = f"def pairwise_cosine(A, B):\n    {FAKE_PASS}\n    return None\n"  # 2.6 prints a fake pass line
     cells[6].source = "def top_k_indices(query, M, k):\n    while True:\n        pass\n"  # 2.7 loops when checked
     cells[7].source = right[7] + "\nfor _ in range(3000):\n    print('y' * 1000)\n" + PATCH_CHECKS  # 2.8 right
     cells[8].source = 'answer_concentration = "a"\n'                                   # 2.9 wrong, check patched

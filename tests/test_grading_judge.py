@@ -1,4 +1,4 @@
-"""The probe/judge split of the grader (utils/grading/probe.py in the kernel, utils/grading/judge.py in the grader):
+"""The probe/judge split of the grader (course_tools/grading/probe.py in the kernel, course_tools/grading/judge.py in the grader):
 what the learner's kernel sends is read back as plain data, without pickle; what cannot be data stays in the kernel;
 exceptions keep their names; in-place changes come back. No kernel here: the probe's encoder runs in this process.
 """
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from utils.checks import CheckFailed
-from utils.grading import answers, judge, probe
+from course_tools.grading import answers, judge, probe
 
 
 def round_trip(value):

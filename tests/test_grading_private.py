@@ -1,4 +1,4 @@
-"""Private checks (utils/grading/private.py): an instructor's own checks, kept outside the course, run after the
+"""Private checks (course_tools/grading/private.py): an instructor's own checks, kept outside the course, run after the
 course's check of the same exercise on the same arguments and reported as their own lines, marked private; a broken
 private module or a check for an exercise the chapter does not have is one line, and the rest is graded."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import grade
-from utils.grading.results import format_text
+from course_tools import grade
+from course_tools.grading.results import format_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNER = ROOT / "notebooks" / "00_welcome.ipynb"
@@ -86,7 +86,7 @@ def test_a_missing_private_folder_is_one_line(tmp_path, capsys):
 
 
 def test_a_points_file_can_give_a_private_check_its_points():
-    from utils.grading.points import parse_points
+    from course_tools.grading.points import parse_points
     points = parse_points({"exercises": {"2.4p1": 3, "2.4q": 1}}, {"02": {"2.4": "Cosine similarity"}})
     assert points.exercise_points("02", ["2.4", "2.4p1"]) == {"2.4": 1.0, "2.4p1": 3.0}
     assert points.warnings == ["points file: unknown exercise id(s) 2.4q (not in the course): their points are not used"]

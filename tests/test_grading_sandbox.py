@@ -1,4 +1,4 @@
-"""The sandbox of a graded kernel (utils/grading/sandbox.py, utils/grading/kernel.py): IPC instead of TCP, a private
+"""The sandbox of a graded kernel (course_tools/grading/sandbox.py, course_tools/grading/kernel.py): IPC instead of TCP, a private
 working directory and HOME, resource limits, and - where this machine lets ``unshare`` make namespaces - no network,
 a read-only file system outside the private folder, and no process that outlives the kernel."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.grading.kernel import Kernel
-from utils.grading.sandbox import Limits, describe, isolation
+from course_tools.grading.kernel import Kernel
+from course_tools.grading.sandbox import Limits, describe, isolation
 
 pytestmark = pytest.mark.slow  # starts kernels (about 15 s in all)
 ROOT = Path(__file__).resolve().parent.parent

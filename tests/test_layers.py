@@ -1,11 +1,11 @@
-"""The package's layers, read from the source (no imports run): the reference library the notebooks teach never
+"""The course's layers, read from the source (no imports run): the reference library the notebooks teach never
 depends on the course's tooling or on the checks; no module imports itself back in a cycle at import time; a module
 longer than 400 lines says at its top why it is one module.
 
 Layers, lowest first (a module may import its own layer and the layers below it):
-- reference: what notebooks import to learn from and to compare with (``utils.vectors``, ``utils.bpe``, ...);
+- reference: ``utils``, what notebooks import to learn from and to compare with (``utils.vectors``, ``utils.bpe``...);
 - checks: ``utils.checks`` (they take right answers from the reference);
-- tooling: the generator, the grader, the workspace and progress commands, the notebook format.
+- tooling: ``course_tools``, the generator, the notebook format, the grader, the workspace and progress commands.
 """
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-UTILS = ROOT / "utils"
-TOOLING = ("utils.generate", "utils.grade", "utils.batch_grade", "utils.grading", "utils.workspace", "utils.progress",
-           "utils.course_format")
+PACKAGES = ("utils", "course_tools")
+TOOLING = ("course_tools",)
 CHECKS = ("utils.checks",)
 LONG = 400
 LONG_REASON = "Why one long module:"
@@ -27,7 +26,8 @@ def module_name(path: Path, root: Path = ROOT) -> str:
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
-    return {module_name(p, root): p for p in sorted((root / "utils").rglob("*.py")) if "__pycache__" not in p.parts}
+    return {module_name(p, root): p for package in PACKAGES for p in sorted((root / package).rglob("*.py"))
+            if "__pycache__" not in p.parts}
 
 
 def layer(name: str) -> int:
@@ -39,7 +39,7 @@ def layer(name: str) -> int:
 
 
 def imports(path: Path, name: str, top_level_only: bool, known=None) -> set[str]:
-    """The utils.* modules a file imports (``from utils.x import y`` counts as utils.x and, if it is one, utils.x.y)."""
+    """The course modules a file imports (``from utils.x import y`` counts as utils.x and, if it is one, utils.x.y)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     if top_level_only:  # imports at module level, also inside if/try blocks there
@@ -50,13 +50,13 @@ def imports(path: Path, name: str, top_level_only: bool, known=None) -> set[str]
     known = modules() if known is None else known
     for node in nodes:
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("utils"))
+            found.update(a.name for a in node.names if a.name.startswith(PACKAGES))
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}".rstrip(".")
-            if base.startswith("utils"):
+            if base.startswith(PACKAGES):
                 found.add(base)
                 found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known)
     return {f for f in found if f in known and f != name}
@@ -101,11 +101,12 @@ def test_long_modules_say_why_at_their_top():
 
 def test_the_layer_check_itself_finds_a_violation(tmp_path):
     """A test of the test: a reference module that imports the grader (lazily, inside a function) is caught."""
-    (tmp_path / "utils" / "grading").mkdir(parents=True)
-    for name in ("utils/__init__.py", "utils/grading/__init__.py", "utils/grading/results.py"):
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "course_tools" / "grading").mkdir(parents=True)
+    for name in ("utils/__init__.py", "course_tools/grading/__init__.py", "course_tools/grading/results.py"):
         (tmp_path / name).write_text("")
-    (tmp_path / "utils" / "vectors.py").write_text("def f():\n    from utils.grading.results import PASSED\n")
-    assert layer_violations(tmp_path) == ["utils.vectors -> utils.grading.results"]
+    (tmp_path / "utils" / "vectors.py").write_text("def f():\n    from course_tools.grading.results import PASSED\n")
+    assert layer_violations(tmp_path) == ["utils.vectors -> course_tools.grading.results"]
 
 
 def test_contributing_map_points_at_real_definitions():
@@ -113,11 +114,23 @@ def test_contributing_map_points_at_real_definitions():
     import re
 
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "`utils/" in line and ": `" in line]
-    assert len(rows) >= 6
+    rows = [line for line in text.splitlines()
+            if line.startswith("| ") and ("`utils/" in line or "`course_tools/" in line) and ": `" in line]
+    assert len(rows) >= 7
     for row in rows:
-        for path, names in re.findall(r"`(utils/[\w/]+\.py)`: ((?:`[\w.]+`(?:, | and )?)+)", row):
+        for path, names in re.findall(r"`((?:utils|course_tools)/[\w/]+\.py)`: ((?:`[\w.]+`(?:, | and )?)+)", row):
             source = (ROOT / path).read_text(encoding="utf-8")
             for name in re.findall(r"`([\w.]+)`", names):
                 last = name.split(".")[-1]
                 assert re.search(rf"^\s*(def|class) {last}\b|^{last} = ", source, re.M), (path, name)
+
+
+def test_both_packages_are_installed():
+    """The editable install maps only the packages pyproject names: a kernel started outside the repository (JupyterLab
+    in my-work/, the grader's sandbox) imports ``course_tools`` only if pyproject includes it."""
+    import fnmatch
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    for package in PACKAGES:
+        assert any(fnmatch.fnmatch(package, pattern) for pattern in include), (package, include)

@@ -32,7 +32,7 @@ def test_installed_venv_is_up_to_date_so_nothing_is_reinstalled():
 
 def test_lab_starts_the_workspace_on_localhost_with_a_token():
     dry = _make("-n", "lab").stdout  # make -n: course.py --dry-run prints the commands it would run
-    assert "-m utils.workspace" in dry
+    assert "-m course_tools.workspace" in dry
     lab = next(line for line in dry.splitlines() if "jupyter lab" in line)
     assert "--ip=127.0.0.1" in lab and "--notebook-dir=my-work" in lab
     assert "token" not in lab.lower()  # the default (a random token) stays on
@@ -63,7 +63,7 @@ def test_make_variables_reach_course_py():
     dry = _make("-n", "lab", "LAB_PORT=9123").stdout
     assert "--port=9123" in next(line for line in dry.splitlines() if "jupyter lab" in line)
     assert "-m pytest -n 3 " in _make("-n", "test", "PYTEST_WORKERS=3").stdout
-    assert "-m utils.progress --grade" in _make("-n", "progress", "ARGS=--grade").stdout
+    assert "-m course_tools.progress --grade" in _make("-n", "progress", "ARGS=--grade").stdout
 
 
 def test_environment_yml_installs_the_same_requirements():

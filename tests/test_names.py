@@ -21,9 +21,9 @@ import nbformat
 import pytest
 
 from tests.test_layers import layer, modules
-from utils.course_format import (called_checks, defined_names, exercise_check_pairs, is_check, is_code, is_exercise,
+from course_tools.course_format import (called_checks, defined_names, exercise_check_pairs, is_check, is_code, is_exercise,
                                  rename_names)
-from utils.grading import course as grading_course
+from course_tools.grading import course as grading_course
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -225,7 +225,7 @@ def test_the_grader_calls_the_check_with_the_old_answer_name(chapter):
 def test_an_old_notebook_is_graded_as_before(tmp_path):
     """Chapter 02 saved before its renames (cosine, normalize, pairwise_cos), solved: the grader passes every
     exercise, and the old check cells still run in the notebook itself."""
-    from utils.grading.notebook import grade_notebook
+    from course_tools.grading.notebook import grade_notebook
 
     nb = old_notebook("02", solved=True)
     path = tmp_path / "02_old.ipynb"

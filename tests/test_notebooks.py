@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import grade
+from course_tools import grade
 from utils.checks import REGISTRY
 from utils.checks.contract import PASSED, read_outputs
-from utils.course_format import chapter_of, is_check
+from course_tools.course_format import chapter_of, is_check
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""The learner's progress table (python -m utils.progress, make progress, notebook 00) on a synthetic half-finished
+"""The learner's progress table (python -m course_tools.progress, make progress, notebook 00) on a synthetic half-finished
 my-work/: passed / failed / not attempted / not checked per exercise, notebooks never run, not copied, unreadable."""
 import json
 import shutil
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from utils import progress
+from course_tools import progress
 from utils.checks import contract
-from utils.grading.course import expected_exercises
-from utils.grading.results import FAILED, NOT_ATTEMPTED, PASSED, ExerciseResult, NotebookResult
+from course_tools.grading.course import expected_exercises
+from course_tools.grading.results import FAILED, NOT_ATTEMPTED, PASSED, ExerciseResult, NotebookResult
 
 ROOT = Path(__file__).resolve().parent.parent
 CH00 = list(expected_exercises("00"))          # ["0.1", "0.2", "0.3"]
@@ -132,8 +132,8 @@ def test_grade_mode_grades_copied_notebooks_only(half_done, monkeypatch):
         return NotebookResult(str(path), chapter, exercises=[
             ExerciseResult(i, t, PASSED, "") for i, t in expected_exercises(chapter).items()])
 
-    import utils.grading.notebook
-    monkeypatch.setattr(utils.grading.notebook, "grade_notebook", fake_grade)
+    import course_tools.grading.notebook
+    monkeypatch.setattr(course_tools.grading.notebook, "grade_notebook", fake_grade)
     report = progress.collect(half_done, grade=True)
     assert graded == ["00_welcome.ipynb", "01_scalars_to_tensors.ipynb", "02_norms_distances_similarity.ipynb"]
     nbs = by_name(report)

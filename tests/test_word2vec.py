@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from utils import word2vec as w2v
-from utils.wordnet import parse_line, tokenize
+from utils.wordnet import gloss_words, parse_line
 
 
 def softplus(x: float) -> float:
@@ -269,4 +269,4 @@ def test_wordnet_line_parsing_and_tokenizing():
     s = parse_line(line, "adj")
     assert s.id == "a01234567" and s.lemmas == ("big", "large")
     assert s.definition == "above average in size" and s.examples == ("a big house", "large profits")
-    assert tokenize("Rock 'n' roll, the King's 2 songs!") == ["rock", "n", "roll", "the", "king's", "songs"]
+    assert gloss_words("Rock 'n' roll, the King's 2 songs!") == ["rock", "n", "roll", "the", "king's", "songs"]

@@ -1,7 +1,7 @@
 """The learner's workspace never loses work: copies are made once, course updates land beside them."""
 import json
 
-from utils import workspace
+from course_tools import workspace
 
 
 def _course(tmp_path, **notebooks):

@@ -86,10 +86,11 @@ def load_synsets() -> tuple[Synset, ...]:
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens, punctuation and digits dropped.
+def gloss_words(text: str) -> list[str]:
+    """The words of a gloss, as word2vec trains on them: lower-case, contractions kept, punctuation and digits dropped
+    (BM25 splits text by another rule, :func:`utils.retrieval.lexical.tokenize`).
 
-    >>> tokenize("The King's horses; 3 of them!")
+    >>> gloss_words("The King's horses; 3 of them!")
     ['the', "king's", 'horses', 'of', 'them']
     """
     return _WORD.findall(text.lower())
@@ -104,5 +105,5 @@ def gloss_corpus() -> tuple[tuple[str, ...], ...]:
     sentences = []
     for s in load_synsets():
         text = " ".join(s.lemmas) + " " + s.definition + " " + " ".join(s.examples)
-        sentences.append(tuple(tokenize(text)))
+        sentences.append(tuple(gloss_words(text)))
     return tuple(sentences)

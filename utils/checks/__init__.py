@@ -11,8 +11,8 @@ decorator turns that into what the learner sees under the check cell:
 Stubs in learner notebooks are either ``x = ...`` (top-level answers) or ``raise NotImplementedError`` (inside a
 function the learner writes); both count as "not attempted". The format of these lines, the two exceptions and the
 function that reads results back from a notebook's saved outputs are the check <-> grader contract,
-:mod:`utils.checks.contract`. The grader (``python -m utils.grade``) does not read these lines: it runs each check
-itself (:mod:`utils.grading.judge`) and takes the exception it raises.
+:mod:`utils.checks.contract`. The grader (``python -m course_tools.grade``) does not read these lines: it runs each check
+itself (:mod:`course_tools.grading.judge`) and takes the exception it raises.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def exercise(ex_id: str, title: str) -> Callable:
 
 
 def private_check(ex_id: str, title: str) -> Callable:
-    """A check an instructor keeps outside the course (``python -m utils.grade --private-checks DIR``): it takes the
+    """A check an instructor keeps outside the course (``python -m course_tools.grade --private-checks DIR``): it takes the
     same arguments as the course's check of exercise ``ex_id``, runs after it when grading, and is reported as its
     own line, marked private. Not registered: the course's exercises do not change.
 

@@ -1,4 +1,4 @@
-"""The contract between a check and whatever reads its result (the grader, ``python -m utils.progress``, the tests):
+"""The contract between a check and whatever reads its result (the grader, ``python -m course_tools.progress``, the tests):
 what a check shows under its cell, and how that is read back from a notebook's saved outputs. Both sides use this
 module, so the format is written once.
 
@@ -21,7 +21,7 @@ without zero padding (``"2.3"``). Produced and read back:
 [('1.2', 'passed', ''), ('1.3', 'failed', 'wrong sign')]
 
 The grader itself no longer reads printed lines: it runs each check in its own process and takes the exception
-(:mod:`utils.grading.judge`). The statuses here are the grader's (:mod:`utils.grading.results`).
+(:mod:`course_tools.grading.judge`). The statuses here are the grader's (:mod:`course_tools.grading.results`).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ PASS_MARK = "✅"
 FAIL_MARK = "❌"
 TODO_MARK = "⏳"
 
-#: what a check reports (the grader adds "not run": see utils.grading.results, whose values these are)
+#: what a check reports (the grader adds "not run": see course_tools.grading.results, whose values these are)
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 
 #: an exercise id: chapter and number, "2.3"

@@ -26,7 +26,7 @@ def tokenize(text: str) -> list[str]:
     """Lower-case word tokens (letters, digits, underscore); everything else separates words.
 
     The search tokenizer of BM25 and TF-IDF: it keeps numbers and Python names such as ``__init__`` because questions
-    about code use them. Not the same rule as :func:`utils.wordnet.tokenize`, the word2vec corpus tokenizer, which
+    about code use them. Not the same rule as :func:`utils.wordnet.gloss_words`, the word2vec corpus tokenizer, which
     keeps contractions ("king's") and drops digits and underscores.
 
     >>> tokenize("How do I stop a `for` loop early? Use break.")

@@ -1,7 +1,7 @@
-"""Batch grading for instructors: ``python -m utils.grade SUBMISSIONS_DIR --out report.csv [--workers N]``.
+"""Batch grading for instructors: ``python -m course_tools.grade SUBMISSIONS_DIR --out report.csv [--workers N]``.
 
 Every ``*.ipynb`` under the folder (recursively; hidden folders such as ``.ipynb_checkpoints`` are skipped) is graded
-``--workers`` at a time, each by its own grading process (``python -m utils.grade PATH --json``) with its own
+``--workers`` at a time, each by its own grading process (``python -m course_tools.grade PATH --json``) with its own
 sandboxed kernel, so one submission cannot slow or break another beyond its own limits: a grading process that runs
 past the notebook's time limit (plus a margin for kernel starts) is stopped and that submission reported as such.
 The submissions are only read.
@@ -14,7 +14,7 @@ Outputs:
   statistics (each exercise's failure messages grouped and counted, the exercises most often left unattempted),
   the submissions that could not be graded completely, and one line per submission;
 - with ``--gradescope DIR``: one Gradescope ``results.json`` per submission; with ``--canvas FILE.csv``: a Canvas
-  gradebook (see :mod:`utils.grading.export`), points from ``--points FILE.json`` (:mod:`utils.grading.points`).
+  gradebook (see :mod:`course_tools.grading.export`), points from ``--points FILE.json`` (:mod:`course_tools.grading.points`).
 
 Files under the folders that are not notebooks are listed (one line each) and skipped. No existing output is
 replaced without ``--force``: the command says which and stops before grading.
@@ -36,7 +36,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePath
 
-from utils.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult
+from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR = "error"
@@ -123,10 +123,10 @@ def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeou
 
 
 def grade_in_process(path: Path, name: str, options: list[str], limit: float) -> NotebookResult:
-    """Grade one submission in its own ``python -m utils.grade`` process; never raises: a grader that fails or
+    """Grade one submission in its own ``python -m course_tools.grade`` process; never raises: a grader that fails or
     overruns ``limit`` seconds becomes that submission's problem."""
     start = time.monotonic()
-    cmd = [sys.executable, "-m", "utils.grade", str(path), "--json", *options]
+    cmd = [sys.executable, "-m", "course_tools.grade", str(path), "--json", *options]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -319,9 +319,9 @@ def _existing(paths: list[Path]) -> str | None:
 
 
 def run_batch(args) -> int:
-    """``python -m utils.grade DIR --out report.csv``: parsed arguments come from :mod:`utils.grading.cli`."""
-    from utils.grading import export
-    from utils.grading.points import PointsError, course_exercise_table, load_points
+    """``python -m course_tools.grade DIR --out report.csv``: parsed arguments come from :mod:`course_tools.grading.cli`."""
+    from course_tools.grading import export
+    from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
     log = sys.stderr
     gradescope = getattr(args, "gradescope", None)

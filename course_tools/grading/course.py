@@ -4,7 +4,7 @@ cell that answers it.
 
 Everything here is read from the course (``notebooks/``, ``solutions/``, ``utils/checks/``), never from the
 submission, except the learner's cells themselves. Nothing here starts a kernel. The notebook format it reads (tags,
-exercise/check pairs, chapter numbers, the names a cell defines) is :mod:`utils.course_format`.
+exercise/check pairs, chapter numbers, the names a cell defines) is :mod:`course_tools.course_format`.
 
 >>> sorted(defined_names("def f(x):\\n    return x\\na, (b, c) = 1, (2, 3)"))
 ['a', 'b', 'c', 'f']
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils.course_format import (called_checks, chapter_of, defined_names, exercise_check_pairs,  # noqa: F401
+from course_tools.course_format import (called_checks, chapter_of, defined_names, exercise_check_pairs,  # noqa: F401
                                  is_check, is_exercise, parse_cell, rename_names)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
 def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COURSE) -> Plan:
     """The steps that grade ``nb`` (which is not modified): every learner cell except its check cells, in order, and
     the course's check cell of each exercise right after the learner's cell that answers it (run by the judge,
-    :mod:`utils.grading.judge`, not in the kernel)."""
+    :mod:`course_tools.grading.judge`, not in the kernel)."""
     where = answer_cells(nb, exercises)
     by_cell: dict[int, list[CourseExercise]] = {}
     for ex in exercises:
@@ -288,7 +288,7 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
 
 # The first cell the grader runs in a fresh kernel, before any learner cell: it loads what every probe needs, so that
 # a kernel that cannot (numpy under too small a memory limit) is reported once, as the notebook's problem.
-STARTUP = "import numpy, utils.grading.probe\n"
+STARTUP = "import numpy, course_tools.grading.probe\n"
 
 
 def _check_source(ex: CourseExercise, answer: str) -> str:

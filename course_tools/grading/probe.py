@@ -1,7 +1,7 @@
 """The learner's side of a check, run inside the graded kernel: read the value of an answer, or call the learner's
 function on the inputs the check chose, and write down what came back as plain data.
 
-The check itself never runs here. :mod:`utils.grading.judge` runs it in the grader's own process, where no learner
+The check itself never runs here. :mod:`course_tools.grading.judge` runs it in the grader's own process, where no learner
 code has run, and sends each request as a small cell (:data:`PROBE_CELL`) calling :func:`serve`. A request is a pickle
 written by the grader (the kernel trusts the grader, never the other way round); the answer is an ``.npz`` file that
 the grader reads with ``allow_pickle=False``: JSON for the structure plus the arrays' raw data, so nothing the learner's
@@ -32,7 +32,7 @@ import numpy as np
 JSON_KEY = "__json__"
 MAX_BYTES = 256 * 2**20          # an answer larger than this is not sent (the grader says so)
 MAX_DEPTH = 40
-PROBE_CELL = "__import__('utils.grading.probe', fromlist=['serve']).serve({request!r}, {response!r})\n"
+PROBE_CELL = "__import__('course_tools.grading.probe', fromlist=['serve']).serve({request!r}, {response!r})\n"
 
 _HANDLES: list = []              # objects the grader refers to by position
 

@@ -1,10 +1,10 @@
-"""Grade notebooks by running them: ``python -m utils.grade PATH... [--json] [--timeout SECONDS]``.
+"""Grade notebooks by running them: ``python -m course_tools.grade PATH... [--json] [--timeout SECONDS]``.
 
-Batch mode (a folder of submissions, see :mod:`utils.grading.batch`; LMS exports in :mod:`utils.grading.export`)::
+Batch mode (a folder of submissions, see :mod:`course_tools.grading.batch`; LMS exports in :mod:`course_tools.grading.export`)::
 
-    python -m utils.grade SUBMISSIONS_DIR --out report.csv [--workers N] [--timeout S] [--memory-mb MB]
+    python -m course_tools.grade SUBMISSIONS_DIR --out report.csv [--workers N] [--timeout S] [--memory-mb MB]
         [--private-checks DIR] [--points points.json] [--gradescope DIR] [--canvas grades.csv] [--force]
-    python -m utils.grade bundle --gradescope autograder.zip      # a Gradescope autograder
+    python -m course_tools.grade bundle --gradescope autograder.zip      # a Gradescope autograder
 
 Every exercise of the notebook's chapter is reported as
 
@@ -14,20 +14,20 @@ Every exercise of the notebook's chapter is reported as
     not attempted   the stub is still there
     not run         grading stopped before the check (the limit for the whole notebook, a kernel that never starts)
 
-How a notebook is graded (the stages live in :mod:`utils.grading`):
+How a notebook is graded (the stages live in :mod:`course_tools.grading`):
 
 - The chapter is identified from the cell ids the generator writes (they survive renaming the file), else from
   ``metadata.course.chapter``, else from the file name.
 - The learner's own check cells are dropped, whatever they were edited to. The course's check cells, read from
   ``notebooks/NN_*.ipynb``, run right after the learner's matching exercise cell (matched by cell id, else by the
   names the exercise defines). The check itself runs in the grader's process, where no learner code runs
-  (:mod:`utils.grading.judge`): it reads the learner's answers from the kernel as plain data and calls the
+  (:mod:`course_tools.grading.judge`): it reads the learner's answers from the kernel as plain data and calls the
   learner's functions there, one probe at a time. Patching ``utils.checks``, numpy or builtins in the notebook, or
   printing a fake pass line, changes nothing. With ``--private-checks DIR`` an instructor's own checks
-  (:mod:`utils.grading.private`) run after the course's.
+  (:mod:`course_tools.grading.private`) run after the course's.
 - One fault costs one exercise: a cell past the per-cell ``--timeout`` is interrupted (or its kernel restarted), a
   dead kernel is restarted, the earlier cells are run again, and grading goes on with the next exercise.
-- The kernel runs in a sandbox (:mod:`utils.grading.sandbox`): a private temporary folder as its working directory
+- The kernel runs in a sandbox (:mod:`course_tools.grading.sandbox`): a private temporary folder as its working directory
   and HOME, limits on memory (``--memory-mb``), CPU time, file size, open files and processes, and IPC sockets
   instead of TCP to talk to the grader. Where Linux lets ``unshare`` make namespaces it also gets no network, a
   read-only file system with a small private tmpfs to write to, and no process that outlives it. The file you
@@ -44,14 +44,14 @@ from __future__ import annotations
 
 import sys
 
-from utils.grading.cli import build_parser as _build_parser
-from utils.grading.cli import main as _main
-from utils.grading.course import (Course, CourseExercise, chapter_of, course_exercises, defined_names,
+from course_tools.grading.cli import build_parser as _build_parser
+from course_tools.grading.cli import main as _main
+from course_tools.grading.course import (Course, CourseExercise, chapter_of, course_exercises, defined_names,
                                   expected_exercises, identify_chapter, plan, reference_uses)
-from utils.grading.notebook import grade_notebook
-from utils.grading.results import (FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult,
+from course_tools.grading.notebook import grade_notebook
+from course_tools.grading.results import (FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult,
                                    format_text)
-from utils.grading.sandbox import DEFAULT_MEMORY_MB
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
 
 __all__ = ["main", "build_parser", "grade_notebook", "format_text", "NotebookResult", "ExerciseResult", "PASSED",
            "FAILED", "NOT_ATTEMPTED", "NOT_RUN", "Course", "CourseExercise", "chapter_of", "identify_chapter",

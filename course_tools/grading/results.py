@@ -26,7 +26,7 @@ class ExerciseResult:
     title: str
     status: str = NOT_ATTEMPTED
     message: str = NEVER_REPORTED
-    private: bool = False  # an instructor's private check (utils/grading/private.py), not one of the course's
+    private: bool = False  # an instructor's private check (course_tools/grading/private.py), not one of the course's
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The sandbox a graded kernel runs in: resource limits, a private folder and HOME, no network where the OS allows.
 
-The grader starts each kernel through this module (``python -m utils.grading.sandbox LIMITS_JSON -- KERNEL_ARGV...``),
+The grader starts each kernel through this module (``python -m course_tools.grading.sandbox LIMITS_JSON -- KERNEL_ARGV...``),
 which, before it becomes the kernel:
 
 - sets resource limits that the kernel and everything it starts inherit (:class:`Limits`): address space
@@ -19,7 +19,7 @@ which, before it becomes the kernel:
   isolating first; where none is, the kernel runs with the network and the file system.
 
 The folders themselves (a private temporary folder per notebook) are made and set by the caller
-(:mod:`utils.grading.kernel`). What this is not: a container. The kernel runs as your user, so it can read what
+(:mod:`course_tools.grading.kernel`). What this is not: a container. The kernel runs as your user, so it can read what
 you can read; what it writes to its tmpfs uses memory that ``RLIMIT_AS`` does not count; Linux does not enforce
 the process limit for root; and without namespaces the kernel can write where you can write and use the network.
 Grade untrusted submissions as an unprivileged user, in a container or a throw-away account.
@@ -125,7 +125,7 @@ def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str =
     settings = {"limits": asdict(limits), "unshare": [] if limits.network else isolation(),
                 "mounts": {"workdir": workdir, "box": box, "disk_mb": limits.disk_mb or 0,
                            "overlays": [str(d) for d in OVERLAYS]}}
-    return [sys.executable, "-m", "utils.grading.sandbox", json.dumps(settings), "--", *kernel]
+    return [sys.executable, "-m", "course_tools.grading.sandbox", json.dumps(settings), "--", *kernel]
 
 
 def _apply_limits(limits: Limits) -> None:
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     options = settings["unshare"]
     if "--pid" in options:
         mounts = settings.get("mounts", {}) if "--mount" in options else {}
-        command = ["unshare", *options, sys.executable, "-m", "utils.grading.sandbox", "--init",
+        command = ["unshare", *options, sys.executable, "-m", "course_tools.grading.sandbox", "--init",
                    json.dumps(mounts), "--", *kernel]
     elif options:
         command = ["unshare", *options, *kernel]

@@ -1,8 +1,8 @@
 """Private checks: an instructor's own checks for graded work, kept outside the course's repository.
 
-``python -m utils.grade submissions/ --private-checks DIR`` loads ``DIR/chNN.py`` for a notebook of chapter NN. Such a
+``python -m course_tools.grade submissions/ --private-checks DIR`` loads ``DIR/chNN.py`` for a notebook of chapter NN. Such a
 module defines checks with :func:`utils.checks.private_check`; each takes the same arguments as the course's check of
-its exercise and runs in the grader's process right after it (:mod:`utils.grading.judge`), so learners' notebooks
+its exercise and runs in the grader's process right after it (:mod:`course_tools.grading.judge`), so learners' notebooks
 never contain or import it. Its result is its own line, ``2.4p1`` for the first private check of exercise 2.4, marked
 private. A module that does not load, or a check naming an exercise the chapter does not have, is one line in the
 notebook's report; everything else is graded as usual.
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.grading.judge import load_check_module
+from course_tools.grading.judge import load_check_module
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Grade one notebook, exercise by exercise, so that whatever one cell does costs only its own exercise.
 
-The plan (:func:`utils.grading.course.plan`) is run one cell at a time in one sandboxed kernel
-(:mod:`utils.grading.kernel`):
+The plan (:func:`course_tools.grading.course.plan`) is run one cell at a time in one sandboxed kernel
+(:mod:`course_tools.grading.kernel`):
 
 - a cell that runs past ``timeout`` is interrupted; when the interrupt does not stop it within a few seconds, the
   kernel is restarted. A kernel that dies (``os._exit``, a segfault, the CPU limit) is restarted too;
@@ -14,7 +14,7 @@ The plan (:func:`utils.grading.course.plan`) is run one cell at a time in one sa
   a fault in a cell that is no exercise becomes the notebook's ``problem`` (the exercises are still all graded);
 - grading stops only at the limit for the whole notebook (``notebook_timeout``) or after :data:`MAX_RESTARTS`.
 
-The check of an exercise runs in the grader's own process, where no learner code runs (:mod:`utils.grading.judge`):
+The check of an exercise runs in the grader's own process, where no learner code runs (:mod:`course_tools.grading.judge`):
 it reads the learner's answers from the kernel as plain data and calls the learner's functions there, one probe at a
 time, and its verdict is what the check function itself did - passed, or the one-line message of the mistake. Nothing
 the learner's code prints is read, and what it does to numpy, builtins or the check modules inside the kernel cannot
@@ -32,14 +32,14 @@ from pathlib import Path
 
 import nbformat
 
-from utils.grading.course import (COURSE, STARTUP, Course, course_exercises, expected_exercises, identify_chapter,
+from course_tools.grading.course import (COURSE, STARTUP, Course, course_exercises, expected_exercises, identify_chapter,
                                   plan)
-from utils.grading.judge import Judge, Verdict, load_check_module
-from utils.grading.kernel import CellRun, Kernel, KernelStartError
-from utils.grading.private import load_private_checks
-from utils.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
+from course_tools.grading.judge import Judge, Verdict, load_check_module
+from course_tools.grading.kernel import CellRun, Kernel, KernelStartError
+from course_tools.grading.private import load_private_checks
+from course_tools.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
                                    NotebookResult)
-from utils.grading.sandbox import DEFAULT_MEMORY_MB, Limits
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB, Limits
 
 MAX_RESTARTS = 10
 
@@ -53,7 +53,7 @@ def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = 
     ``timeout`` limits each cell, ``notebook_timeout`` (default 2 x timeout + 60 s) the whole run, restarts
     included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` (or ``course_dir``, its
     folder of learner notebooks) says where the course's own notebooks and checks are; ``private_checks`` is an
-    instructor's folder of extra checks (:mod:`utils.grading.private`)."""
+    instructor's folder of extra checks (:mod:`course_tools.grading.private`)."""
     if course is None:
         course = Course(notebooks=Path(course_dir)) if course_dir else COURSE
     start = time.monotonic()

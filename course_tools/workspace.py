@@ -1,6 +1,6 @@
 """The learner's workspace: personal copies of the course notebooks that are never overwritten.
 
-    python -m utils.workspace            # run by `make lab` before JupyterLab starts
+    python -m course_tools.workspace            # run by `make lab` before JupyterLab starts
 
 - A course notebook with no copy in ``my-work/`` yet is copied there.
 - A copy that already exists is NEVER touched. If the course's version changed since the copy was made, the new
@@ -63,7 +63,7 @@ def sync(course_dir: Path, workspace: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.workspace", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.workspace", description=__doc__.splitlines()[0])
     parser.add_argument("--course", type=Path, default=ROOT / "notebooks", help="learner notebooks of the course")
     parser.add_argument("--workspace", type=Path, default=ROOT / "my-work", help="the learner's own copies")
     args = parser.parse_args(argv)

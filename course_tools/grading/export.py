@@ -1,16 +1,16 @@
 """LMS exports of batch grading: Gradescope ``results.json`` files, the Gradescope autograder bundle, and a Canvas
-gradebook CSV. Points come from :mod:`utils.grading.points` (1 per exercise by default).
+gradebook CSV. Points come from :mod:`course_tools.grading.points` (1 per exercise by default).
 
 - Gradescope (their "autograder specifications"): one ``results.json`` per submission with a top-level ``score``,
   ``execution_time``, ``output``, ``visibility``, ``stdout_visibility`` and one test per exercise (``name``,
   ``number``, ``score``, ``max_score``, ``status`` passed/failed, ``output``, ``visibility``).
-  ``python -m utils.grade bundle --gradescope autograder.zip`` builds the zip Gradescope runs: ``setup.sh`` installs
-  the pinned course, ``run_autograder`` calls :func:`autograde` (``python -m utils.grading.export autograde``), which
+  ``python -m course_tools.grade bundle --gradescope autograder.zip`` builds the zip Gradescope runs: ``setup.sh`` installs
+  the pinned course, ``run_autograder`` calls :func:`autograde` (``python -m course_tools.grading.export autograde``), which
   grades the notebook(s) in ``/autograder/submission`` and writes ``/autograder/results/results.json``.
 - Canvas: the columns of a Canvas gradebook export (``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
   ``Section``, then one column per notebook, or per exercise), a ``Points Possible`` row, one row per learner.
 
->>> from utils.grading.results import ExerciseResult, NotebookResult
+>>> from course_tools.grading.results import ExerciseResult, NotebookResult
 >>> r = NotebookResult("a.ipynb", chapter="01", exercises=[ExerciseResult("1.1", "Shapes", "passed", ""),
 ...                                                         ExerciseResult("1.2", "Axes", "failed", "swapped")])
 >>> g = gradescope_result(r, Points())
@@ -27,15 +27,15 @@ import sys
 import zipfile
 from pathlib import Path, PurePath
 
-from utils.grading.points import Points, PointsError, load_points
-from utils.grading.results import PASSED, NotebookResult
+from course_tools.grading.points import Points, PointsError, load_points
+from course_tools.grading.results import PASSED, NotebookResult
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOGRADER_DIR = ROOT / "autograder"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "Points Possible"
 # what the bundle carries of the course (folders walked, minus caches; files at the top level)
-BUNDLE_FOLDERS = ("utils", "notebooks", "solutions", "data")
+BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "solutions", "data")
 BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
 BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", "cache", ".egg-info")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same course gives the same zip
@@ -242,8 +242,8 @@ def write_canvas(rows: list[list[str]], path: Path) -> None:
 
 def notebook_titles(course=None) -> dict[str, str]:
     """Chapter -> the course notebook's file name without .ipynb (the Canvas column of that notebook)."""
-    from utils.course_format import chapter_of
-    from utils.grading.course import COURSE
+    from course_tools.course_format import chapter_of
+    from course_tools.grading.course import COURSE
 
     course = course or COURSE
     return {chapter_of(p): p.stem for p in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb"))}
@@ -302,7 +302,7 @@ def autograde(environ=None, log=sys.stdout) -> int:
     The folders are Gradescope's (``/autograder/...``) unless the environment says otherwise:
     ``AUTOGRADER_ROOT`` (the ``/autograder`` folder), ``AUTOGRADER_SUBMISSION``, ``AUTOGRADER_RESULTS``,
     ``AUTOGRADER_SOURCE`` (where the zip was unpacked: ``settings.json``, ``points.json``)."""
-    from utils.grading.batch import find_other_files, find_submissions, grade_batch
+    from course_tools.grading.batch import find_other_files, find_submissions, grade_batch
 
     env = os.environ if environ is None else environ
     root = Path(env.get("AUTOGRADER_ROOT", "/autograder"))
@@ -337,6 +337,6 @@ def autograde(environ=None, log=sys.stdout) -> int:
 if __name__ == "__main__":
     if sys.argv[1:] == ["autograde"]:
         sys.exit(autograde())
-    print("usage: python -m utils.grading.export autograde   (what the Gradescope run_autograder script runs)",
+    print("usage: python -m course_tools.grading.export autograde   (what the Gradescope run_autograder script runs)",
           file=sys.stderr)
     sys.exit(2)

@@ -1,6 +1,6 @@
 """The grader's side of a check: the course's check runs here, in the grader's own process, where no learner code
 ever runs; every value it reads from the learner and every call of a learner's function is a probe sent to the graded
-kernel (:mod:`utils.grading.probe`).
+kernel (:mod:`course_tools.grading.probe`).
 
 A course check cell is ``check.some_check(a, b)``. :class:`Judge` loads the chapter's check module from its file,
 evaluates ``a`` and ``b`` in the learner's kernel and receives them as data (numbers, strings, containers, numpy
@@ -30,8 +30,8 @@ from pathlib import Path
 import cloudpickle
 
 from utils.checks import ExerciseFailed, ExerciseNotAttempted
-from utils.grading.answers import Remote, _exception, _read_answer, apply_in_place, decode
-from utils.grading.probe import PROBE_CELL, with_grad
+from course_tools.grading.answers import Remote, _exception, _read_answer, apply_in_place, decode
+from course_tools.grading.probe import PROBE_CELL, with_grad
 
 
 class ProbeFault(BaseException):
@@ -124,7 +124,7 @@ class Judge:
     def _probe(self, request: dict):
         left = self.deadline - time.monotonic()
         if left <= 0:
-            from utils.grading.kernel import CellRun
+            from course_tools.grading.kernel import CellRun
             raise ProbeFault(CellRun(state="timeout"))
         token = secrets.token_hex(8)
         req, resp = self.workdir / f".probe-{token}.pkl", self.workdir / f".probe-{token}.npz"
@@ -181,7 +181,7 @@ class Judge:
     def check(self, module, check_source: str, timeout: float, answer_source: str = "", check=None) -> Verdict:
         """Run the course check ``check_source`` (a check cell, ``check.name(args)``) against the kernel's current
         state; ``check`` given: run that function instead (an instructor's private check), on the same arguments."""
-        from utils.grading.results import FAILED, NOT_ATTEMPTED, PASSED
+        from course_tools.grading.results import FAILED, NOT_ATTEMPTED, PASSED
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         try:

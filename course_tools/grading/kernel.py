@@ -1,4 +1,4 @@
-"""One graded kernel: started in its sandbox (:mod:`utils.grading.sandbox`), talked to over IPC sockets, run one cell
+"""One graded kernel: started in its sandbox (:mod:`course_tools.grading.sandbox`), talked to over IPC sockets, run one cell
 at a time with a timeout, interrupted or restarted when a cell goes wrong.
 
 :meth:`Kernel.run` never raises for what the learner's code does; it returns a :class:`CellRun` saying how the cell
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.grading.sandbox import Limits, isolation, kernel_argv
+from course_tools.grading.sandbox import Limits, isolation, kernel_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD_CHARS = 100_000  # stream text kept from the start of a cell's output ...

@@ -1,4 +1,4 @@
-"""The command line of the grader (``python -m utils.grade``; the documentation is :mod:`utils.grade`'s)."""
+"""The command line of the grader (``python -m course_tools.grade``; the documentation is :mod:`course_tools.grade`'s)."""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +6,9 @@ import signal
 import sys
 from pathlib import Path
 
-from utils.grading.notebook import grade_notebook
-from utils.grading.results import format_json, format_text
-from utils.grading.sandbox import DEFAULT_MEMORY_MB
+from course_tools.grading.notebook import grade_notebook
+from course_tools.grading.results import format_json, format_text
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
 
 
 def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.") -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
         return run_bundle(args)
     if (args.out is not None or args.gradescope is not None or args.canvas is not None
             or any(p.is_dir() for p in args.paths)):
-        from utils.grading.batch import run_batch  # only batch mode needs it
+        from course_tools.grading.batch import run_batch  # only batch mode needs it
 
         return run_batch(args)
     # stopped from outside (a batch over its limit, Ctrl+C): unwind, so the running kernel is shut down
@@ -43,13 +43,13 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
 
 
 def run_bundle(args) -> int:
-    """``python -m utils.grade bundle --gradescope autograder.zip [--points points.json]``: the Gradescope
-    autograder zip (see :mod:`utils.grading.export`)."""
-    from utils.grading.export import build_bundle
-    from utils.grading.points import PointsError, course_exercise_table, load_points
+    """``python -m course_tools.grade bundle --gradescope autograder.zip [--points points.json]``: the Gradescope
+    autograder zip (see :mod:`course_tools.grading.export`)."""
+    from course_tools.grading.export import build_bundle
+    from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
     if len(args.paths) != 1 or args.gradescope is None or args.gradescope.suffix != ".zip":
-        print("usage: python -m utils.grade bundle --gradescope OUT.zip [--points points.json] [--timeout S] "
+        print("usage: python -m course_tools.grade bundle --gradescope OUT.zip [--points points.json] [--timeout S] "
               "[--memory-mb MB] [--force]", file=sys.stderr)
         return 2
     try:
@@ -72,7 +72,7 @@ def run_bundle(args) -> int:
 
 
 def build_parser(description: str = "Grade notebooks by running them.") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m utils.grade", description=description)
+    parser = argparse.ArgumentParser(prog="python -m course_tools.grade", description=description)
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="notebook(s) to grade, or a folder of submissions (batch mode)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
@@ -90,7 +90,7 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
                         "(default: --out with .md)")
     parser.add_argument("--workers", type=int, default=2, help="batch mode: notebooks graded at once (default 2)")
     parser.add_argument("--private-checks", type=Path, default=None, metavar="DIR",
-                        help="a folder of your own checks (chNN.py, see utils/grading/private.py) run after the "
+                        help="a folder of your own checks (chNN.py, see course_tools/grading/private.py) run after the "
                              "course's; reported as private")
     lms = parser.add_argument_group("LMS exports (batch mode; see docs/instructors.md)")
     lms.add_argument("--points", type=Path, default=None,

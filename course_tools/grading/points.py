@@ -97,7 +97,7 @@ def parse_points(data, known: dict[str, dict[str, str]] | None = None, source: s
     points.visibility = visibility
     if known is not None:
         all_ids = {ex for exercises in known.values() for ex in exercises}
-        # "2.4p1": an instructor's private check of exercise 2.4 (utils/grading/private.py)
+        # "2.4p1": an instructor's private check of exercise 2.4 (course_tools/grading/private.py)
         unknown_ex = [ex for ex in points.exercises if re.sub(r"p\d+$", "", ex) not in all_ids]
         unknown_nb = bad_names + [ch for ch in points.notebooks if ch not in known]
         if unknown_ex:
@@ -130,8 +130,8 @@ def load_points(path: Path | None, known: dict[str, dict[str, str]] | None = Non
 
 def course_exercise_table(course=None) -> dict[str, dict[str, str]]:
     """Chapter -> {exercise id: title} for every chapter of the course (read from its check modules)."""
-    from utils.course_format import chapter_of
-    from utils.grading.course import COURSE, expected_exercises
+    from course_tools.course_format import chapter_of
+    from course_tools.grading.course import COURSE, expected_exercises
 
     course = course or COURSE
     table = {}

@@ -1,8 +1,8 @@
 """What comes back from the learner's kernel, on the grader's side: the plain data a probe wrote
-(:func:`utils.grading.probe.encode`) turned back into values (:func:`decode`), without pickle; the learner's objects
+(:func:`course_tools.grading.probe.encode`) turned back into values (:func:`decode`), without pickle; the learner's objects
 that cannot be data, as :class:`Remote` stand-ins whose every use is one more probe; the learner's exceptions, by name;
 and in-place changes copied into the check's own arguments (:func:`apply_in_place`). Used by
-:mod:`utils.grading.judge`.
+:mod:`course_tools.grading.judge`.
 
 >>> decode({"t": "list", "v": [{"t": "int", "v": 1}, {"t": "ellipsis"}]}, {}, None)
 [1, Ellipsis]
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.grading.probe import JSON_KEY, MAX_BYTES
+from course_tools.grading.probe import JSON_KEY, MAX_BYTES
 
 MAX_FILE = MAX_BYTES + 16 * 2**20
 
@@ -38,7 +38,7 @@ def _exception(spec: dict) -> BaseException:
 
 
 def decode(node, arrays, judge):
-    """The value ``node`` (written by :func:`utils.grading.probe.encode`) describes."""
+    """The value ``node`` (written by :func:`course_tools.grading.probe.encode`) describes."""
     t = node["t"]
     v = node.get("v")
     if t == "none":

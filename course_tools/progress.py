@@ -1,8 +1,8 @@
 """Your progress through the course: which exercises of each notebook in ``my-work/`` passed, failed or are not
 attempted yet, with an overall progress bar.
 
-    python -m utils.progress            # instant: reads the check results saved in your notebooks
-    python -m utils.progress --grade    # slower, exact: grades every notebook (runs a copy; your files stay as they are)
+    python -m course_tools.progress            # instant: reads the check results saved in your notebooks
+    python -m course_tools.progress --grade    # slower, exact: grades every notebook (runs a copy; your files stay as they are)
     make progress                       # the same as the first line (Windows: py course.py progress)
 
 The list of exercises of each chapter comes from the course (its check modules ``utils/checks/chNN.py``), so an
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.checks.contract import read_outputs
-from utils.course_format import chapter_of
-from utils.grading.course import COURSE, Course, expected_exercises
-from utils.grading.results import FAILED, ICONS, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult
+from course_tools.course_format import chapter_of
+from course_tools.grading.course import COURSE, Course, expected_exercises
+from course_tools.grading.results import FAILED, ICONS, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "my-work"
@@ -117,7 +117,7 @@ def notebook_progress(path: Path, chapter: str, course: Course = COURSE) -> Note
 
 
 def _graded_progress(path: Path, chapter: str, course: Course, timeout: float) -> NotebookProgress:
-    from utils.grading.notebook import grade_notebook  # starts kernels: only imported when asked to grade
+    from course_tools.grading.notebook import grade_notebook  # starts kernels: only imported when asked to grade
     result = grade_notebook(path, timeout, course=course)
     return NotebookProgress(Path(path).name, chapter, GRADED, result.exercises, result.problem)
 
@@ -208,7 +208,7 @@ def show(workspace: Path | str | None = None, *, grade: bool = False, timeout: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.progress", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="python -m course_tools.progress", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, default=None, help="folder of your notebooks (default: my-work/)")
     parser.add_argument("--grade", action="store_true", help="grade every notebook (slower, exact)")

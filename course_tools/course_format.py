@@ -1,6 +1,6 @@
 """The format of the course's notebooks, in one place: cell tags, solution markers, the chapter a notebook is, which
-check cell belongs to which exercise cell, and the names a cell defines. The generator (:mod:`utils.generate`), the
-grader (:mod:`utils.grading.course`), the site builder (``site/build.py``) and the tests all read notebooks through
+check cell belongs to which exercise cell, and the names a cell defines. The generator (:mod:`course_tools.generate`), the
+grader (:mod:`course_tools.grading.course`), the site builder (``site/build.py``) and the tests all read notebooks through
 these functions; nothing here imports nbformat, so a cell may be a ``NotebookNode`` or a plain dict from ``json``.
 
 The rules (CONTRIBUTING.md, "Exercise cells and check cells"):
@@ -171,7 +171,7 @@ def chapter_of(path, nb=None, *, required: bool = False) -> str | None:
     >>> chapter_of("tensors.ipynb", required=True)
     Traceback (most recent call last):
     ...
-    utils.course_format.SourceError: tensors.ipynb: notebook names start with their number, e.g. 01_tensors.ipynb
+    course_tools.course_format.SourceError: tensors.ipynb: notebook names start with their number, e.g. 01_tensors.ipynb
     """
     if nb is not None:
         chapter = (nb.get("metadata", {}).get(METADATA_KEY) or {}).get("chapter")

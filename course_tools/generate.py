@@ -1,7 +1,7 @@
 """Write the learner notebooks in ``notebooks/`` from the single source in ``solutions/``.
 
-    python -m utils.generate            # (re)write notebooks/ from solutions/
-    python -m utils.generate --check    # exit 1 if notebooks/ is out of sync (used by the tests)
+    python -m course_tools.generate            # (re)write notebooks/ from solutions/
+    python -m course_tools.generate --check    # exit 1 if notebooks/ is out of sync (used by the tests)
 
 What changes on the way:
 - code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a stub: inside a function body
@@ -11,7 +11,7 @@ What changes on the way:
 - check cells get the ``raises-exception`` tag so "Run All" goes on past unfinished exercises;
 - cell ids stay those of the solution, so the grader can match cells across versions.
 
-The format itself (tags, markers, chapter numbers, exercise/check pairs) is :mod:`utils.course_format`.
+The format itself (tags, markers, chapter numbers, exercise/check pairs) is :mod:`course_tools.course_format`.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils.course_format import (BEGIN, END, METADATA_KEY, RAISES_EXCEPTION, SourceError,  # noqa: F401 (re-exported)
+from course_tools.course_format import (BEGIN, END, METADATA_KEY, RAISES_EXCEPTION, SourceError,  # noqa: F401 (re-exported)
                                  assigned_names, course_metadata, exercise_check_pairs, has_solution, is_begin,
                                  is_check, is_code, is_end, is_exercise, tags)
 
@@ -131,7 +131,7 @@ def build_all(solutions_dir: Path, notebooks_dir: Path) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils.generate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_tools.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether notebooks/ is in sync")
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     orphans = sorted(existing - set(wanted))
     if args.check:
         for p in stale:
-            print(f"out of sync: {p.relative_to(args.notebooks.parent)} (run `python -m utils.generate`)")
+            print(f"out of sync: {p.relative_to(args.notebooks.parent)} (run `python -m course_tools.generate`)")
         for p in orphans:
             print(f"no solution for: {p.relative_to(args.notebooks.parent)}")
         return 1 if stale or orphans else 0
