@@ -2,8 +2,8 @@
 attempted yet, with an overall progress bar.
 
     python -m course_tools.progress            # instant: reads the check results saved in your notebooks
-    python -m course_tools.progress --grade    # slower, exact: grades every notebook (runs a copy; your files stay as they are)
-    make progress                       # the same as the first line (Windows: py course.py progress)
+    python -m course_tools.progress --grade    # slower, exact: grades every notebook (runs a copy; your files stay)
+    make progress                              # the same as the first line (Windows: py course.py progress)
 
 The list of exercises of each chapter comes from the course (its check modules ``utils/checks/chNN.py``), so an
 exercise whose check cell you never ran is counted too ("not checked"). The saved results are what the notebook file
