@@ -54,6 +54,7 @@ VENDOR_FILES = [
     "mathjax/tex-svg-full.js", "mathjax/LICENSE",
     "README.md",
 ]
+LICENCE_FILES = ["LICENSE", "NOTICE"]  # copied into the site's root, with licenses/
 NB_LINK = re.compile(r"\]\(\s*(?:\./)?(?:\.\./)?(?:notebooks/|solutions/|my-work/)?"
                      r"(?P<stem>\d\d_[\w.-]+?)\.ipynb(?P<anchor>#[^)\s]*)?\s*\)")
 MD_LINK_TO_NB = re.compile(r"\[(?P<text>[^\]]+)\]\(\s*[^)\s]*?(?P<stem>\d\d_[\w.-]+?)\.ipynb(?:#[^)\s]*)?\s*\)")
@@ -327,6 +328,10 @@ def _prepare_out(out: Path) -> None:
         shutil.copy2(src, out / "vendor" / rel)
     for asset in (SITE / "assets").iterdir():
         shutil.copy2(asset, out / "assets" / asset.name)
+    # the site is a copy of the course: Apache-2.0 asks that its licence and NOTICE travel with it
+    for name in LICENCE_FILES:
+        shutil.copy2(ROOT / name, out / name)
+    shutil.copytree(ROOT / "licenses", out / "licenses")
 
 
 def build(out: Path = DEFAULT_OUT, notebooks: list[Path] | None = None, quiet: bool = False) -> dict:

@@ -318,6 +318,8 @@ def test_site_build_is_complete_and_self_contained(built_site):
     nothing is loaded from another machine, every exercise is folded and no solution reaches the search index."""
     out, manifest = built_site
     assert [p["file"] for p in manifest["pages"]] == SITE_PAGES
+    for name in ("LICENSE", "NOTICE", "licenses/OFL-1.1.txt"):  # the course's licence travels with the site
+        assert (out / name).read_bytes() == (ROOT / name).read_bytes(), name
     pages = {f: BeautifulSoup((out / f).read_text(encoding="utf-8"), "html.parser") for f in SITE_PAGES}
     ids = {f: {tag["id"] for tag in soup.find_all(id=True)} for f, soup in pages.items()}
     problems = []
