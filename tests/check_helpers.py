@@ -39,7 +39,7 @@ def _graded(check, *args):
         atexit.register(tmp.cleanup)
         atexit.register(kernel.close)
         atexit.register(_log)
-        _GRADER.update(tmp=tmp, kernel=kernel, judge=Judge(kernel, Path(tmp.name)), calls=0)
+        _GRADER.update(tmp=tmp, kernel=kernel, judge=Judge(kernel), calls=0)
     _GRADER["calls"] += 1
     kernel, judge = _GRADER["kernel"], _GRADER["judge"]
     for name in {getattr(a, "__module__", None) for a in args} | {__name__}:

@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
 from course_tools.grading.notebook import grade_notebook
 from course_tools.grading.results import format_json, format_text
-from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB, enter_private_tmp
 
 
 def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.") -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser(description).parse_args(argv)
+    if args.paths and str(args.paths[0]) != "bundle" and not any(p.is_dir() for p in args.paths):
+        # grading notebooks: in a mount namespace of its own (where this machine allows) the grader's folders live
+        # on a private, bounded tmpfs that no other grading (and no other submission's kernel) can see
+        enter_private_tmp(["-m", "course_tools.grade", *argv],
+                          keep_fds=() if args.result_fd is None else (args.result_fd,))
     if args.timeout <= 0:
         raise SystemExit("error: --timeout must be a positive number of seconds")
     if args.workers < 1:
@@ -37,6 +43,10 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
         results.append(result)
         if not args.json:
             print(format_text(result), flush=True)
+    if args.result_fd is not None:  # batch mode's channel: a pipe only the batch coordinator reads
+        with os.fdopen(args.result_fd, "w", encoding="utf-8") as channel:
+            channel.write(format_json(results))
+        return 0  # the results were written: whatever they say, this run of the grader worked
     if args.json:
         print(format_json(results))
     return 0 if results and all(r.all_passed for r in results) else 1
@@ -92,6 +102,7 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
     parser.add_argument("--private-checks", type=Path, default=None, metavar="DIR",
                         help="a folder of your own checks (chNN.py, see course_tools/grading/private.py) run after the "
                              "course's; reported as private")
+    parser.add_argument("--result-fd", type=int, default=None, help=argparse.SUPPRESS)  # batch mode's result pipe
     lms = parser.add_argument_group("LMS exports (batch mode; see docs/instructors.md)")
     lms.add_argument("--points", type=Path, default=None,
                      help="JSON file of points per exercise / per notebook (default: 1 point per exercise)")

@@ -20,6 +20,7 @@ import ast
 import contextlib
 import importlib.util
 import io
+import os
 import pickle
 import secrets
 import sys
@@ -110,12 +111,11 @@ def function_source(cell_source: str, name: str) -> str | None:
 
 
 class Judge:
-    """Runs course checks against one graded kernel. ``workdir`` is a folder both sides can read and write (the
-    kernel's own working folder)."""
+    """Runs course checks against one graded kernel; the probes' files go in the folder the kernel's current start
+    shares with the grader (``kernel.exchange``)."""
 
-    def __init__(self, kernel, workdir: Path):
+    def __init__(self, kernel):
         self.kernel = kernel
-        self.workdir = Path(workdir)
         self.deadline = 0.0
         self.timeout = 0.0
         self.probes = 0
@@ -126,14 +126,20 @@ class Judge:
         if left <= 0:
             from course_tools.grading.kernel import CellRun
             raise ProbeFault(CellRun(state="timeout"))
-        token = secrets.token_hex(8)
-        req, resp = self.workdir / f".probe-{token}.pkl", self.workdir / f".probe-{token}.npz"
+        token = secrets.token_hex(16)
+        folder = Path(self.kernel.exchange)
+        req, resp = folder / f".probe-{token}.pkl", folder / f".probe-{token}.npz"
         buffer = io.BytesIO()
         try:
             _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(request)
         except Exception as exc:  # the check passed something that cannot travel: a course bug, said as such
             raise ProbeBroken(f"the grader could not send the check's inputs ({type(exc).__name__}: {exc})") from None
-        req.write_bytes(buffer.getvalue())
+        try:  # a new file, never through a link the kernel planted
+            fd = os.open(req, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(buffer.getvalue())
+        except OSError as exc:
+            raise ProbeBroken(f"the grader could not write its request ({type(exc).__name__})") from None
         self.probes += 1
         try:
             run = self.kernel.run(PROBE_CELL.format(request=str(req), response=str(resp)), left)

@@ -14,13 +14,16 @@ import logging
 import os
 import queue
 import re
+import secrets
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_tools.grading.sandbox import Limits, isolation, kernel_argv
+from course_tools.grading.sandbox import Limits, cgroup_support, isolation, kernel_argv, remove_cgroup
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD_CHARS = 100_000  # stream text kept from the start of a cell's output ...
@@ -68,45 +71,71 @@ class KernelStartError(RuntimeError):
     pass
 
 
-class Kernel:
-    """A python3 kernel in the sandbox. ``workdir`` holds the kernel's connection file and IPC sockets, and
-``workdir/box`` the folders the kernel may write to: ``run`` (its cwd), ``home`` (HOME), ``tmp`` (TMPDIR)."""
+def _field(d: dict, key: str, kind: type):
+    """``d[key]`` when it is a ``kind``, else an empty ``kind`` (a message field of the wrong type is ignored)."""
+    value = d.get(key)
+    return value if isinstance(value, kind) else kind()
 
-    def __init__(self, workdir: Path, limits: Limits, *, transport: str | None = None):
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file that must not exist yet, never through a link (``O_EXCL | O_NOFOLLOW``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+class Kernel:
+    """A python3 kernel in the sandbox. ``workdir`` is the grader's own folder: the kernel never writes to it. Each
+    start makes a fresh folder in it (:attr:`exchange`, a random name, made by the grader before the kernel exists)
+    that holds the kernel's connection file, its IPC sockets and the probes' files, and ``exchange/box`` the folders
+    the kernel may write to: ``run`` (its cwd), ``home`` (HOME), ``tmp`` (TMPDIR). Nothing the grader writes is ever
+    at a path a kernel could have prepared: a kernel that plants a link for the next start finds a new folder.
+    ``hide``: folders the kernel must not read (the solutions, an instructor's private checks)."""
+
+    def __init__(self, workdir: Path, limits: Limits, *, transport: str | None = None, hide=()):
         self.workdir = Path(workdir)
         self.limits = limits
         self.transport = transport or ("ipc" if os.name == "posix" else "tcp")
+        self.hide = [str(h) for h in hide if h]
         self.km = None
         self.kc = None
         self.starts = 0
+        self.exchange: Path | None = None
+        self.cgroup = ""
 
     # ------------------------------------------------------------------------------------------ life cycle
     def start(self) -> None:
+        """Start a kernel; the whole start (with its sandbox) is bounded by :data:`START_TIMEOUT`."""
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        box, specs = self.workdir / "box", self.workdir / ".kernels"  # box: all the kernel may write
+        self.starts += 1
+        exchange = Path(tempfile.mkdtemp(prefix="k", dir=self.workdir))  # new, random, made here: nothing planted
+        box = exchange / "box"
         run_dir, home, tmp = (box / n for n in ("run", "home", "tmp"))
         for d in (run_dir, home, tmp):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True)
+        specs = Path(tempfile.mkdtemp(prefix="s", dir=self.workdir))  # the kernel never sees this one writable
         spec_dir = specs / "course-grader"
-        spec_dir.mkdir(parents=True, exist_ok=True)
+        spec_dir.mkdir()
+        self.cgroup = f"k{os.getpid()}-{secrets.token_hex(4)}" if cgroup_support() else ""
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        (spec_dir / "kernel.json").write_text(json.dumps({
-            "argv": kernel_argv(self.limits, kernel, str(self.workdir), str(box)),
-            "display_name": "graded", "language": "python",
-            "interrupt_mode": "signal"}))
-        self.starts += 1
-        conn = self.workdir / f".k{self.starts}.json"  # short: IPC socket paths must fit in ~100 characters
+        _write_new(spec_dir / "kernel.json", json.dumps({
+            "argv": kernel_argv(self.limits, kernel, str(exchange), str(box), hide=self.hide, cgroup=self.cgroup),
+            "display_name": "graded", "language": "python", "interrupt_mode": "signal"}))
+        self.exchange = exchange
+        conn = exchange / "c.json"  # short: IPC socket paths must fit in ~100 characters
         self.km = KernelManager(kernel_name="course-grader", transport=self.transport, connection_file=str(conn),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
         env.update(HOME=str(home), TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), MPLBACKEND="Agg",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                   PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONNOUSERSITE="1", GRADER_PID=str(os.getpid()))
+                   PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONNOUSERSITE="1")
         try:
-            self.km.start_kernel(env=env, cwd=str(run_dir))
+            # the kernel's stdout and stderr go nowhere: inherited, they would be the grader's own output, where
+            # batch mode reads results (ipykernel keeps a copy of the original descriptors)
+            self.km.start_kernel(env=env, cwd=str(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.kc = self.km.client()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=START_TIMEOUT)
@@ -133,6 +162,9 @@ class Kernel:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError, OSError):
                 pass
+        if self.cgroup:
+            remove_cgroup(self.cgroup)
+            self.cgroup = ""
         self.km = self.kc = None
 
     def restart(self) -> None:
@@ -166,7 +198,7 @@ class Kernel:
 
     def _init_in_between(self) -> bool:
         """True when the sandbox's init process reports the kernel's exit (a signal N as 128 + N)."""
-        return not self.limits.network and "--pid" in isolation()
+        return "--pid" in isolation(self.limits.network)
 
     # ------------------------------------------------------------------------------------------ running cells
     def run(self, source: str, timeout: float) -> CellRun:
@@ -201,16 +233,17 @@ class Kernel:
                 continue
             except Exception:
                 return "died" if not self.alive() else "timeout"
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            # every message is the kernel's to forge (it holds the session key): read only well-formed fields
+            if not isinstance(msg, dict) or _field(msg, "parent_header", dict).get("msg_id") != msg_id:
                 continue
-            kind, content = msg["msg_type"], msg["content"]
+            kind, content = msg.get("msg_type"), _field(msg, "content", dict)
             if kind == "stream":
-                result.add_text(content.get("text", ""))
+                result.add_text(_field(content, "text", str))
             elif kind in ("execute_result", "display_data"):
-                result.add_text(str(content.get("data", {}).get("text/plain", ""))[:HEAD_CHARS] + "\n")
+                result.add_text(_field(_field(content, "data", dict), "text/plain", str)[:HEAD_CHARS] + "\n")
             elif kind == "error":
-                result.ename = content.get("ename", "")
-                result.evalue = ANSI.sub("", content.get("evalue", "")).strip()[:2000]
+                result.ename = _field(content, "ename", str)[:200]
+                result.evalue = ANSI.sub("", _field(content, "evalue", str)[:20000]).strip()[:2000]
             elif kind == "status" and content.get("execution_state") == "idle":
                 idle = True
         result.reply = self._reply(msg_id, deadline)
@@ -225,8 +258,9 @@ class Kernel:
                 msg = self.kc.get_shell_msg(timeout=max(0.1, min(5.0, deadline - time.monotonic())))
             except Exception:
                 return ""
-            if msg.get("parent_header", {}).get("msg_id") == msg_id:
-                return msg["content"].get("status", "")
+            if isinstance(msg, dict) and _field(msg, "parent_header", dict).get("msg_id") == msg_id:
+                status = _field(msg, "content", dict).get("status")
+                return status if status in ("ok", "error", "aborted") else ""
 
     def recover(self) -> str:
         """After a timeout: interrupt the cell; restart the kernel when that does not bring it back.

@@ -62,9 +62,18 @@ def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = 
     try:
         _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network,
                     private_checks)
+    except Exception as exc:  # a bug of the grader's, or one a submission found: never a result
+        result.problem = grader_error(exc)
+        _not_run(result.exercises, result.problem)
     finally:
         result.seconds = round(time.monotonic() - start, 2)
     return result
+
+
+def grader_error(exc: BaseException) -> str:
+    """The one line that says the grader itself failed (what an instructor needs to look into)."""
+    text = str(exc).splitlines()[0][:150] if str(exc).strip() else ""
+    return f"grader error ({type(exc).__name__}{': ' + text if text else ''}): not graded, tell your instructor"
 
 
 def read_notebook(path: Path):
@@ -131,9 +140,11 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
         result.problem = f"the course's checks for chapter {result.chapter} could not be loaded ({type(exc).__name__})"
         _not_run(results, result.problem)
         return
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        kernel = Kernel(Path(tmp), limits)
-        runner = _Runner(kernel, Judge(kernel, kernel.workdir), checks, timeout, time.monotonic() + notebook_timeout,
+    tmp = tempfile.mkdtemp(prefix="grade-")
+    try:
+        # the kernel must not read the answers, nor an instructor's private checks
+        kernel = Kernel(Path(tmp), limits, hide=[course.solutions, private_folder])
+        runner = _Runner(kernel, Judge(kernel), checks, timeout, time.monotonic() + notebook_timeout,
                          notebook_timeout, private.by_exercise)
         try:
             runner.kernel.start()
@@ -144,14 +155,31 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
                 result.problem = runner.run(the_plan, results, memory_mb)
             finally:
                 runner.kernel.close()
+    finally:
+        remove_tree(Path(tmp))
     if result.problem:
         _not_run(results, "not reached: " + result.problem)
     if private.problems:
         result.problem = "; ".join(filter(None, [result.problem, *private.problems]))
 
 
+def remove_tree(path: Path) -> None:
+    """Remove a folder the kernel may have filled with anything (a tree too deep for :func:`shutil.rmtree`'s
+    recursion included); what cannot be removed is left, never an error."""
+    import shutil
+    import subprocess
+
+    try:
+        shutil.rmtree(path)
+        return
+    except (OSError, RecursionError):
+        pass
+    if shutil.which("rm"):
+        subprocess.run(["rm", "-rf", "--", str(path)], capture_output=True, timeout=120, check=False)
+
+
 def _not_run(results, message: str) -> None:
-    for r in results.values():
+    for r in (results.values() if isinstance(results, dict) else results):
         if r.status == NOT_ATTEMPTED and r.message == NEVER_REPORTED:
             r.status, r.message = NOT_RUN, message
 
@@ -185,52 +213,66 @@ class _Runner:
         if problem:
             return problem
         for step in the_plan.steps:
-            answer = answers.get(step.exercise) if step.kind == "check" else None
-            private = self.private.get(step.exercise, []) if step.kind == "check" else []
-            if answer is not None and answer.state in ("timeout", "died"):
-                for result_id, _ in private:  # its exercise cell already failed (the kernel was recovered)
-                    _record(results, result_id, FAILED, results[step.exercise].message)
+            try:
+                stop = self._step(step, the_plan, results, answers, notes, memory_mb)
+            except Exception as exc:  # the grader failed on this step: that exercise is an error, not a result
+                if step.exercise:
+                    _record(results, step.exercise, NOT_RUN, grader_error(exc))
+                else:
+                    notes.append(f"cell {step.cell}: {grader_error(exc)}")
                 continue
-            left = self._time_left()
-            if left <= 0:
-                return "; ".join([*notes, self._over()])
-            cell_timeout = min(self.timeout, left)
-            if step.kind == "check":
-                run = CellRun()
-                for result_id, check in [(step.exercise, None), *private]:  # the course's check, then private ones
-                    if run.state in ("timeout", "died"):  # the check before broke the kernel: same verdict
-                        _record(results, result_id, FAILED, results[step.exercise].message)
-                        continue
-                    cell_timeout = min(self.timeout, self._time_left())
-                    verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer, check=check)
-                    run = verdict.fault or CellRun()
-                    if run.state == "timeout" and cell_timeout < self.timeout:
-                        return "; ".join([*notes, self._over()])
-                    status, message = judge(verdict, answer, memory_mb, cell_timeout)
-                    if status == PASSED and step.exercise in the_plan.references:
-                        status = FAILED
-                        message = ("uses the course's reference implementation ("
-                                   + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
-                    _record(results, result_id, status, message)
-            else:
-                run = self.kernel.run(step.source, cell_timeout)
+            if stop is not None:
+                return stop
+        return "; ".join(notes) or None
+
+    def _step(self, step, the_plan, results, answers, notes, memory_mb) -> str | None:
+        """Run one step; the problem that stops the notebook, or None to go on."""
+        answer = answers.get(step.exercise) if step.kind == "check" else None
+        private = self.private.get(step.exercise, []) if step.kind == "check" else []
+        if answer is not None and answer.state in ("timeout", "died"):
+            for result_id, _ in private:  # its exercise cell already failed (the kernel was recovered)
+                _record(results, result_id, FAILED, results[step.exercise].message)
+            return None
+        left = self._time_left()
+        if left <= 0:
+            return "; ".join([*notes, self._over()])
+        cell_timeout = min(self.timeout, left)
+        if step.kind == "check":
+            run = CellRun()
+            for result_id, check in [(step.exercise, None), *private]:  # the course's check, then private ones
+                if run.state in ("timeout", "died"):  # the check before broke the kernel: same verdict
+                    _record(results, result_id, FAILED, results[step.exercise].message)
+                    continue
+                cell_timeout = min(self.timeout, self._time_left())
+                verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer, check=check)
+                run = verdict.fault or CellRun()
                 if run.state == "timeout" and cell_timeout < self.timeout:
                     return "; ".join([*notes, self._over()])
-                if step.exercise:
-                    answers[step.exercise] = run
-                    if run.state in ("timeout", "died"):
-                        _record(results, step.exercise, FAILED,
-                                _fault(run, cell_timeout, memory_mb, "the exercise cell"))
-                elif run.state in ("timeout", "died"):
-                    where = f"cell {step.cell} (not an exercise)"
-                    notes.append(_fault(run, cell_timeout, memory_mb, where) + ", graded the rest")
-            if run.state in ("timeout", "died"):
-                problem = self._recover(run)
-                if problem:
-                    return "; ".join([*notes, problem])
-            elif step.kind == "cell":
-                self.finished.append(step.source)
-        return "; ".join(notes) or None
+                status, message = judge(verdict, answer, memory_mb, cell_timeout)
+                if status == PASSED and step.exercise in the_plan.references:
+                    status = FAILED
+                    message = ("uses the course's reference implementation ("
+                               + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
+                _record(results, result_id, status, message)
+        else:
+            run = self.kernel.run(step.source, cell_timeout)
+            if run.state == "timeout" and cell_timeout < self.timeout:
+                return "; ".join([*notes, self._over()])
+            if step.exercise:
+                answers[step.exercise] = run
+                if run.state in ("timeout", "died"):
+                    _record(results, step.exercise, FAILED,
+                            _fault(run, cell_timeout, memory_mb, "the exercise cell"))
+            elif run.state in ("timeout", "died"):
+                where = f"cell {step.cell} (not an exercise)"
+                notes.append(_fault(run, cell_timeout, memory_mb, where) + ", graded the rest")
+        if run.state in ("timeout", "died"):
+            problem = self._recover(run)
+            if problem:
+                return "; ".join([*notes, problem])
+        elif step.kind == "cell":
+            self.finished.append(step.source)
+        return None
 
     def _recover(self, run: CellRun) -> str | None:
         """Bring the kernel back after a fault; a problem that stops the grading, or None."""

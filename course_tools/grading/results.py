@@ -47,9 +47,26 @@ class NotebookResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "NotebookResult":
-        exercises = [ExerciseResult(**e) for e in data.get("exercises", [])]
-        fields = {k: data[k] for k in ("path", "chapter", "problem", "checks", "seconds") if k in data}
-        return cls(exercises=exercises, **fields)
+        """The result :meth:`as_dict` wrote; ValueError for anything else (a field missing, of the wrong type, an
+        unknown status)."""
+        def text(value, optional=False):
+            if (value is None and optional) or isinstance(value, str):
+                return value
+            raise ValueError(f"not a string: {value!r:.40}")
+
+        if not isinstance(data, dict) or not isinstance(data.get("exercises", []), list):
+            raise ValueError("not a notebook result")
+        exercises = []
+        for e in data.get("exercises", []):
+            if not isinstance(e, dict) or e.get("status") not in STATUSES:
+                raise ValueError("not an exercise result")
+            exercises.append(ExerciseResult(text(e.get("id")), text(e.get("title")), e["status"],
+                                            text(e.get("message", "")), bool(e.get("private", False))))
+        seconds = data.get("seconds", 0.0)
+        if not isinstance(seconds, (int, float)):
+            raise ValueError("seconds is not a number")
+        return cls(text(data.get("path")), text(data.get("chapter"), True), text(data.get("problem"), True),
+                   exercises, text(data.get("checks", "")), float(seconds))
 
 
 def format_text(result: NotebookResult) -> str:

@@ -29,6 +29,7 @@ Grade untrusted submissions as an unprivileged user, in a container or a throw-a
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -80,6 +81,124 @@ class Limits:
         return limits
 
 
+# ---------------------------------------------------------------------------------------------- the grader's own /tmp
+PRIVATE_TMP_MB = 1024  # the grader's folders: sockets, probes (an answer is at most 256 MB) and the kernels' files
+_PRIVATE_FLAG = "COURSE_GRADER_PRIVATE_TMP"
+
+
+def private_tmp_prefix() -> list[str]:
+    """The command prefix that runs a grader in a mount namespace of its own (root only), where it mounts a tmpfs
+    for its folders (see :func:`enter_private_tmp`); [] where that cannot be done."""
+    if sys.platform != "linux" or os.geteuid() != 0 or "--mount" not in isolation() or os.environ.get(_PRIVATE_FLAG):
+        return []
+    return ["unshare", "--mount", "--propagation", "private"]
+
+
+def enter_private_tmp(python_args: list[str], keep_fds=()) -> None:
+    """Give this grader a private tmpfs of :data:`PRIVATE_TMP_MB` as its temporary folder.
+
+    The grader runs again (``python_args``: the arguments after the interpreter) in a mount namespace of its own,
+    where a tmpfs is mounted on a new, empty folder of the machine's temporary folder; this process waits for it,
+    exits with its status and removes the (empty) folder. There, everything the grading writes (the kernels'
+    sockets, connection files and probes) is out of sight of every other grading and every other submission's
+    kernel: they see an empty folder. Nothing reaches the disk, and it all goes with the namespace. Does nothing
+    where namespaces are not available (and in the grader that already runs there)."""
+    import ctypes
+    import tempfile
+
+    folder = os.environ.get(_PRIVATE_FLAG)
+    if folder and os.path.isdir(folder) and not os.listdir(folder) and os.path.basename(folder).startswith("course-grader-"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                      f"size={PRIVATE_TMP_MB}m,mode=0700".encode()) == 0:
+            tempfile.tempdir = folder
+            os.environ["TMPDIR"] = folder
+        return
+    prefix = private_tmp_prefix()
+    if not prefix:
+        return
+    folder = tempfile.mkdtemp(prefix="course-grader-")
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a stop is for the grader below: wait for it, then clean up
+    try:
+        code = subprocess.call([*prefix, sys.executable, *python_args], env=dict(os.environ, **{_PRIVATE_FLAG: folder}),
+                               pass_fds=tuple(keep_fds), preexec_fn=lambda: signal.signal(signal.SIGTERM,
+                                                                                          signal.SIG_DFL))
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------------- control groups
+# RLIMIT_AS and RLIMIT_NPROC hold per process (and NPROC not at all for root); a control group holds for the kernel
+# and everything it starts, together. cgroup v2 where its memory and pids controllers are on, else v1's hierarchies.
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "course-grader"
+
+
+def _cgroup_dirs(name: str) -> list[tuple[Path, dict[str, str]]]:
+    """The folders of control group ``name`` and the file -> value limits each takes (without values yet)."""
+    v2 = _CGROUP_ROOT / "cgroup.controllers"
+    if v2.exists():
+        return [(_CGROUP_ROOT / CGROUP_PARENT / name, {"memory": "memory.max", "pids": "pids.max"})]
+    return [(_CGROUP_ROOT / "memory" / CGROUP_PARENT / name, {"memory": "memory.limit_in_bytes"}),
+            (_CGROUP_ROOT / "pids" / CGROUP_PARENT / name, {"pids": "pids.max"})]
+
+
+def cgroup_support() -> str:
+    """``"cgroup v2"``, ``"cgroup v1"`` or ``""`` (no control group can be made here: not root, or none mounted)."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return ""
+    if (_CGROUP_ROOT / "cgroup.controllers").exists():
+        controllers = (_CGROUP_ROOT / "cgroup.controllers").read_text().split()
+        return "cgroup v2" if {"memory", "pids"} <= set(controllers) else ""
+    return "cgroup v1" if all((_CGROUP_ROOT / c).is_dir() for c in ("memory", "pids")) else ""
+
+
+def join_cgroup(name: str, limits: Limits) -> bool:
+    """Make control group ``name`` with the kernel's memory (address space + its tmpfs) and process limits, and move
+    this process into it (everything it starts stays there). False where that cannot be done."""
+    if not cgroup_support():
+        return False
+    values = {"memory": str(((limits.memory_mb or 0) + 2 * (limits.disk_mb or 0)) * 2**20) if limits.memory_mb else "",
+              "pids": str(limits.extra_processes) if limits.extra_processes else ""}
+    try:
+        if (_CGROUP_ROOT / "cgroup.controllers").exists():
+            parent = _CGROUP_ROOT / CGROUP_PARENT
+            parent.mkdir(exist_ok=True)
+            (_CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +pids")
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+        for folder, files in _cgroup_dirs(name):
+            folder.mkdir(parents=True, exist_ok=True)
+            for controller, file in files.items():
+                if values[controller]:
+                    (folder / file).write_text(values[controller])
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        return False
+    return True
+
+
+def remove_cgroup(name: str) -> None:
+    """Remove control group ``name`` once its processes are gone (a folder of a control group is removed with rmdir)."""
+    for folder, _ in _cgroup_dirs(name):
+        try:
+            procs = (folder / "cgroup.procs").read_text().split()
+            for pid in procs:
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except OSError:
+                    import time
+                    time.sleep(0.1)
+        except OSError:
+            continue
+
+
 def _user_tasks() -> int:
     """Threads the current user runs now (RLIMIT_NPROC counts them all, not just the kernel's)."""
     uid, count = os.getuid(), 0
@@ -96,9 +215,15 @@ def _user_tasks() -> int:
     return count
 
 
+def isolation(network: bool = False) -> list[str]:
+    """The ``unshare`` options this machine accepts (tried once with ``true``), or [] when none works.
+    ``network=True`` (``--allow-network``) leaves out only the network namespace: every other one is kept."""
+    options = _isolation()
+    return [o for o in options if o != "--net"] if network else options
+
+
 @functools.lru_cache(maxsize=1)
-def isolation() -> list[str]:
-    """The ``unshare`` options this machine accepts (tried once with ``true``), or [] when none works."""
+def _isolation() -> list[str]:
     if sys.platform != "linux" or shutil.which("unshare") is None:
         return []
     for options in _UNSHARE_OPTIONS:
@@ -112,19 +237,22 @@ def isolation() -> list[str]:
 
 def describe(limits: Limits) -> str:
     """One line for reports: ``"network: cut (unshare --net --pid ...)"``."""
+    options = " ".join(isolation(limits.network))
     if limits.network:
-        return "network: left on (--allow-network)"
-    options = isolation()
-    return f"network: cut (unshare {' '.join(options)})" if options else "network: NOT cut (unshare not available)"
+        return "network: left on (--allow-network)" + (f"; unshare {options}" if options else "")
+    return f"network: cut (unshare {options})" if options else "network: NOT cut (unshare not available)"
 
 
-def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str = "") -> list[str]:
+def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str = "", hide=(),
+                cgroup: str = "") -> list[str]:
     """The command that starts ``kernel`` (an argv list) inside the sandbox. With a mount namespace only
-    ``workdir`` (where the IPC sockets are) and /dev, /proc, /sys stay writable, and ``box`` (the kernel's cwd, HOME
-    and TMPDIR: its ``run``, ``home``, ``tmp``) and /dev/shm become small private tmpfs of ``limits.disk_mb``."""
-    settings = {"limits": asdict(limits), "unshare": [] if limits.network else isolation(),
+    ``workdir`` (where the IPC sockets are) and /dev stay writable, /proc is the PID namespace's own, ``box`` (the
+    kernel's cwd, HOME and TMPDIR: its ``run``, ``home``, ``tmp``) and /dev/shm become small private tmpfs of
+    ``limits.disk_mb``, and each folder of ``hide`` (the solutions, an instructor's private checks) is covered by an
+    empty one. ``cgroup``: the name of the control group that limits the kernel's memory and processes together."""
+    settings = {"limits": asdict(limits), "unshare": isolation(limits.network), "cgroup": cgroup,
                 "mounts": {"workdir": workdir, "box": box, "disk_mb": limits.disk_mb or 0,
-                           "overlays": [str(d) for d in OVERLAYS]}}
+                           "overlays": [str(d) for d in OVERLAYS], "hide": [str(h) for h in hide]}}
     return [sys.executable, "-m", "course_tools.grading.sandbox", json.dumps(settings), "--", *kernel]
 
 
@@ -152,16 +280,18 @@ def _init(mounts: dict, argv: list[str]) -> int:
     """PID 1 of the new namespaces: set up the file system (:func:`_mount`, when we have a mount namespace), start
     the kernel without any capability, reap orphans, and exit with the kernel's status (a signal N as 128 + N). The
     kernel is not PID 1 itself, as PID 1 ignores signals it has no handler for (SIGTERM, a learner's
-    ``os.kill(os.getpid(), 9)``). When the grader that started us is gone, the kernel goes too."""
+    ``os.kill(os.getpid(), 9)``). When the grader that started us is gone, the kernel goes too: the grader is
+    watched through a pidfd opened before the namespaces were made (this namespace's /proc does not show it)."""
+    import select
     import time
 
     signal.signal(signal.SIGINT, lambda *_: None)  # interrupts are for the kernel (same process group), not for us
+    grader = mounts.pop("grader_fd", None)
     if mounts.get("workdir"):
         report = _mount(mounts)
         with open(os.path.join(mounts["workdir"], ".sandbox.json"), "w") as f:
             json.dump(report, f)
         os.chdir(os.getcwd())  # the working directory was resolved before the mounts: through them now
-    grader = os.environ.get("GRADER_PID", "")
     # ipykernel polls its parent and quits when that is PID 1 (it thinks it was orphaned): here PID 1 is us
     child = subprocess.Popen(argv, env=dict(os.environ, JPY_PARENT_PID="1"), preexec_fn=_drop_capabilities)
     while True:
@@ -172,8 +302,9 @@ def _init(mounts: dict, argv: list[str]) -> int:
         if pid == child.pid:
             return os.waitstatus_to_exitcode(status) if status & 0x7F == 0 else 128 + (status & 0x7F)
         if pid == 0:
-            if grader and not os.path.exists(f"/proc/{grader}"):  # /proc is the host's: its PIDs are the grader's
+            if grader is not None and select.select([grader], [], [], 0)[0]:  # readable: the grader exited
                 child.kill()
+                grader = None
             time.sleep(0.2)
 
 
@@ -220,6 +351,14 @@ def _mount(mounts: dict) -> dict:
     if mounts.get("box"):
         for name in ("run", "home", "tmp"):
             os.makedirs(os.path.join(mounts["box"], name), exist_ok=True)
+    # this PID namespace's own /proc: the kernel sees its own processes only, not the grader's (whose open files
+    # under /proc/PID/fd would be its output channel) nor other submissions' kernels
+    fresh_proc = libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
+    hidden = []
+    for folder in mounts.get("hide", []):
+        if os.path.isdir(folder) and libc.mount(b"tmpfs", folder.encode(), b"tmpfs",
+                                                _MS_NOSUID | _MS_NODEV | _MS_RDONLY, b"size=16k,mode=0555") == 0:
+            hidden.append(folder)
     layered = []
     for k, folder in enumerate(overlays if mounts.get("box") in scratch else []):
         upper, work = (os.path.join(mounts["box"], ".overlay", f"{k}-{n}") for n in ("upper", "work"))
@@ -230,12 +369,13 @@ def _mount(mounts: dict) -> dict:
             if libc.mount(b"overlay", folder.encode(), b"overlay", 0, options) == 0:
                 layered.append(folder)
                 break
-    return {"read_only": done, "failed": failed, "tmpfs": scratch, "overlay": layered}
+    return {"read_only": done, "failed": failed, "tmpfs": scratch, "overlay": layered, "proc": fresh_proc,
+            "hidden": hidden}
 
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 8, 32, 4096, 16384
 _KEEP_FLAGS = 2 | 4 | 8 | 1024 | 2048 | 4096  # nosuid, nodev, noexec, noatime, nodiratime, relatime (statvfs = MS_)
-_LEAVE = ("/proc", "/sys", "/dev")
+_LEAVE = ("/proc", "/dev")  # /sys is made read-only like the rest
 
 
 def _drop_capabilities() -> None:
@@ -260,17 +400,26 @@ def main(argv: list[str] | None = None) -> int:
         return _init(json.loads(argv[1]), argv[3:])  # ["--init", MOUNTS, "--", kernel...]
     settings = json.loads(argv[0])
     kernel = argv[2:]
-    _apply_limits(Limits(**settings["limits"]))
+    limits = Limits(**settings["limits"])
+    if settings.get("cgroup"):
+        join_cgroup(settings["cgroup"], limits)
+    _apply_limits(limits)
     options = settings["unshare"]
     if "--pid" in options:
         mounts = settings.get("mounts", {}) if "--mount" in options else {}
+        try:  # our parent is the grader: its pidfd tells the namespace's init when it is gone
+            grader = os.pidfd_open(os.getppid())
+            os.set_inheritable(grader, True)
+            mounts = dict(mounts, grader_fd=grader)
+        except (AttributeError, OSError):
+            pass
         command = ["unshare", *options, sys.executable, "-m", "course_tools.grading.sandbox", "--init",
                    json.dumps(mounts), "--", *kernel]
     elif options:
         command = ["unshare", *options, *kernel]
     else:
         command = kernel
-    os.execvp(command[0], command)
+    os.execvp(command[0], command)  # the grader's pidfd stays open across exec: unshare and init inherit it
     return 127  # pragma: no cover - execvp does not return
 
 
