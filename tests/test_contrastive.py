@@ -1,0 +1,66 @@
+"""InfoNCE, hard-negative mining, Matryoshka loss and the linear adapter (utils/contrastive.py)."""
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from utils import contrastive
+
+
+def _pairs(b=6, d=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, d, generator=g), torch.randn(b, d, generator=g)
+
+
+def test_info_nce_matches_written_out_formula():
+    q, d = _pairs()
+    t = 0.1
+    qn, dn = F.normalize(q, dim=1), F.normalize(d, dim=1)
+    logits = qn @ dn.T / t
+    one_way = -torch.log_softmax(logits, dim=1).diag().mean()
+    other = -torch.log_softmax(logits, dim=0).diag().mean()           # documents classify among queries
+    assert torch.allclose(contrastive.info_nce(q, d, t, symmetric=False), one_way, atol=1e-6)
+    assert torch.allclose(contrastive.info_nce(q, d, t), (one_way + other) / 2, atol=1e-6)
+
+
+def test_info_nce_hard_negatives_and_errors():
+    q, d = _pairs()
+    neg = torch.randn(4, 8)
+    with_neg = contrastive.info_nce(q, d, 0.1, symmetric=False, negatives=neg)
+    assert with_neg > contrastive.info_nce(q, d, 0.1, symmetric=False)   # more negatives, larger loss
+    with pytest.raises(ValueError, match="temperature"):
+        contrastive.info_nce(q, d, 0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        contrastive.info_nce(q, d[:3])
+
+
+def test_mine_hard_negatives():
+    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.95, 0.3]])
+    keep = scores.copy()
+    got = contrastive.mine_hard_negatives(scores, positives=[0, 2], k=2)
+    assert got.tolist() == [[1, 2], [3, 1]]
+    assert np.array_equal(scores, keep)                               # the caller's scores are untouched
+    assert contrastive.mine_hard_negatives(scores, [0, 2], k=1, exclude=[{1}, set()]).tolist() == [[2], [3]]
+    assert contrastive.mine_hard_negatives(scores, [{0, 1}, 2], k=1).tolist() == [[2], [3]]
+    with pytest.raises(ValueError, match="fewer than"):
+        contrastive.mine_hard_negatives(scores, [0, 2], k=4)
+
+
+def test_matryoshka_is_mean_of_prefix_losses():
+    q, d = _pairs(d=16)
+    want = (contrastive.info_nce(q[:, :4], d[:, :4]) + contrastive.info_nce(q[:, :16], d[:, :16])) / 2
+    assert torch.allclose(contrastive.matryoshka_loss(q, d, dims=(4, 16)), want)
+    with pytest.raises(ValueError, match="between 1 and 16"):
+        contrastive.matryoshka_loss(q, d, dims=(32,))
+
+
+def test_train_adapter_lowers_the_loss_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    docs = rng.normal(size=(200, 16)).astype(np.float32)
+    rot = np.linalg.qr(rng.normal(size=(16, 16)))[0]
+    queries = docs @ rot.T + 0.1 * rng.normal(size=docs.shape)       # queries live in a rotated space
+    adapter, losses = contrastive.train_adapter(queries, docs, steps=150, batch_size=32, lr=1e-2, side="query")
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    again, losses2 = contrastive.train_adapter(queries, docs, steps=150, batch_size=32, lr=1e-2, side="query")
+    assert losses == losses2
+    assert torch.equal(contrastive.LinearAdapter(4).weight, torch.eye(4))   # identity before training

@@ -1,0 +1,87 @@
+"""Judging embeddings beyond one retrieval number (notebook 11, sections 5 and 8).
+
+- :func:`paired_bootstrap` - is B really better than A on these queries? The interval of the mean per-query
+  difference, resampling the queries (the same resample for both systems: "paired");
+- :func:`per_query_ndcg` - nDCG@k of each query separately (notebook 10's :func:`utils.rag.evaluate.ndcg_at_k`);
+- :func:`probe_set` - WordNet glosses labelled with their lexicographer file (noun.animal, noun.artifact, ...);
+- :func:`linear_probe` - accuracy of a logistic regression trained on frozen embeddings ("embeddings as features");
+- :func:`cluster_score` - k-means on the embeddings, scored against the labels (V-measure: 1 = the clusters are the
+  classes, 0 = unrelated).
+
+>>> r = paired_bootstrap(np.array([0.2, 0.4, 0.5, 0.1]), np.array([0.6, 0.8, 0.9, 0.5]), n_resamples=200)
+>>> r["mean_diff"], r["low"], r["high"]                             # B beats A by 0.4 on every query
+(0.4, 0.4, 0.4)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from utils.rag.evaluate import ndcg_at_k
+
+__all__ = ["paired_bootstrap", "per_query_ndcg", "PROBE_CLASSES", "probe_set", "linear_probe", "cluster_score"]
+
+#: Eight concrete noun topics of WordNet's lexicographer files, the labels of the probe set.
+PROBE_CLASSES = ("noun.animal", "noun.artifact", "noun.body", "noun.food", "noun.location", "noun.person",
+                 "noun.plant", "noun.substance")
+
+
+def paired_bootstrap(a, b, n_resamples: int = 10000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """Mean of ``b - a`` over queries and its percentile bootstrap interval -> {"mean_diff", "low", "high", "n"}.
+
+    ``a``, ``b``: one score per query (the same queries, the same order) for two systems. Each resample draws the
+    queries with replacement and averages the differences; the interval holds the middle ``confidence`` of those
+    means. An interval that contains 0 means these queries cannot tell the two systems apart.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"need two score vectors of the same length >= 2, got {a.shape} and {b.shape}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    diff = b - a
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(n_resamples, len(diff)))].mean(axis=1)   # (n_resamples,)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return {"mean_diff": round(float(diff.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4),
+            "n": len(diff)}
+
+
+def per_query_ndcg(ranked, relevant, k: int = 10) -> np.ndarray:
+    """nDCG@k of each query on its own, (q,) - the numbers :func:`paired_bootstrap` resamples."""
+    if len(ranked) != len(relevant):
+        raise ValueError(f"need one relevant set per ranked list, got {len(ranked)} and {len(relevant)}")
+    return np.array([ndcg_at_k([r], [g], k) for r, g in zip(ranked, relevant)])
+
+
+def probe_set(per_class: int = 100, seed: int = 0, classes=PROBE_CLASSES, exclude=()) -> tuple[list[str], np.ndarray]:
+    """``per_class`` definitions of each lexicographer file in ``classes`` (seeded choice, synsets in ``exclude``
+    skipped) -> (texts, labels (n,) int index into ``classes``), shuffled."""
+    from utils.wordnet import lexicographer_files, load_synsets
+    lexfile, skip = lexicographer_files(), set(exclude)
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for c, name in enumerate(classes):
+        members = [s.definition for s in load_synsets() if lexfile.get(s.id) == name and s.id not in skip]
+        if len(members) < per_class:
+            raise ValueError(f"{name} has only {len(members)} synsets, fewer than per_class={per_class}")
+        texts += [members[i] for i in rng.choice(len(members), per_class, replace=False)]
+        labels += [c] * per_class
+    order = rng.permutation(len(texts))
+    return [texts[i] for i in order], np.array(labels)[order]
+
+
+def linear_probe(X_train, y_train, X_test, y_test, C: float = 1.0) -> float:
+    """Accuracy on the test rows of a multinomial logistic regression fitted on the (frozen) training embeddings."""
+    from sklearn.linear_model import LogisticRegression
+    clf = LogisticRegression(C=C, max_iter=2000)
+    clf.fit(np.asarray(X_train), np.asarray(y_train))
+    return float(np.mean(clf.predict(np.asarray(X_test)) == np.asarray(y_test)))
+
+
+def cluster_score(X, labels, seed: int = 0) -> float:
+    """V-measure of k-means clusters (k = number of labels, 4 seeded starts) against the labels, 0..1."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import v_measure_score
+    labels = np.asarray(labels)
+    km = KMeans(n_clusters=len(np.unique(labels)), n_init=4, random_state=seed).fit(np.asarray(X))
+    return float(v_measure_score(labels, km.labels_))
