@@ -107,3 +107,26 @@ def gloss_corpus() -> tuple[tuple[str, ...], ...]:
         text = " ".join(s.lemmas) + " " + s.definition + " " + " ".join(s.examples)
         sentences.append(tuple(gloss_words(text)))
     return tuple(sentences)
+
+
+@functools.lru_cache(maxsize=1)
+def lexicographer_files() -> dict[str, str]:
+    """Synset id -> the name of its lexicographer file, WordNet's coarse topic label ("noun.animal",
+    "noun.artifact", "verb.motion", ...; 45 in all). Used as class labels for glosses (notebook 11).
+
+    The number in the second field of each ``data.*`` line indexes the names listed in the ``lexnames`` file.
+    """
+    folder = data_dir()
+    names = {}
+    with open(folder / "lexnames", encoding="utf-8") as f:
+        for line in f:
+            number, name, _ = line.split()
+            names[int(number)] = name
+    labels = {}
+    for pos in PARTS_OF_SPEECH:
+        with open(folder / f"data.{pos}", encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("  "):
+                    offset, lexfile, _ = line.split(" ", 2)
+                    labels[pos[0] + offset] = names[int(lexfile)]
+    return labels
