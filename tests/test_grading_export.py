@@ -379,7 +379,7 @@ def test_bundle_zip(tmp_path, capsys):
     points = tmp_path / "points.json"
     points.write_text('{"default": 2}')
     out = tmp_path / "autograder.zip"
-    assert grade.main(["bundle", "--gradescope", out, "--points", points, "--timeout", "90"]) == 0
+    assert grade.main(["bundle", "--gradescope", out, "--chapter", "1", "--points", points, "--timeout", "90"]) == 0
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
         infos = {i.filename: i for i in zf.infolist()}
@@ -390,23 +390,28 @@ def test_bundle_zip(tmp_path, capsys):
         assert script in names and (infos[script].external_attr >> 16) & stat.S_IXUSR, script
     for needed in ("course/requirements.txt", "course/pyproject.toml", "course/course_tools/grade.py",
                    "course/course_tools/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
-                   "course/solutions/01_scalars_to_tensors.ipynb", "course/utils/checks/ch01.py"):
+                   "course/grading_references.json", "course/utils/checks/ch01.py"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("course/data/cache/") or "/." in n]
-    assert settings["timeout"] == 90
+    assert not [n for n in names if n.startswith("course/solutions/")]  # learners' code runs on that image
+    assert settings["timeout"] == 90 and settings["chapter"] == "01"
     # never replaced without --force
     stamp = out.read_bytes()
     capsys.readouterr()
-    assert grade.main(["bundle", "--gradescope", out]) == 1
+    assert grade.main(["bundle", "--gradescope", out, "--chapter", "01"]) == 1
     assert "not overwriting" in capsys.readouterr().err and out.read_bytes() == stamp
-    assert grade.main(["bundle", "--gradescope", out, "--force"]) == 0
+    assert grade.main(["bundle", "--gradescope", out, "--chapter", "01", "--force"]) == 0
     with zipfile.ZipFile(out) as zf:
         assert "points.json" not in zf.namelist()
 
 
-def test_bundle_needs_a_zip_name(tmp_path, capsys):
-    assert grade.main(["bundle", "--gradescope", tmp_path / "x"]) == 2
+def test_bundle_needs_a_zip_name_and_its_chapter(tmp_path, capsys):
+    assert grade.main(["bundle", "--gradescope", tmp_path / "x", "--chapter", "01"]) == 2
     assert "usage" in capsys.readouterr().err
+    assert grade.main(["bundle", "--gradescope", tmp_path / "x.zip"]) == 2  # which notebook does it grade?
+    assert "--chapter NN" in capsys.readouterr().err
+    assert grade.main(["bundle", "--gradescope", tmp_path / "x.zip", "--chapter", "77"]) == 2
+    assert "no chapter 77" in capsys.readouterr().err
 
 
 def test_setup_script_installs_the_pinned_course():

@@ -44,13 +44,13 @@ def run_ok(kernel, source: str) -> str:
 
 
 def test_ipc_transport_and_private_folders(kernel):
-    info = json.loads(next(kernel.workdir.glob(".k*.json")).read_text())
+    info = json.loads((kernel.exchange / "c.json").read_text())
     assert info["transport"] == "ipc"
     out = run_ok(kernel, "import os, tempfile\nprint(os.getcwd())\nprint(os.environ['HOME'])\n"
                          "print(tempfile.gettempdir())")
     cwd, home, tmp = out.split()
-    assert Path(cwd) == kernel.workdir / "box" / "run" and Path(home) == kernel.workdir / "box" / "home"
-    assert Path(tmp) == kernel.workdir / "box" / "tmp"
+    box = kernel.exchange / "box"
+    assert Path(cwd) == box / "run" and Path(home) == box / "home" and Path(tmp) == box / "tmp"
     assert run_ok(kernel, "open('answer.txt', 'w').write('ok'); print(open('answer.txt').read())").strip() == "ok"
 
 

@@ -218,6 +218,20 @@ def _remote_class(name: str, module: str, is_callable: bool) -> type:
     return _REMOTE_CLASSES[key]
 
 
+def _stored_within(data: bytes, limit: int) -> bool:
+    """True when the zip ``data`` (an answer is ``np.savez``: stored, not compressed) holds only stored members whose
+    sizes add up to at most ``limit``: a compressed member could inflate 1 MB into gigabytes in the grader."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return (all(m.compress_type == zipfile.ZIP_STORED and m.file_size == m.compress_size for m in members)
+            and sum(m.file_size for m in members) <= limit)
+
+
 def _read_answer(path: Path):
     """The probe's answer file as (JSON structure, arrays), or None when it is missing or unreadable."""
     try:
@@ -228,6 +242,8 @@ def _read_answer(path: Path):
         if os.fstat(f.fileno()).st_size > MAX_FILE:
             return None
         data = f.read()
+    if not _stored_within(data, MAX_FILE):
+        return None
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -37,7 +37,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePath
 
-from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult
+from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult, spreadsheet_safe
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR = "error"
@@ -54,11 +54,22 @@ def find_submissions(paths: list[Path]) -> list[tuple[Path, str]]:
         if root.is_dir():
             for p in sorted(root.rglob("*.ipynb")):
                 rel = p.relative_to(root)
-                if not any(part.startswith(".") for part in rel.parts):
+                if not any(part.startswith(".") for part in rel.parts) and not _linked(root, rel):
                     found.append((p, str(Path(root.name) / rel) if len(paths) > 1 else str(rel)))
         else:
             found.append((root, str(root)))
     return found
+
+
+def _linked(root: Path, rel: Path) -> bool:
+    """True when ``root/rel`` or a folder on the way is a symbolic link: a submission is what its folder holds, not
+    what a link in it points to (another learner's notebook, a solution)."""
+    path = root
+    for part in rel.parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
 
 
 def _visible(rel: Path) -> bool:
@@ -73,7 +84,9 @@ def find_other_files(paths: list[Path]) -> list[str]:
         if root.is_dir():
             for p in sorted(root.rglob("*")):
                 rel = p.relative_to(root)
-                if p.is_file() and p.suffix != ".ipynb" and _visible(rel):
+                linked = _linked(root, rel)
+                if (linked or (p.is_file() and p.suffix != ".ipynb")) and _visible(rel) \
+                        and not any(_linked(root, Path(*rel.parts[:k])) for k in range(1, len(rel.parts))):
                     found.append(str(Path(root.name) / rel) if len(paths) > 1 else str(rel))
     return found
 
@@ -227,7 +240,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
 
 
 def _cell(text: str) -> str:

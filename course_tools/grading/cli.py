@@ -58,9 +58,15 @@ def run_bundle(args) -> int:
     from course_tools.grading.export import build_bundle
     from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
-    if len(args.paths) != 1 or args.gradescope is None or args.gradescope.suffix != ".zip":
-        print("usage: python -m course_tools.grade bundle --gradescope OUT.zip [--points points.json] [--timeout S] "
-              "[--memory-mb MB] [--force]", file=sys.stderr)
+    if len(args.paths) != 1 or args.gradescope is None or args.gradescope.suffix != ".zip" or not args.chapter:
+        print("usage: python -m course_tools.grade bundle --gradescope OUT.zip --chapter NN [--points points.json] "
+              "[--timeout S] [--memory-mb MB] [--force]   (one bundle per assignment: the chapter it grades)",
+              file=sys.stderr)
+        return 2
+    from course_tools.grading.course import expected_exercises
+    chapter = args.chapter.zfill(2)
+    if not expected_exercises(chapter):
+        print(f"error: --chapter {args.chapter}: the course has no chapter {chapter} with exercises", file=sys.stderr)
         return 2
     try:
         points = load_points(args.points, course_exercise_table())
@@ -72,8 +78,8 @@ def run_bundle(args) -> int:
     if args.gradescope.exists() and not args.force:
         print(f"not overwriting {args.gradescope}: pass --force to replace it", file=sys.stderr)
         return 1
-    settings = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout, "memory_mb": args.memory_mb,
-                "allow_network": args.allow_network}
+    settings = {"chapter": chapter, "timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
+                "memory_mb": args.memory_mb, "allow_network": args.allow_network}
     names = build_bundle(args.gradescope, points_path=args.points, settings=settings)
     size = args.gradescope.stat().st_size / 1e6
     print(f"wrote {args.gradescope} ({len(names)} files, {size:.1f} MB): upload it as the assignment's autograder "
@@ -116,5 +122,7 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
     lms.add_argument("--roster", type=Path, default=None, metavar="FILE.csv",
                      help="with --canvas: a Canvas gradebook export whose ID, SIS and Section columns fill in the "
                           "learners' rows (matched on their folder name)")
+    lms.add_argument("--chapter", default=None, metavar="NN",
+                     help="with 'bundle': the chapter the assignment grades (only that notebook is graded)")
     lms.add_argument("--force", action="store_true", help="replace outputs that exist already")
     return parser

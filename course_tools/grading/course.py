@@ -14,6 +14,7 @@ exercise/check pairs, chapter numbers, the names a cell defines) is :mod:`course
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import json
 import re
@@ -27,6 +28,7 @@ from course_tools.course_format import (called_checks, chapter_of, defined_names
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = re.compile(r"^utils(\.|$)")
+MIRRORS = re.compile(r"Mirrors (utils(?:\.\w+)+)\.")
 NOT_REFERENCE = re.compile(r"^utils\.checks(\.|$)|^utils$")
 
 
@@ -36,6 +38,8 @@ class Course:
     notebooks: Path = ROOT / "notebooks"        # canonical learner notebooks: their check cells are the checks
     solutions: Path = ROOT / "solutions"        # what a right answer uses (for the reference-implementation rule)
     checks: Path = ROOT / "utils" / "checks"    # chNN.py check modules
+    # where solutions/ is not shipped (the Gradescope bundle): what each exercise's solution uses of utils.*
+    references: Path = ROOT / "grading_references.json"
 
     def notebook(self, chapter: str | None) -> Path | None:
         found = sorted(Path(self.notebooks).glob(f"{chapter}_*.ipynb")) if chapter else []
@@ -60,6 +64,7 @@ class CourseExercise:
     names: set[str]
     allowed_references: set[str] = field(default_factory=set)  # utils.* names the solution's cell uses itself
     former: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a name of ``names`` -> its names before
+    mirrors: tuple[str, ...] = ()  # the reference(s) the exercise asks the learner to write ("Mirrors utils.x.f.")
 
 
 # ---------------------------------------------------------------------------------------------- source analysis
@@ -85,6 +90,21 @@ def _dotted(node) -> list[str] | None:
     if isinstance(node, ast.Name):
         return [node.id, *reversed(parts)]
     return None
+
+
+def _exempt(name: str) -> bool:
+    """Names an answer may use: the package itself, the check modules and their checks. What a check module itself
+    imports (``check.vectors.cosine_similarity``) is the reference reached the long way round."""
+    if not NOT_REFERENCE.match(name):
+        return False
+    parts = name.split(".")
+    if len(parts) <= 3:
+        return True
+    try:
+        module = importlib.import_module(".".join(parts[:3]))
+    except Exception:
+        return False
+    return hasattr(getattr(module, parts[3], None), "ex_id")
 
 
 def reference_uses(before: list[str], source: str) -> list[str]:
@@ -120,7 +140,7 @@ def reference_uses(before: list[str], source: str) -> list[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             found.update(re.findall(r"\butils\.\w+(?:\.\w+)*", node.value))
     # a chain a.b.c is also walked as a.b and a: keep only the longest of each
-    found = {f for f in found if REFERENCE.match(f) and not NOT_REFERENCE.match(f)}
+    found = {f for f in found if REFERENCE.match(f) and not _exempt(f)}
     return sorted(f for f in found if not any(g != f and g.startswith(f + ".") for g in found))
 
 
@@ -170,6 +190,7 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
         return _CACHE[key]
     nb = nbformat.read(path, as_version=4)
     solution_cells = _solution_cells(solution)
+    shipped = _shipped_references(course, chapter) if not solution.exists() else {}
     functions = check_functions(chapter, course)
     now_to_former: dict[str, tuple[str, ...]] = {}
     for old, now in renamed(chapter, course).items():
@@ -185,12 +206,35 @@ def course_exercises(chapter: str | None, course: Course = COURSE) -> list[Cours
             continue
         ex_id, title = called[0]
         before, answer = solution_cells.get(cell.get("id"), ([c.source for c in code[:i]], cell.source))
+        allowed = set(shipped[cell.get("id")]) if cell.get("id") in shipped else set(reference_uses(before, answer))
         names = defined_names(cell.source)
         exercises.append(CourseExercise(ex_id, title, cell.get("id", ""), check.get("id", ""), check.source,
-                                        names, set(reference_uses(before, answer)),
-                                        {n: now_to_former[n] for n in names if n in now_to_former}))
+                                        names, allowed,
+                                        {n: now_to_former[n] for n in names if n in now_to_former},
+                                        tuple(MIRRORS.findall(cell.source))))
     _CACHE[key] = exercises
     return exercises
+
+
+def _shipped_references(course: Course, chapter: str) -> dict[str, list[str]]:
+    """Exercise cell id -> the utils.* names its solution uses, from :attr:`Course.references` (written by
+    :func:`reference_table` where the solutions are not shipped)."""
+    try:
+        table = json.loads(Path(course.references).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table.get(chapter, {}) if isinstance(table, dict) else {}
+
+
+def reference_table(course: Course = COURSE) -> dict[str, dict[str, list[str]]]:
+    """Chapter -> exercise cell id -> the utils.* names its solution uses: what the grader needs of the solutions
+    to tell a learner's own code from the reference's, without the solutions themselves."""
+    table = {}
+    for canon in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
+        chapter = chapter_of(canon.name)
+        table[chapter] = {ex.exercise_cell_id: sorted(ex.allowed_references)
+                          for ex in course_exercises(chapter, course) or []}
+    return table
 
 
 def _solution_cells(path: Path) -> dict[str, tuple[list[str], str]]:
@@ -237,6 +281,7 @@ class Plan:
     steps: list[Step]
     missing: dict[str, str]             # exercise id -> why it cannot be run (no exercise cell found)
     references: dict[str, list[str]]    # exercise id -> utils.* names its cell uses that the solution does not
+    rules: dict[str, str] = field(default_factory=dict)  # exercise id -> how its answer breaks the writing rules
 
 
 def answer_cells(nb, exercises: list[CourseExercise]) -> dict[str, int]:
@@ -275,15 +320,54 @@ def plan(nb, chapter: str, exercises: list[CourseExercise], course: Course = COU
             steps.append(Step("check", _check_source(ex, cell.source), ex.id, answer=cell.source))
     missing = {ex.id: "no exercise cell found for it (deleted, or its names changed?)"
                for ex in exercises if ex.id not in where}
-    references = {}
+    references, rules = {}, {}
+    course_cells = _course_cells(chapter, course)
+    allowed = {ex.exercise_cell_id: ex.allowed_references for ex in exercises}
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     for ex in exercises:
-        if ex.id in where:
-            cells = [c.source for c in nb.cells[:where[ex.id]] if c.cell_type == "code"]
-            used = [r for r in reference_uses(cells, nb.cells[where[ex.id]].source)
-                    if r not in ex.allowed_references]
-            if used:
-                references[ex.id] = used
-    return Plan(steps, missing, references)
+        if ex.id not in where:
+            continue
+        at = where[ex.id]
+        cells = [c.source for i, c in code if i < at]
+        used = [r for r in reference_uses(cells, nb.cells[at].source) if r not in ex.allowed_references]
+        # the reference the exercise mirrors, reached from any cell the learner wrote or changed before the answer
+        # (a helper in another cell that calls it, an import kept in an earlier cell)
+        for i, cell in code:
+            if i < at and course_cells.get(cell.get("id")) != cell.source:
+                earlier = [c.source for j, c in code if j < i]
+                own = allowed.get(cell.get("id"), set())  # another exercise whose solution uses it itself
+                used += [r for r in reference_uses(earlier, cell.source)
+                         if r in ex.mirrors and r not in used and r not in own]
+        if used:
+            references[ex.id] = used
+        twice = sorted(n for n, k in _definitions(nb.cells[at].source).items() if k > 1 and n in ex.names)
+        if twice:
+            rules[ex.id] = (f"its cell defines {', '.join(twice)} more than once: keep one definition, the one you "
+                            "want graded")
+    return Plan(steps, missing, references, rules)
+
+
+def _definitions(source: str) -> dict[str, int]:
+    """How many times each name is defined at the top level of a cell (def, class, assignment)."""
+    tree = parse_cell(source)
+    counts: dict[str, int] = {}
+    for node in getattr(tree, "body", []):
+        for name in defined_names(ast.unparse(node)) if not isinstance(node, (ast.If, ast.Try)) else ():
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _course_cells(chapter: str | None, course: Course) -> dict[str, str]:
+    """Cell id -> source of the course's learner notebook of ``chapter`` (a cell as the course wrote it)."""
+    path = course.notebook(chapter)
+    if path is None:
+        return {}
+    key = ("cells", str(path), path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        nb = nbformat.read(path, as_version=4)
+        _CACHE[key] = {c.get("id"): c.source for c in nb.cells if c.get("id")}
+    return _CACHE[key]
+
 
 
 # The first cell the grader runs in a fresh kernel, before any learner cell: it loads what every probe needs, so that

@@ -28,14 +28,16 @@ import zipfile
 from pathlib import Path, PurePath
 
 from course_tools.grading.points import Points, PointsError, load_points
-from course_tools.grading.results import PASSED, NotebookResult
+from course_tools.grading.results import PASSED, NotebookResult, spreadsheet_safe
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOGRADER_DIR = ROOT / "autograder"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "Points Possible"
 # what the bundle carries of the course (folders walked, minus caches; files at the top level)
-BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "solutions", "data")
+# never solutions/: an autograder image is a place learners' code runs (what the grader needs of them is
+# grading_references.json, written into the bundle)
+BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "data")
 BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
 BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", "cache", ".egg-info")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same course gives the same zip
@@ -237,7 +239,7 @@ def _fmt(value: float | None) -> str:
 def write_canvas(rows: list[list[str]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
+        csv.writer(f).writerows([spreadsheet_safe(v) for v in row] for row in rows)
 
 
 def notebook_titles(course=None) -> dict[str, str]:
@@ -288,6 +290,12 @@ def build_bundle(out: Path, *, points_path: Path | None, settings: dict, course_
         if points_path is not None:
             add(zf, "points.json", Path(points_path).read_bytes())
             names.append("points.json")
+        from course_tools.grading.course import Course, reference_table
+        course = Course(notebooks=Path(course_root) / "notebooks", solutions=Path(course_root) / "solutions",
+                        checks=Path(course_root) / "utils" / "checks")
+        add(zf, "course/grading_references.json",
+            (json.dumps(reference_table(course), indent=1, sort_keys=True) + "\n").encode())
+        names.append("course/grading_references.json")
         for path, name in bundle_files(course_root):
             add(zf, name, path.read_bytes(), executable=os.access(path, os.X_OK))
             names.append(name)
@@ -296,6 +304,29 @@ def build_bundle(out: Path, *, points_path: Path | None, settings: dict, course_
 
 
 # ---------------------------------------------------------------------------------------------- on Gradescope
+def assignment_notebook(found: list[tuple[Path, str]], chapter: str | None) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The one notebook a Gradescope submission is graded on, and a note for each other one: the first notebook of
+    the assignment's ``chapter`` (a bundle pins it), or, when none is pinned, the first notebook. A second copy is
+    never graded too (its points would add up), and a notebook of another chapter is not the assignment."""
+    from course_tools.grading.course import identify_chapter
+    from course_tools.grading.notebook import read_notebook
+
+    chosen, notes = [], []
+    for path, name in found:
+        nb, _ = read_notebook(path)
+        of = identify_chapter(nb, path) if nb is not None else None
+        if chapter is not None and of != chapter:
+            notes.append(f"Ignored {name}: not the notebook of this assignment (chapter {chapter}).")
+        elif chosen:
+            notes.append(f"Ignored {name}: only one notebook is graded ({chosen[0][1]}).")
+        else:
+            chosen.append((path, name))
+    if chapter is not None and not chosen:
+        notes.append(f"No notebook of chapter {chapter} in your submission: upload the course's notebook {chapter}.")
+    return chosen, notes
+
+
+
 def autograde(environ=None, log=sys.stdout) -> int:
     """What ``run_autograder`` runs: grade every notebook in the submission folder, write ``results.json``.
 
@@ -321,6 +352,8 @@ def autograde(environ=None, log=sys.stdout) -> int:
     found = find_submissions([submission]) if submission.is_dir() else []
     for other in (find_other_files([submission]) if submission.is_dir() else []):
         notes.append(f"Ignored {other}: not a notebook (.ipynb).")
+    found, more = assignment_notebook(found, settings.get("chapter"))
+    notes += more
     timeout = float(settings.get("timeout", 300))
     results = grade_batch(found, workers=1, timeout=timeout, memory_mb=settings.get("memory_mb"),
                           notebook_timeout=settings.get("notebook_timeout"),

@@ -104,10 +104,11 @@ def function_source(cell_source: str, name: str) -> str | None:
         tree = ast.parse(cell_source)
     except (SyntaxError, ValueError):
         return None
-    for node in tree.body:
+    found = None
+    for node in tree.body:  # the last definition: the one Python keeps
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return ast.get_source_segment(cell_source, node)
-    return None
+            found = ast.get_source_segment(cell_source, node)
+    return found
 
 
 class Judge:
@@ -223,9 +224,9 @@ class Judge:
 
     def _argument(self, expression: str, answer_source: str):
         value = self.evaluate(expression)
-        if isinstance(value, Remote) and expression.isidentifier() and answer_source:
-            # how the answer is written, read from the notebook rather than from the learner's kernel
-            source = function_source(answer_source, expression)
-            if source is not None:
-                object.__setattr__(value, "__grader_source__", source)
+        if isinstance(value, Remote):
+            # how the answer is written is read from the notebook, never from the learner's kernel (whose
+            # inspect.getsource the learner controls): a function with no `def` in its exercise cell has no source
+            source = function_source(answer_source, expression) if expression.isidentifier() else None
+            object.__setattr__(value, "__grader_source__", source)
         return value

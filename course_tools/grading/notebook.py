@@ -86,6 +86,13 @@ def read_notebook(path: Path):
             nb = nbformat.read(path, as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("no list of cells")
+        for k, cell in enumerate(nb.cells, 1):  # nbformat joins a list source into text; anything else is invalid
+            if not isinstance(cell, dict) or not isinstance(cell.get("source"), str) \
+                    or not isinstance(cell.get("cell_type"), str):
+                raise ValueError(f"cell {k} has no text source")
+            tags = cell.get("metadata", {}).get("tags", []) if isinstance(cell.get("metadata", {}), dict) else None
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise ValueError(f"cell {k} has metadata or tags of the wrong kind")
     except Exception as exc:  # NotJSONError, JSONDecodeError, validation errors, unreadable bytes, a folder...
         text = str(exc).splitlines()[0][:200] if str(exc) else ""
         return None, f"not a valid notebook ({type(exc).__name__}: {text})"
@@ -249,7 +256,9 @@ class _Runner:
                 if run.state == "timeout" and cell_timeout < self.timeout:
                     return "; ".join([*notes, self._over()])
                 status, message = judge(verdict, answer, memory_mb, cell_timeout)
-                if status == PASSED and step.exercise in the_plan.references:
+                if status == PASSED and step.exercise in the_plan.rules:
+                    status, message = FAILED, the_plan.rules[step.exercise]
+                elif status == PASSED and step.exercise in the_plan.references:
                     status = FAILED
                     message = ("uses the course's reference implementation ("
                                + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")

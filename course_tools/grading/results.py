@@ -69,6 +69,18 @@ class NotebookResult:
                    exercises, text(data.get("checks", "")), float(seconds))
 
 
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet shows as text: a learner's folder name or message starting with ``= + - @`` (or a
+    tab or carriage return) would be read as a formula, so it gets a leading apostrophe. Numbers stay numbers.
+
+    >>> spreadsheet_safe("=2+5"), spreadsheet_safe("alice"), spreadsheet_safe(3.5)
+    ("'=2+5", 'alice', 3.5)
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def format_text(result: NotebookResult) -> str:
     """The human report of one notebook: a header, the notebook's problem if any, one line per exercise, a count."""
     head = f"{result.path}" + (f"  (chapter {result.chapter})" if result.chapter else "")

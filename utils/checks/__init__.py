@@ -17,6 +17,7 @@ itself (:mod:`course_tools.grading.judge`) and takes the exception it raises.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import math
@@ -31,7 +32,8 @@ from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFail
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
-    "learner_helper", "is_torch", "returned", "scalar", "former_names",
+    "learner_helper", "is_torch", "returned", "scalar", "former_names", "call_on_copies", "same_value",
+    "expect_unchanged",
 ]
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
@@ -206,6 +208,10 @@ def source_tree(fn):
     """The parsed source of ``fn``, or None when it is not available. When the grader runs a check, ``fn`` stays in
     the learner's kernel and carries the source as written in the submitted notebook (``__grader_source__``)."""
     source = getattr(fn, "__grader_source__", None)
+    if source is None and getattr(fn, "__grader_lookup__", None) is not None:
+        # graded, and the submitted notebook has no `def` of it in the exercise cell (built with exec, a lambda...)
+        raise CheckFailed(f"the grader cannot see how {getattr(fn, '__name__', 'your function')} is written: "
+                          "define it with `def` in its exercise cell")
     try:
         return ast.parse(textwrap.dedent(source if isinstance(source, str) else inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError, IndentationError, ValueError):
@@ -328,3 +334,70 @@ def scalar(value, name: str, *, one: str = "{name} should be a single number, go
     if finite is not None and not math.isfinite(value):
         raise CheckFailed(finite.format(name=name, value=value))
     return value
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A check never trusts what the learner's function did to its inputs: it passes copies and compares them.
+
+def call_on_copies(fn, *args, **kwargs):
+    """Call the learner's ``fn`` on deep copies of its arguments: ``(result, copies)``, ``copies`` being the
+    positional arguments as ``fn`` left them (the grader copies in-place changes back into them). The check's own
+    objects stay as they were, so what it computes from them is right whatever ``fn`` does.
+
+    >>> sneaky = lambda xs: xs.append(4) or len(xs)     # a function that changes its input
+    >>> data = [1, 2, 3]
+    >>> call_on_copies(sneaky, data), data
+    ((4, [[1, 2, 3, 4]]), [1, 2, 3])
+    """
+    copies, kw = copy.deepcopy((list(args), kwargs))
+    return fn(*copies, **kw), copies
+
+
+def same_value(a, b) -> bool:
+    """True when ``b`` holds what ``a`` holds: same type; arrays and tensors by shape, dtype and values (NaN equals
+    NaN); torch layers by parameters, buffers and settings; containers item by item; other objects by attributes.
+
+    >>> same_value([np.array([1.0, np.nan])], [np.array([1.0, np.nan])]), same_value({"a": (1, 2)}, {"a": [1, 2]})
+    (True, False)
+    """
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if is_torch(a):
+        import torch
+        if isinstance(a, torch.Tensor):
+            a, b = a.detach().cpu(), b.detach().cpu()
+            if a.shape != b.shape or a.dtype != b.dtype:
+                return False
+            return bool(((a == b) | (a.isnan() & b.isnan()) if a.is_floating_point() else a == b).all())
+        if isinstance(a, torch.nn.Module):
+            def settings(m):
+                return [{k: v for k, v in vars(s).items() if not k.startswith("_")} for s in m.modules()]
+            return same_value(a.state_dict(), b.state_dict()) and same_value(settings(a), settings(b))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if hasattr(a, "__dict__") and not callable(a):
+        return same_value(vars(a), vars(b))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - a value that cannot say whether it is equal counts as changed
+        return False
+
+
+def expect_unchanged(original, after, name: str, hint: str = "leave your inputs as they were") -> None:
+    """Fail with "your function changed its input `name` in place: <hint>" unless ``after`` (the learner's copy of
+    an input, from :func:`call_on_copies`) still holds what ``original`` holds.
+
+    >>> expect_unchanged([1, 2], [1, 2], "ids")
+    >>> expect_unchanged([1, 2], [], "ids")
+    Traceback (most recent call last):
+    ...
+    utils.checks.CheckFailed: your function changed its input `ids` in place: leave your inputs as they were...
+    """
+    if not same_value(original, after):
+        raise CheckFailed(f"your function changed its input `{name}` in place: {hint}")
