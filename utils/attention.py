@@ -7,7 +7,10 @@ turns the scores into weights with a softmax, and takes the weighted sum of thei
 - :func:`causal_mask` - which positions a decoder may look at (itself and the past, never the future);
 - :func:`scaled_dot_product_attention` - ``softmax(q @ k.T / sqrt(d) + mask) @ v``;
 - :func:`split_heads` / :func:`merge_heads` - ``(B, T, d) <-> (B, h, T, d / h)``;
-- :class:`MultiHeadAttention` - projections, heads, attention and the output projection in one module.
+- :class:`MultiHeadAttention` - projections, heads, attention and the output projection in one module;
+- :func:`causal_attention` - the decoder's attention over cached + new keys, torch's fused kernel or the course's;
+- :func:`blockwise_attention` - the same numbers without the ``(Tq, Tk)`` score matrix: keys and values in blocks
+  with an online softmax (a running max, sum and output), the idea behind FlashAttention.
 
 All functions work on torch tensors with any leading batch axes. Bad input raises a one-line ValueError/TypeError.
 """
@@ -17,9 +20,10 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = ["softmax", "causal_mask", "scaled_dot_product_attention", "split_heads", "merge_heads",
-           "MultiHeadAttention"]
+           "MultiHeadAttention", "causal_attention", "blockwise_attention"]
 
 
 def _check_tensor(x, name: str) -> torch.Tensor:
@@ -72,6 +76,23 @@ def causal_mask(t_query: int, t_key: int | None = None, device=None) -> torch.Te
     return torch.ones(t_query, t_key, dtype=torch.bool, device=device).tril(diagonal=t_key - t_query)
 
 
+def _check_qkv(q, k, v) -> None:
+    for x, name in ((q, "q"), (k, "k"), (v, "v")):
+        _check_tensor(x, name)
+        if x.ndim < 2:
+            raise ValueError(f"{name} must have shape (..., seq, dim), got {tuple(x.shape)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k need the same last size (dim), got {q.shape[-1]} and {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v need the same sequence length, got {k.shape[-2]} and {v.shape[-2]}")
+
+
+def _check_mask(mask):
+    if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool):
+        raise TypeError("mask must be a boolean tensor (True = may attend)")
+    return mask
+
+
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                                  causal: bool = False, return_weights: bool = False):
     """``softmax(q @ k^T / sqrt(d) [masked]) @ v`` for ``q (..., Tq, d)``, ``k (..., Tk, d)``, ``v (..., Tk, dv)``.
@@ -86,20 +107,9 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     tensor([[1.0000, 2.0000],
             [2.3395, 3.3395]])
     """
-    for x, name in ((q, "q"), (k, "k"), (v, "v")):
-        _check_tensor(x, name)
-        if x.ndim < 2:
-            raise ValueError(f"{name} must have shape (..., seq, dim), got {tuple(x.shape)}")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k need the same last size (dim), got {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v need the same sequence length, got {k.shape[-2]} and {v.shape[-2]}")
+    _check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
-    allowed = None
-    if mask is not None:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError("mask must be a boolean tensor (True = may attend)")
-        allowed = mask
+    allowed = _check_mask(mask)
     if causal:
         c = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
         allowed = c if allowed is None else allowed & c
@@ -170,3 +180,74 @@ class MultiHeadAttention(nn.Module):
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=self.causal, return_weights=True)
         y = self.out(merge_heads(out))  # (B, T, d)
         return (y, weights) if return_weights else y
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, fast: bool = True,
+                     dropout_p: float = 0.0) -> torch.Tensor:
+    """A decoder's attention: the ``Tq`` queries are the LAST positions of the ``Tk >= Tq`` keys (the cache first).
+
+    ``fast=True`` calls torch's fused kernel (``dropout_p`` applies there, in training); ``fast=False`` the course's
+    :func:`scaled_dot_product_attention` (no dropout). Same numbers to float rounding. Used by utils.gpt and utils.llama.
+
+    >>> q, k, v = torch.randn(1, 2, 1, 4), torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)   # 1 new token, 2 cached
+    >>> bool(torch.allclose(causal_attention(q, k, v), causal_attention(q, k, v, fast=False), atol=1e-6))
+    True
+    """
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    if not fast:
+        return scaled_dot_product_attention(q, k, v, causal=True)                  # (B, nh, Tq, hs)
+    start = t_k - t_q                                                             # cached positions before the queries
+    # torch's is_causal is top-left aligned; with a cache (Tq < Tk) pass the bottom-right mask ourselves
+    mask = None if start == 0 or t_q == 1 else torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).tril(start)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=start == 0, dropout_p=dropout_p)
+
+
+def blockwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int = 128,
+                        mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+    """:func:`scaled_dot_product_attention` computed ``block_size`` keys at a time, never holding ``(Tq, Tk)`` scores.
+
+    The online softmax (the idea behind FlashAttention): for each query keep a running maximum ``m`` of the scores
+    seen so far, a running sum ``l`` of ``exp(score - m)`` and a running output ``o = sum exp(score - m) * value``.
+    A new block of keys may raise the maximum to ``m'``; then everything accumulated so far was measured against the
+    old ``m`` and is multiplied by ``exp(m - m')`` before the block's own terms are added. At the end ``o / l`` is
+    exactly ``softmax(scores) @ v``. Extra memory: one ``(..., Tq, block_size)`` block of scores instead of
+    ``(..., Tq, Tk)``. ``mask`` and ``causal`` mean what they mean in :func:`scaled_dot_product_attention` (causal
+    is bottom-right aligned); a query that may see no key gets zeros, as there.
+
+    >>> q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 3)
+    >>> out = blockwise_attention(q, k, v, block_size=3, causal=True)           # 3 blocks: keys 0-2, 3-5, 6
+    >>> bool(torch.allclose(out, scaled_dot_product_attention(q, k, v, causal=True), atol=1e-6))
+    True
+    """
+    _check_qkv(q, k, v)
+    _check_mask(mask)
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    t_q, t_k = q.shape[-2], k.shape[-2]
+    if causal and t_k < t_q:
+        raise ValueError(f"causal attention needs at least as many keys ({t_k}) as queries ({t_q})")
+    if mask is not None and mask.shape[-1] not in (1, t_k):
+        raise ValueError(f"mask's last size must be 1 or the number of keys ({t_k}), got {mask.shape[-1]}")
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])       # batch axes, e.g. (B, nh)
+    run_max = torch.full((*lead, t_q, 1), float("-inf"), dtype=q.dtype, device=q.device)  # m: max score so far
+    run_sum = torch.zeros((*lead, t_q, 1), dtype=q.dtype, device=q.device)          # l: sum of exp(score - m)
+    run_out = torch.zeros((*lead, t_q, v.shape[-1]), dtype=q.dtype, device=q.device)  # o: sum of exp(score - m) v
+    query_pos = torch.arange(t_k - t_q, t_k, device=q.device)[:, None]                 # (Tq, 1) absolute positions
+    for j in range(0, t_k, block_size):
+        k_blk, v_blk = k[..., j:j + block_size, :], v[..., j:j + block_size, :]   # (..., Bk, d), (..., Bk, dv)
+        s = q @ k_blk.transpose(-2, -1) * scale                                    # (..., Tq, Bk): one block of scores
+        allowed = None if mask is None else (mask if mask.shape[-1] == 1 else mask[..., j:j + block_size])
+        if causal:
+            key_pos = torch.arange(j, j + k_blk.shape[-2], device=q.device)         # (Bk,)
+            allowed = key_pos <= query_pos if allowed is None else allowed & (key_pos <= query_pos)
+        if allowed is not None:
+            s = s.masked_fill(~allowed, float("-inf"))
+        new_max = torch.maximum(run_max, s.amax(dim=-1, keepdim=True))              # m' (..., Tq, 1)
+        shift = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))  # no key yet: exp(-inf) = 0
+        p = torch.exp(s - shift)                                                    # (..., Tq, Bk)
+        rescale = torch.exp(run_max - shift)                                        # exp(m - m') <= 1; 0 at the start
+        run_sum = run_sum * rescale + p.sum(dim=-1, keepdim=True)                   # old sum re-measured against m'
+        run_out = run_out * rescale + p @ v_blk                                     # (..., Tq, dv), the same for o
+        run_max = new_max
+    return run_out / torch.where(run_sum > 0, run_sum, torch.ones_like(run_sum))    # (..., Tq, dv); no key seen -> 0

@@ -33,10 +33,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from utils.attention import merge_heads, scaled_dot_product_attention, split_heads
+from utils.attention import causal_attention, merge_heads, split_heads
 from utils.positional import apply_rope
 
-__all__ = ["GPTConfig", "GPT", "generate", "kv_cache_bytes", "filter_logits", "nearest_by_cosine"]
+__all__ = ["GPTConfig", "GPT", "generate", "kv_cache_bytes", "filter_logits", "nearest_by_cosine", "cached_positions"]
 
 #: A layer's cache: (keys, values), each (B, n_head, T_so_far, head_dim).
 KV = tuple[torch.Tensor, torch.Tensor]
@@ -95,15 +95,8 @@ class CausalSelfAttention(nn.Module):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)                               # (B, nh, start + T, hs): the TIME axis
             v = torch.cat([past[1], v], dim=2)
-        if self.cfg.fast_attention:
-            # is_causal in torch is top-left aligned; with a cache (T < keys) pass the bottom-right mask ourselves
-            t = q.shape[2]
-            mask = None if start == 0 or t == 1 else torch.ones(t, k.shape[2], dtype=torch.bool,
-                                                                device=x.device).tril(start)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=start == 0,
-                                               dropout_p=self.cfg.dropout if self.training else 0.0)
-        else:
-            y = scaled_dot_product_attention(q, k, v, causal=True)           # (B, nh, T, hs)
+        y = causal_attention(q, k, v, self.cfg.fast_attention,
+                             self.cfg.dropout if self.training else 0.0)     # (B, nh, T, hs)
         y = self.dropout(self.c_proj(merge_heads(y)))                        # (B, T, d)
         return y, (k, v)
 
@@ -136,6 +129,20 @@ class Block(nn.Module):
         x = x + a                                                            # (B, T, d)
         x = x + self.mlp(self.ln_2(x))
         return x, kv
+
+
+def cached_positions(ids, past: list[KV] | None, block_size: int) -> int:
+    """How many positions a model's cache ``past`` holds before ``ids (B, T)``; checks both fit the context.
+
+    >>> cached_positions(torch.tensor([[5]]), [(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))], block_size=8)
+    3
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32) or ids.ndim != 2:
+        raise TypeError("ids must be an integer tensor of shape (batch, seq)")
+    start = 0 if past is None else past[0][0].shape[2]                  # keys: (B, heads, start, head_dim)
+    if start + ids.shape[1] > block_size:
+        raise ValueError(f"{start + ids.shape[1]} positions exceed the context length block_size={block_size}")
+    return start
 
 
 class GPT(nn.Module):
@@ -175,12 +182,8 @@ class GPT(nn.Module):
 
         ``past`` (from an earlier call) holds the keys/values of the positions before ``ids``.
         """
-        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32) or ids.ndim != 2:
-            raise TypeError("ids must be an integer tensor of shape (batch, seq)")
-        start = 0 if past is None else past[0][0].shape[2]
-        b, t = ids.shape
-        if start + t > self.cfg.block_size:
-            raise ValueError(f"{start + t} positions exceed the context length block_size={self.cfg.block_size}")
+        start = cached_positions(ids, past, self.cfg.block_size)
+        t = ids.shape[1]
         x = self.wte(ids)                                                    # (B, T, d)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(start, start + t, device=ids.device))  # (T, d) broadcasts over B
@@ -253,8 +256,8 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
 
 
 def _check_generate_args(model, ids, max_new_tokens, temperature, top_k, top_p) -> torch.Tensor:
-    if not isinstance(model, GPT):
-        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    if not isinstance(model, nn.Module) or not hasattr(getattr(model, "cfg", None), "block_size"):
+        raise TypeError(f"model must be a GPT (or utils.llama.ModernGPT), got {type(model).__name__}")
     if isinstance(ids, torch.Tensor):
         if ids.is_floating_point():
             raise TypeError("prompt ids must be integers, got a floating-point tensor")
@@ -291,13 +294,15 @@ def _check_generate_args(model, ids, max_new_tokens, temperature, top_k, top_p) 
 
 
 @torch.no_grad()
-def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+def generate(model: nn.Module, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, use_cache: bool = True, generator: torch.Generator | None = None):
     """Append ``max_new_tokens`` tokens to the prompt ``ids`` (a list -> a list; a (B, T) tensor -> a tensor).
 
     ``temperature=0`` is greedy (argmax). Otherwise logits / temperature, then top-k, then top-p, then one draw from
     the softmax with ``generator``. ``use_cache=True`` feeds only the newest token after the prompt and reuses every
     layer's keys and values; ``use_cache=False`` re-runs the whole sequence each step. Same tokens either way.
+    ``model`` is a :class:`GPT` or any model with the same call, ``model(ids, past=, return_cache=)``, and a ``cfg``
+    with ``vocab_size`` and ``block_size`` (utils.llama.ModernGPT).
 
     >>> torch.manual_seed(0) and None
     >>> m = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
@@ -327,13 +332,24 @@ def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top
 
 
 def kv_cache_bytes(n_layer: int, n_head: int, head_dim: int, tokens: int, bytes_per_value: int = 2,
-                   batch: int = 1) -> int:
-    """Memory of a KV cache: 2 (keys and values) x layers x heads x head_dim x tokens x bytes (x batch).
+                   batch: int = 1, n_kv_head: int | None = None) -> int:
+    """Memory of a KV cache: 2 (keys and values) x layers x KV heads x head_dim x tokens x bytes (x batch).
+
+    With grouped-query attention (utils.llama) only ``n_kv_head`` heads of keys and values are stored, shared by
+    the ``n_head`` query heads; ``n_kv_head=None`` means one per query head (GPT-2, Llama-2-7B).
 
     >>> kv_cache_bytes(12, 12, 64, 1024) / 2**20      # GPT-2 small, a full 1,024-token context in fp16: MiB
     36.0
+    >>> kv_cache_bytes(32, 32, 128, 1), kv_cache_bytes(32, 32, 128, 1, n_kv_head=8)   # Llama-2-7B, Llama-3-8B: per token
+    (524288, 131072)
     """
-    return 2 * n_layer * n_head * head_dim * tokens * bytes_per_value * batch
+    n_kv = n_head if n_kv_head is None else n_kv_head
+    for value, name in ((n_layer, "n_layer"), (n_head, "n_head"), (n_kv, "n_kv_head"), (head_dim, "head_dim")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if n_head % n_kv:
+        raise ValueError(f"n_kv_head ({n_kv}) must divide n_head ({n_head}): each KV head serves a group of queries")
+    return 2 * n_layer * n_kv * head_dim * tokens * bytes_per_value * batch
 
 
 # ------------------------------------------------------------------------------------------------------ embeddings

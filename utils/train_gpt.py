@@ -168,7 +168,7 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        is_embedding = name.split(".")[-2] in ("wte", "wpe")
+        is_embedding = name.split(".")[-2] in ("wte", "wpe", "embed_tokens")   # GPT's, ModernGPT's (utils.llama)
         (decay if p.ndim >= 2 and not is_embedding else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
