@@ -142,3 +142,14 @@ def test_quiz_dimension():
     assert_rejects(ch01.quiz_dimension, "a", match="LENGTH")
     assert_rejects(ch01.quiz_dimension, "c", match="one axis")
     assert_rejects(ch01.quiz_dimension, "d", match="scalar")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def fills_batch_with_ones(batch):
+    """Wrong (ignores the data), and hides it: the check used to read the batch back after the call."""
+    batch.fill_(1.0)
+    return torch.ones(batch.shape[0], batch.shape[2])
+
+
+def test_sentence_means_rejects_a_function_that_changes_the_batch():
+    assert_rejects(ch01.sentence_means, fills_batch_with_ones, match="changed its input `batch` in place")

@@ -386,3 +386,16 @@ def test_former_names_still_reach_their_checks():
     assert_passes(ch03.encode_text, encode_ok)
     assert_passes(ch03.decode_ids, decode_ok)
     assert not hasattr(ch03, "no_such_check")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def encode_then_cut_merges(text, merges):
+    """Right on the first text, then cuts the shared merges down to one: the check used to compute the next
+    expected ids from those same merges, so every later (wrong) answer looked right."""
+    ids = encode_ok(text, merges)
+    del merges[1:]
+    return ids
+
+
+def test_encode_rejects_a_function_that_changes_the_merges():
+    assert_rejects(ch03.encode, encode_then_cut_merges, match="changed its input `merges` in place")

@@ -361,3 +361,17 @@ def test_one_hot_rejects_the_forbidden_shortcut():
     def shortcut(ids, vocab_size):
         return torch.nn.functional.one_hot(torch.as_tensor(ids), vocab_size).float()
     assert_rejects(ch04.one_hot, shortcut, match="one_hot is what you are re-creating")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def index_then_zero_E(E, ids):
+    """Right rows, but it wipes E: the check used to hand the same E to lookup_by_matmul next, which then failed
+    for a mistake that was not its own."""
+    rows = E[torch.as_tensor(ids)].clone()
+    E.zero_()
+    return rows
+
+
+def test_lookup_two_ways_names_the_function_that_changed_E():
+    assert_rejects(ch04.lookup_two_ways, index_then_zero_E, by_matmul_ok,
+                   match="changed its input `E` in place: lookup_by_index only reads rows of E")

@@ -172,3 +172,24 @@ def test_former_check_names_still_reach_the_checks():
     for old, new in ch05.RENAMED.items():
         assert getattr(ch05, old) is getattr(ch05, new)
     assert not hasattr(ch05, "no_such_check")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def repeats_the_first_pair(wv, pairs):
+    """Wrong (one cosine for every pair), and hides it: the check used to read the pairs back after the call."""
+    pairs[:] = [pairs[0]] * len(pairs)
+    a, b = wv[pairs[0][0]], wv[pairs[0][1]]
+    return np.full(len(pairs), float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+
+
+def moves_cat_then_measures(wv, pairs):
+    """Changes the vector of 'cat', then answers for the changed vectors (the check used to read them back)."""
+    wv.vectors[wv.index("cat")] = [0.0, 0.0, 1.0]
+    return np.array([float(wv[a] @ wv[b] / (np.linalg.norm(wv[a]) * np.linalg.norm(wv[b]))) for a, b in pairs])
+
+
+def test_pair_cosines_rejects_a_function_that_changes_its_inputs():
+    assert_rejects(ch05.pair_cosines, repeats_the_first_pair, match="changed its input `pairs` in place")
+    # the grader sends wv by value and does not copy a WordVectors back, so there the wrong cosines are named
+    assert_rejects(ch05.pair_cosines, moves_cat_then_measures,
+                   match=r"changed its input `wv` in place|expected cosines \[0\.8944")

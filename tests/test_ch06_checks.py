@@ -197,3 +197,37 @@ def test_former_check_names_still_reach_the_checks():
     for old, new in ch06.RENAMED.items():
         assert getattr(ch06, old) is getattr(ch06, new)
     assert not hasattr(ch06, "no_such_check")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def zeroes_table_returns_ones(token_ids, table):
+    """The attack a review found: zero the table, set one looked-up row to ones, return ones - the check used to
+    look the rows up in that table after the call."""
+    table.zero_()
+    table[token_ids[0]] = 1.0
+    return torch.ones(table.shape[1])
+
+
+def positions_by_row_number(tokens, table):
+    """Adds the row number i instead of table row i, and writes i into the table so that the two look alike."""
+    table.copy_(torch.arange(table.shape[0], dtype=table.dtype)[:, None].expand_as(table))
+    return tokens + table[: tokens.shape[1]]
+
+
+def rope_capped_at_10(x, positions, base=10000):
+    """Caps positions at 10 (as if there were a maximum length), and writes the capped positions back."""
+    positions.clamp_(max=10)
+    return apply_rope(x, positions, base=base)
+
+
+def rope_score_of_unit_q(q, k, m, n):
+    """Normalises q in place (q /= |q|), then scores the normalised q: every score shrinks by |q|."""
+    q.div_(q.norm())
+    return float(apply_rope(q, m) @ apply_rope(k, n))
+
+
+def test_checks_of_06_reject_functions_that_change_their_inputs():
+    assert_rejects(ch06.bag_of_embeddings, zeroes_table_returns_ones, match="changed its input `table` in place")
+    assert_rejects(ch06.add_positions, positions_by_row_number, match="changed its input `table` in place")
+    assert_rejects(ch06.apply_rope, rope_capped_at_10, match="changed its input `positions` in place")
+    assert_rejects(ch06.rope_score, rope_score_of_unit_q, match="changed its input `q` in place")

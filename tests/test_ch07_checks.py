@@ -164,3 +164,16 @@ def test_recall_at_k_names_an_ignored_k():
     def whole_list(ranked, gold, k):
         return sum(g in r for r, g in zip(ranked, gold)) / len(gold)
     assert_rejects(ch07.recall_at_k, whole_list, match="k is ignored")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def keeps_the_first_chunk_only(question, chunks):
+    """Drops every source but the first, and drops them from the caller's list too (the check used to read the
+    chunks back after the call, so the prompt looked complete)."""
+    del chunks[1:]
+    source, text = chunks[0]
+    return f"Answer using only the sources below.\n[1] (source: {source}) {text}\nQuestion: {question}"
+
+
+def test_build_prompt_rejects_a_function_that_changes_the_chunks():
+    assert_rejects(ch07.build_prompt, keeps_the_first_chunk_only, match="changed its input `chunks` in place")

@@ -202,3 +202,26 @@ def test_former_names_still_reach_the_checks():
     assert_passes(ch08.attention, attention.scaled_dot_product_attention)
     with pytest.raises(AttributeError):
         ch08.no_such_check
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def identity_mask_returns_v(q, k, v, mask=None):
+    """The attack a review found: no masking at all; with a mask it overwrites the check's mask with the identity
+    and returns v (the attention output under an identity mask), which the check used to read back."""
+    if mask is None:
+        return attention.scaled_dot_product_attention(q, k, v)
+    mask.copy_(torch.eye(mask.shape[-1], dtype=torch.bool))
+    return v.clone()
+
+
+def halves_v_then_attends(q, k, v, mask=None):
+    """Scales v in place, then attends over the changed values (the check's old copies of q, k, v were made before
+    the call, so this one was always caught; the copies keep it that way)."""
+    v.mul_(0.5)
+    return attention.scaled_dot_product_attention(q, k, v, mask)
+
+
+def test_scaled_dot_product_attention_rejects_a_function_that_changes_its_inputs():
+    sdpa = ch08.scaled_dot_product_attention
+    assert_rejects(sdpa, identity_mask_returns_v, match="changed its input `mask` in place")
+    assert_rejects(sdpa, halves_v_then_attends, match="changed its input `v` in place")

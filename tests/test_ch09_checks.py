@@ -229,3 +229,45 @@ def test_renamed_quiz_answers():
     for former in ch09.RENAMED:
         with pytest.raises(AttributeError):
             getattr(ch09, former)
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def ff_with_doubled_W2(x, W1, b1, W2, b2):
+    """Doubles W2 in place, then applies the right formula to the changed weights (the check used to compute its
+    expected output from those same weights after the call)."""
+    W2.mul_(2)
+    return ff(x, W1, b1, W2, b2)
+
+
+def block_with_ln_1_zeroed(x, attn, mlp, ln_1, ln_2):
+    """Zeroes ln_1's weight, then runs the right block with the changed norm (the check used to run its reference
+    block with the layer norms it had lent)."""
+    with torch.no_grad():
+        ln_1.weight.zero_()
+    return block(x, attn, mlp, ln_1, ln_2)
+
+
+def accumulate_then_step(model, x, y, k, loss_fn):
+    """Right gradients and loss, but also an SGD step: the weights the check lent come back changed."""
+    total = accumulate(model, x, y, k, loss_fn)
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad
+    return total
+
+
+def kv_step_with_v_zeroed(q, k, v, cache_k, cache_v):
+    """Zeroes the new values in place, then does the right step with them (the check used to build its expected
+    caches and output from q, k, v after the call)."""
+    v.zero_()
+    return kv_step(q, k, v, cache_k, cache_v)
+
+
+@pytest.mark.parametrize("check, fn, match", [
+    (ch09.feed_forward, ff_with_doubled_W2, "changed its input `W2` in place"),
+    (ch09.pre_norm_block, block_with_ln_1_zeroed, "changed its input `ln_1` in place"),
+    (ch09.accumulate_gradients, accumulate_then_step, "changed the model's weights"),
+    (ch09.attend_with_cache, kv_step_with_v_zeroed, "changed its input `v` in place"),
+])
+def test_checks_of_09_reject_functions_that_change_their_inputs(check, fn, match):
+    assert_rejects(check, fn, match=match)

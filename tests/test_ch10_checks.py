@@ -2,6 +2,8 @@
 import ast
 import math
 
+import pytest
+
 from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
 from utils.checks import ch10
 from utils.rag import hybrid, ingest
@@ -142,3 +144,35 @@ def test_quiz_fusion():
     for wrong in "acd":
         assert_rejects(ch10.quiz_fusion, wrong, match="not right")
     assert_rejects(ch10.quiz_fusion, "e", match="one letter")
+
+
+# ---------------------------------------------------------------- the check never trusts what fn did to its input
+def rrf_without_e(rankings, k):
+    """Loses 'e' (found by the second retriever only) by overwriting it in the caller's lists, then fuses what is
+    left (the check used to compute its expected fusion from those lists after the call)."""
+    if len(rankings) > 1:
+        rankings[1][0] = rankings[1][1]
+    return _rrf()(rankings, k)
+
+
+def ndcg_without_the_first_hit(ranked, relevant, k):
+    """Removes a relevant hit from the caller's list, then scores what is left (the check used to score that same
+    list after the call)."""
+    if len(ranked) > 3:
+        ranked.pop(1)
+    return ch10._ndcg_variant(ranked, relevant, k)
+
+
+def cites_the_first_chunk_only(question, chunks):
+    """Drops every source but the first, from the caller's list too (the check used to read it back)."""
+    del chunks[1:]
+    return _prompt()(question, chunks)
+
+
+@pytest.mark.parametrize("check, fn, match", [
+    (ch10.reciprocal_rank_fusion, rrf_without_e, "changed its input `rankings` in place"),
+    (ch10.ndcg_at_k, ndcg_without_the_first_hit, "changed its input `ranked` in place"),
+    (ch10.cited_prompt, cites_the_first_chunk_only, "changed its input `chunks` in place"),
+])
+def test_checks_of_10_reject_functions_that_change_their_inputs(check, fn, match):
+    assert_rejects(check, fn, match=match)

@@ -1,9 +1,10 @@
-"""The helpers every chapter's checks share (utils/checks/__init__.py): is_torch, returned, scalar."""
+"""The helpers every chapter's checks share (utils/checks/__init__.py): is_torch, returned, scalar, call_on_copies,
+same_value, expect_unchanged."""
 import numpy as np
 import pytest
 import torch
 
-from utils.checks import CheckFailed, is_torch, returned, scalar
+from utils.checks import CheckFailed, call_on_copies, expect_unchanged, is_torch, returned, same_value, scalar
 
 
 def test_is_torch():
@@ -50,3 +51,44 @@ def test_scalar_custom_messages_and_finite():
     for bad in (float("nan"), np.float32("inf"), torch.tensor(float("-inf"))):
         with pytest.raises(CheckFailed, match=r"^loss is (nan|inf|-inf): check for a division by zero$"):
             scalar(bad, "loss", finite="{name} is {value}: check for a division by zero")
+
+
+def test_call_on_copies_keeps_the_checks_objects_as_they_were():
+    table, ids, settings = torch.ones(3, 2), [0, 2], {"k": 3}
+
+    def vandal(table, ids, settings):
+        table.zero_()
+        ids.append(1)
+        settings["k"] = 0
+        return "done"
+
+    result, (table_after, ids_after) = call_on_copies(vandal, table, ids, settings=settings)
+    assert result == "done"
+    assert torch.equal(table, torch.ones(3, 2)) and ids == [0, 2] and settings == {"k": 3}   # the originals
+    assert torch.equal(table_after, torch.zeros(3, 2)) and ids_after == [0, 2, 1]            # what fn left
+
+
+def test_same_value_compares_what_objects_hold():
+    layer = torch.nn.LayerNorm(4)
+    other = torch.nn.LayerNorm(4)
+    assert same_value(layer, other)
+    with torch.no_grad():
+        other.weight[0] = 2.0
+    assert not same_value(layer, other)
+    other = torch.nn.LayerNorm(4, eps=1.0)                       # same weights, another setting
+    assert not same_value(layer, other)
+    assert same_value(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, float("nan")]))
+    assert not same_value(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
+    assert not same_value(np.zeros(2), np.zeros(3)) and not same_value([1, 2], (1, 2))
+    assert same_value({"a": [np.ones(2)], "b": {1, 2}}, {"a": [np.ones(2)], "b": {2, 1}})
+
+    class Chunk:
+        def __init__(self, text):
+            self.text = text
+    assert same_value(Chunk("x"), Chunk("x")) and not same_value(Chunk("x"), Chunk("y"))
+
+
+def test_expect_unchanged_names_the_input():
+    expect_unchanged(torch.ones(2), torch.ones(2), "x")
+    with pytest.raises(CheckFailed, match=r"^your function changed its input `mask` in place: read it only$"):
+        expect_unchanged(torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool), "mask", "read it only")

@@ -344,8 +344,7 @@ def call_on_copies(fn, *args, **kwargs):
     positional arguments as ``fn`` left them (the grader copies in-place changes back into them). The check's own
     objects stay as they were, so what it computes from them is right whatever ``fn`` does.
 
-    >>> sneaky = lambda xs: xs.append(4) or len(xs)     # a function that changes its input
-    >>> data = [1, 2, 3]
+    >>> sneaky, data = lambda xs: xs.append(4) or len(xs), [1, 2, 3]     # a function that changes its input
     >>> call_on_copies(sneaky, data), data
     ((4, [[1, 2, 3, 4]]), [1, 2, 3])
     """
@@ -368,13 +367,11 @@ def same_value(a, b) -> bool:
         import torch
         if isinstance(a, torch.Tensor):
             a, b = a.detach().cpu(), b.detach().cpu()
-            if a.shape != b.shape or a.dtype != b.dtype:
-                return False
-            return bool(((a == b) | (a.isnan() & b.isnan()) if a.is_floating_point() else a == b).all())
-        if isinstance(a, torch.nn.Module):
-            def settings(m):
-                return [{k: v for k, v in vars(s).items() if not k.startswith("_")} for s in m.modules()]
-            return same_value(a.state_dict(), b.state_dict()) and same_value(settings(a), settings(b))
+            return a.shape == b.shape and a.dtype == b.dtype and bool(
+                ((a == b) | (a.isnan() & b.isnan()) if a.is_floating_point() else a == b).all())
+        if isinstance(a, torch.nn.Module):   # parameters and buffers, then settings (eps, training...) of each layer
+            cfg = [[{k: v for k, v in vars(s).items() if not k.startswith("_")} for s in m.modules()] for m in (a, b)]
+            return same_value(a.state_dict(), b.state_dict()) and same_value(*cfg)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -390,8 +387,8 @@ def same_value(a, b) -> bool:
 
 
 def expect_unchanged(original, after, name: str, hint: str = "leave your inputs as they were") -> None:
-    """Fail with "your function changed its input `name` in place: <hint>" unless ``after`` (the learner's copy of
-    an input, from :func:`call_on_copies`) still holds what ``original`` holds.
+    """Fail with "your function changed its input `name` in place: <hint>" unless ``after`` (the learner's copy of an
+    input, from :func:`call_on_copies`) holds what ``original`` holds.
 
     >>> expect_unchanged([1, 2], [1, 2], "ids")
     >>> expect_unchanged([1, 2], [], "ids")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, former_names, is_torch,
-                          returned)
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
+                          expect_unchanged, former_names, is_torch, returned)
 from utils.tensors import broadcast_shape, matmul_shape
 
 #: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
@@ -135,10 +135,11 @@ def sentence_means(fn):
 
     g = torch.Generator().manual_seed(0)
     batch = torch.randn(2, 3, 4, generator=g)  # (batch=2, seq=3, dim=4)
-    got = fn(batch)
+    b = batch.numpy()                          # batch never reaches fn, which gets a copy of it
+    got, (batch_after,) = call_on_copies(fn, batch)
     returned(got, "sentence_means")
+    expect_unchanged(batch, batch_after, "batch")
     got_np = as_numpy(got, "the result")
-    b = batch.numpy()
     if got_np.shape == (3, 4):
         raise CheckFailed("result has shape (3, 4): you averaged over the BATCH axis (0); average over the sequence axis (1)")
     if got_np.shape == (2, 3):

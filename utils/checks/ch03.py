@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from utils import bpe
-from utils.checks import CheckFailed, exercise, expect, expect_choice, former_names, learner_helper, returned
+from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
+                          former_names, learner_helper, returned)
 
 #: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
 #: saved earlier still calls check.<old>(<old>), and the grader still grades it
@@ -279,7 +280,9 @@ def encode(fn):
     def body():
         for text in ("lowest", "lower newest", "low lower lowest", "naïve lowly", ""):
             want = _reference_encode(text, merges)
-            got = _as_int_list(fn(text, merges), "the ids")
+            got, (_, merges_after) = call_on_copies(fn, text, merges)      # merges itself never reaches fn
+            got = _as_int_list(got, "the ids")
+            expect_unchanged(merges, merges_after, "merges", "read the merges, build a new list of ids")
             if text == "lowest" and got == list(text.encode("utf-8")):
                 raise CheckFailed("you returned the raw bytes: apply the merges to them, one after the other")
             if text == "naïve lowly" and 239 in got:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, calls, exercise, expect, expect_choice, is_torch, returned
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, calls, exercise, expect, expect_choice, expect_unchanged,
+                          is_torch, returned)
 
 
 @exercise("4.1", "One-hot encode")
@@ -77,10 +78,11 @@ def lookup_two_ways(by_index, by_matmul):
     want = E.numpy()[ids]                          # (4, 3)
     for name, fn in (("lookup_by_index", by_index), ("lookup_by_matmul", by_matmul)):
         try:
-            got = fn(E, list(ids))
+            got, (E_after, _) = call_on_copies(fn, E, list(ids))        # E itself never reaches either function
         except IndexError as exc:
             raise CheckFailed(_index_error_hint(name, fn, E, ids, exc)) from None
         returned(got, name)
+        expect_unchanged(E, E_after, "E", f"{name} only reads rows of E")
         arr = as_numpy(got, f"{name}'s result")
         if arr.shape == (3, 4):
             if np.allclose(arr, want.T, atol=1e-6):
@@ -98,7 +100,7 @@ def lookup_two_ways(by_index, by_matmul):
         if np.allclose(arr[1:], np.repeat(arr[:1], len(ids) - 1, axis=0), atol=1e-6):
             raise CheckFailed(f"{name} returned the same row for every id: look up each id in turn, E[ids]")
         expect(np.allclose(arr, want, atol=1e-5), f"{name} gives the right shape but not the rows E[ids]")
-    a = as_numpy(by_index(E, [1]), "lookup_by_index(E, [1])")
+    a = as_numpy(by_index(E.clone(), [1]), "lookup_by_index(E, [1])")
     expect(a.shape == (1, 3), f"a single id [1] should give shape (1, 3), got {a.shape}")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, exercise, expect, expect_array, expect_choice, former_names, returned,
-                          scalar)
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
+                          expect_unchanged, former_names, returned, scalar)
 
 #: names of this chapter's exercises and checks before they took the names of what they check (old -> new): a
 #: notebook saved earlier still calls check.<old>(<old>), and the grader still grades it. The SGNS training step of
@@ -204,8 +204,8 @@ def sgns_train_step(fn):
     W_in, W_out, c, o, n = _step_setup()
     start_in, start_out = W_in.detach().clone().numpy(), W_out.detach().clone().numpy()
     losses = []
-    for _ in range(2):
-        loss = fn(W_in, W_out, c, o, n, lr)
+    for _ in range(2):       # W_in, W_out: the state the step changes, compared below with _reference_steps
+        loss = fn(W_in, W_out, c.clone(), o.clone(), n.clone(), lr)
         returned(loss, "sgns_train_step", "return the loss as a float")
         losses.append(_scalar(loss, "the returned loss"))
     got_in, got_out = W_in.detach().numpy(), W_out.detach().numpy()
@@ -257,18 +257,20 @@ def pair_cosines(fn):
     wv = WordVectors(["cat", "dog", "car", "sun"],
                      np.array([[3, 1, 0], [2, 2, 0], [0, 1, 4], [-1, 0, 1]], dtype=np.float32))
     pairs = [("cat", "dog"), ("cat", "car"), ("dog", "sun")]
-    got = fn(wv, pairs)
+    a = np.array([wv[x] for x, _ in pairs], dtype=float)                       # (3, 3) first words
+    b = np.array([wv[y] for _, y in pairs], dtype=float)                       # (3, 3) second words
+    dots = (a * b).sum(1)
+    want = np.array([vectors.cosine_similarity(x, y) for x, y in zip(a, b)])   # the reference, pair by pair
+    got, (wv_after, pairs_after) = call_on_copies(fn, wv, pairs)
     returned(got, "pair_cosines")
+    expect_unchanged(pairs, pairs_after, "pairs")
+    expect_unchanged(wv, wv_after, "wv")
     got = as_numpy(got, "the cosines")
     if got.shape == (3, 3):
         raise CheckFailed("you returned a (3, 3) matrix of every first word against every second word: return one "
                           "cosine per PAIR, shape (3,)")
     expect(got.size == 3, f"expected one number per pair, shape (3,), got shape {got.shape}")
     got = got.reshape(-1)
-    a = np.array([wv[x] for x, _ in pairs], dtype=float)
-    b = np.array([wv[y] for _, y in pairs], dtype=float)
-    dots = (a * b).sum(1)
-    want = np.array([vectors.cosine_similarity(x, y) for x, y in zip(a, b)])   # the reference, pair by pair
     if np.allclose(got, dots):
         raise CheckFailed("those are raw dot products: divide by both vectors' lengths to get the cosine")
     if np.allclose(got, np.linalg.norm(a - b, axis=1)):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, former_names, returned
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
+                          former_names, returned)
 
 #: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
 #: saved earlier still calls check.<old>(<old>), and the grader still grades it
@@ -37,8 +38,11 @@ def bag_of_embeddings(fn):
     torch = _torch()
     table = torch.randn(5, 8, generator=torch.Generator().manual_seed(6))     # (vocab=5, dim=8)
     ids = [3, 1, 4]
-    got = _result(fn(ids, table), "bag_of_embeddings")
     rows = table[ids].numpy().astype(np.float64)                              # (3, 8)
+    got, (ids_after, table_after) = call_on_copies(fn, ids, table)           # table and ids never reach fn
+    got = _result(got, "bag_of_embeddings")
+    expect_unchanged(ids, ids_after, "token_ids")
+    expect_unchanged(table, table_after, "table", "look the rows up and add them, leave the table as it is")
     if got.shape == (3, 8):
         raise CheckFailed("you returned the stacked rows, shape (3, 8); add them up over the token axis (dim=0)")
     if got.shape == (24,):
@@ -50,7 +54,7 @@ def bag_of_embeddings(fn):
         raise CheckFailed("you averaged the rows; this exercise asks for the plain sum (both are order-blind)")
     if _close(got, table.numpy()[: len(ids)].sum(axis=0)):
         raise CheckFailed("you summed the first rows of the table, not the rows of the token ids: use table[token_ids]")
-    again = _result(fn([4, 3, 1], table), "bag_of_embeddings")
+    again = _result(call_on_copies(fn, [4, 3, 1], table)[0], "bag_of_embeddings")
     if not _close(again, got):
         raise CheckFailed("reordering the same tokens changed your result: each row must count the same wherever "
                           "its token stands - a bag is the plain sum table[token_ids].sum(dim=0)")
@@ -69,16 +73,18 @@ def add_positions(fn):
     g = torch.Generator().manual_seed(62)
     tokens = torch.randn(2, 5, 8, generator=g)                                # (batch=2, seq=5, dim=8)
     table = torch.randn(16, 8, generator=g)                                   # (max_positions=16, dim=8)
-    original = tokens.clone()
-    try:
-        got = _result(fn(tokens, table), "add_positions")
+    longer = torch.randn(3, 7, 8, generator=g)                                # (batch=3, seq=7, dim=8)
+    t, P = tokens.numpy().astype(np.float64), table.numpy().astype(np.float64)
+    try:                                                                      # fn gets copies, never these
+        got, (tokens_after, table_after) = call_on_copies(fn, tokens, table)
+        got = _result(got, "add_positions")
     except RuntimeError as err:
         if "must match the size" in str(err):
             raise CheckFailed("the shapes do not fit: a (2, 5, 8) batch needs only the first 5 rows, table[:seq]") from None
         raise
-    if not torch.equal(tokens, original):
+    if not torch.equal(tokens_after, tokens):
         raise CheckFailed("your function changed `tokens` in place (+=); return tokens + ... as a new tensor")
-    t, P = tokens.numpy().astype(np.float64), table.numpy().astype(np.float64)
+    expect_unchanged(table, table_after, "table", "read its first seq rows, leave the table as it is")
     if got.shape == (2, 5, 16):
         raise CheckFailed("shape (2, 5, 16): you concatenated positions to the tokens; the model ADDS them (same dim)")
     expect(got.shape == (2, 5, 8), f"the result should keep the tokens' shape (2, 5, 8), got {got.shape}")
@@ -93,12 +99,11 @@ def add_positions(fn):
     if _close(got, t + P[:5][::-1]):
         raise CheckFailed("positions are reversed: the first token gets row 0 of the table")
     expect(_close(got, t + P[:5]), "the result is not tokens + table[:seq] (row i of the table added to token i)")
-    longer = torch.randn(3, 7, 8, generator=g)
     try:
-        other = _result(fn(longer, table), "add_positions")
+        other = _result(call_on_copies(fn, longer, table)[0], "add_positions")
     except RuntimeError:
         other = None
-    expect(other is not None and _close(other, longer.numpy() + P[:7]),
+    expect(other is not None and _close(other, longer.numpy().astype(np.float64) + P[:7]),
            "works only for seq = 5? a (3, 7, 8) batch needs table[:7]; take seq from tokens.shape[1]")
 
 
@@ -193,12 +198,13 @@ def apply_rope(fn):
     torch = _torch()
     x = torch.randn(6, 8, generator=torch.Generator().manual_seed(64))       # (seq=6, dim=8)
     positions = torch.tensor([0, 1, 2, 5, 10, 100])                           # (seq,)
-    original = x.clone()
-    got = _result(fn(x, positions), "apply_rope")
-    if not torch.equal(x, original):
-        raise CheckFailed("your function changed x in place; build a new tensor (e.g. torch.empty_like(x))")
-    expect(got.shape == (6, 8), f"the result should keep the shape of x, (6, 8), got {got.shape}")
     xs, pos = x.numpy().astype(np.float64), positions.numpy().astype(np.float64)
+    got, (x_after, positions_after) = call_on_copies(fn, x, positions)       # x, positions never reach fn
+    got = _result(got, "apply_rope")
+    if not torch.equal(x_after, x):
+        raise CheckFailed("your function changed x in place; build a new tensor (e.g. torch.empty_like(x))")
+    expect_unchanged(positions, positions_after, "positions")
+    expect(got.shape == (6, 8), f"the result should keep the shape of x, (6, 8), got {got.shape}")
     if _close(got, xs):
         raise CheckFailed("the result equals x: nothing was rotated")
     if _close(got, _rope(xs, pos, sign=-1.0)):
@@ -220,7 +226,7 @@ def apply_rope(fn):
         raise CheckFailed("you rotated row r by r, ignoring `positions` ([0, 1, 2, 5, 10, 100] here): use positions[r]")
     expect(_close(got, _reference_rope(xs, pos)),
            "wrong values: rotate each pair (x[2i], x[2i+1]) by position * base^(-2i/dim)")
-    got_b = _result(fn(x[:2], torch.tensor([3, 4]), base=100), "apply_rope")
+    got_b = _result(call_on_copies(fn, x[:2], torch.tensor([3, 4]), base=100)[0], "apply_rope")
     expect(_close(got_b, _reference_rope(xs[:2], np.array([3.0, 4.0]), base=100)),
            "the `base` argument is ignored: use it instead of a fixed 10000")
 
@@ -241,7 +247,7 @@ def rope_score(fn):
 
     def call(m, n):
         try:
-            value = fn(q, k, m, n)
+            value, (q_after, k_after, _, _) = call_on_copies(fn, q, k, m, n)   # q, k never reach fn
         except ValueError as err:
             if "must be >= 0" not in str(err):
                 raise
@@ -249,14 +255,16 @@ def rope_score(fn):
                               "the offset form rotates by n - m, which can be negative - rotate q by m and k by n "
                               "instead (the score is the same)") from None
         returned(value, "rope_score")
+        expect_unchanged(q, q_after, "q")
+        expect_unchanged(k, k_after, "k")
         arr = as_numpy(value, "the score")
         if arr.size != 1:
             raise CheckFailed(f"the score should be ONE number (a dot product), got shape {arr.shape}: sum the products")
         return float(arr.reshape(-1)[0])
 
     pairs = [(3, 1), (103, 101), (5, 9), (40, 0)]
-    got = [call(m, n) for m, n in pairs]
     want = [ref(m, n) for m, n in pairs]
+    got = [call(m, n) for m, n in pairs]
     if np.allclose(got, float(q @ k), atol=1e-4):
         raise CheckFailed("the score never changes: rotate q by m and k by n (different angles), not both by m or none")
     if np.allclose(got, [float(apply_rope(q, m) @ k) for m, _ in pairs], atol=1e-4):

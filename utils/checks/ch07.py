@@ -6,7 +6,8 @@ import re
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, former_names, returned
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
+                          former_names, returned)
 
 #: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
 #: saved earlier still calls check.<old>(...), and the grader still grades it
@@ -197,8 +198,9 @@ def build_prompt(fn):
     chunks = [("simple_stmts#break", "break terminates the nearest enclosing loop."),
               ("simple_stmts#continue", "continue goes on with the next cycle of the loop."),
               ("compound_stmts#while", "The while statement repeats as long as an expression is true.")]
-    got = fn(question, chunks)
+    got, (_, chunks_after) = call_on_copies(fn, question, chunks)    # chunks itself never reaches fn
     returned(got, "build_prompt")
+    expect_unchanged(chunks, chunks_after, "chunks", "read the (source, text) pairs, write them into a new string")
     expect(isinstance(got, str), f"the prompt should be one string, got {type(got).__name__}")
     expect(question in got, "the question itself is missing from the prompt: the model must know what to answer")
     missing = [text for _, text in chunks if text not in got]

@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from utils import vectors
-from utils.checks import CheckFailed, as_numpy, exercise, expect, expect_choice, former_names, returned
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
+                          former_names, returned)
 
 #: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
 #: saved earlier still calls check.<old>(<old>), and the grader still grades it
@@ -109,10 +110,14 @@ def scaled_dot_product_attention(fn):
     q, k = torch.randn(2, 4, 16, generator=g) * 2, torch.randn(2, 4, 16, generator=g) * 2   # (2, 4, 16)
     v = torch.randn(2, 4, 6, generator=g)                                                  # (2, 4, 6)
     Q, K, V = (t.numpy().astype(np.float64) for t in (q, k, v))
+    # q, k, v, mask never reach fn: it gets copies (call_on_copies), and its copies are compared with them
     try:
-        got = _result(fn(q, k, v), "scaled_dot_product_attention")
+        got, after = call_on_copies(fn, q, k, v)
+        got = _result(got, "scaled_dot_product_attention")
     except RuntimeError as err:
         _shape_error(err, _FIT)
+    for name, before, left in zip("qkv", (q, k, v), after):
+        expect_unchanged(before, left, name)
     if got.shape == (2, 4, 4):
         raise CheckFailed("you returned the attention weights (2, 4, 4); the output is weights @ v, shape (2, 4, 6)")
     expect(got.shape == (2, 4, 6), f"q (2, 4, 16), k (2, 4, 16), v (2, 4, 6) should give (2, 4, 6), got {got.shape}")
@@ -127,17 +132,22 @@ def scaled_dot_product_attention(fn):
     expect(_close(got, _attention(Q, K, V)), "wrong values: out = softmax(q @ k^T / sqrt(d)) @ v")
     # different lengths: queries 3, keys 5 - catches transposes that happened to fit the square case
     q2, k2, v2 = torch.randn(3, 16, generator=g), torch.randn(5, 16, generator=g), torch.randn(5, 6, generator=g)
+    want2 = _attention(*(t.numpy().astype(np.float64) for t in (q2, k2, v2)))           # (3, 6)
     try:
-        got2 = _result(fn(q2, k2, v2), "scaled_dot_product_attention")
+        got2 = _result(call_on_copies(fn, q2, k2, v2)[0], "scaled_dot_product_attention")
     except RuntimeError as err:
         _shape_error(err, _FIT + " (here q has 3 rows, k and v have 5)")
-    expect(_close(got2, _attention(*(t.numpy().astype(np.float64) for t in (q2, k2, v2)))),
+    expect(_close(got2, want2),
            "works only when q, k, v have the same length? q (3, 16), k (5, 16), v (5, 6) should give (3, 6)")
     # with a boolean mask (True = may attend); every row keeps at least one allowed key
     mask = torch.tensor([[True, False, True, False], [True, True, False, False],
                          [False, True, True, True], [True, False, False, True]])   # (4, 4), broadcasts over batch
-    M = mask.numpy()
-    got_m = _result(fn(q, k, v, mask), "scaled_dot_product_attention")
+    M = mask.numpy().copy()
+    got_m, after = call_on_copies(fn, q, k, v, mask)
+    got_m = _result(got_m, "scaled_dot_product_attention")
+    expect_unchanged(mask, after[3], "mask", "read it to block scores, never write to it")
+    for name, before, left in zip("qkv", (q, k, v), after):
+        expect_unchanged(before, left, name)
     expect(got_m.shape == (2, 4, 6), f"with a mask the output should still be (2, 4, 6), got {got_m.shape}")
     if _close(got_m, got):
         raise CheckFailed("the mask is ignored: set the scores where mask is False to -inf before the softmax")

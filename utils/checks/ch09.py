@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice, former_names, returned
+from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, former_names,
+                          returned, same_value)
 
 #: names of this chapter's answers before they were named after their quizzes (old -> new): a notebook saved earlier
 #: still defines answer_master and calls check.quiz_master_weights(answer_master), and the grader still grades it.
@@ -45,8 +46,11 @@ def feed_forward(fn):
     x = torch.randn(2, 5, 8, generator=g)
     W1, b1 = torch.randn(8, 32, generator=g) * 0.5, torch.randn(32, generator=g)
     W2, b2 = torch.randn(32, 8, generator=g) * 0.3, torch.randn(8, generator=g)
-    got = _tensor(fn(x, W1, b1, W2, b2), "feed_forward")
     h = x @ W1 + b1                                                          # (2, 5, 32)
+    got, after = call_on_copies(fn, x, W1, b1, W2, b2)                      # the originals never reach fn
+    got = _tensor(got, "feed_forward")
+    for name, before, left in zip(("x", "W1", "b1", "W2", "b2"), (x, W1, b1, W2, b2), after):
+        expect_unchanged(before, left, name)
     if got.shape == (2, 5, 32):
         raise CheckFailed("shape (2, 5, 32): you stopped after the first layer; project back with W2 and b2 to d")
     expect(got.shape == (2, 5, 8), f"feed_forward should keep the shape of x, (2, 5, 8), got {tuple(got.shape)}")
@@ -90,11 +94,13 @@ def pre_norm_block(fn):
     """fn(x, attn, mlp, ln_1, ln_2) -> x + attn(ln_1(x)), then + mlp(ln_2(.)) of that result."""
     torch = _torch()
     x, attn, mlp, ln_1, ln_2 = _block_parts()
-    original = x.clone()
+    given = _block_parts()          # fn gets equal parts of its own: what it does to them cannot reach the check's
     with torch.no_grad():
-        got = _tensor(fn(x, attn, mlp, ln_1, ln_2), "pre_norm_block", shape=x.shape)
-        if not torch.equal(x, original):
+        got = _tensor(fn(*given), "pre_norm_block", shape=x.shape)
+        if not torch.equal(given[0], x):
             raise CheckFailed("your block changed x in place (x += ...); write x = x + ... to keep the input intact")
+        expect_unchanged(ln_1, given[3], "ln_1", "call the layer norms, never change their weights")
+        expect_unchanged(ln_2, given[4], "ln_2", "call the layer norms, never change their weights")
         h = x + attn(ln_1(x))
         want = h + mlp(ln_2(h))
         hp = ln_1(x + attn(x))                                              # post-norm: normalise after adding
@@ -197,9 +203,13 @@ def accumulate_gradients(fn):
     k = 3
     for p in model.parameters():                                           # stale gradients from an earlier step
         p.grad = torch.full_like(p, 0.5)
-    ret = fn(model, x, y, k, _loss_fn)
+    weights = [p.detach().clone() for p in model.parameters()]
+    ret = fn(model, x.clone(), y.clone(), k, _loss_fn)      # model: the state fn changes (its .grad), checked below
     if all(p.grad is None for p in model.parameters()):
         raise CheckFailed("no gradients: call loss.backward() on every micro-batch loss")
+    if not same_value(weights, [p.detach() for p in model.parameters()]):
+        raise CheckFailed("your function changed the model's weights: only accumulate the gradients in .grad (no "
+                          "optimizer step, no update of the parameters)")
     got = _grads(model).double()
     stale = torch.cat([torch.full((p.numel(),), 0.5) for p in model.parameters()]).double()
     if torch.allclose(got, stale):
@@ -311,14 +321,16 @@ def attend_with_cache(fn):
     B, h, T, t, hs = 2, 3, 5, 3, 4
     cache_k, cache_v = torch.randn(B, h, T, hs, generator=g), torch.randn(B, h, T, hs, generator=g)
     q, k, v = (torch.randn(B, h, t, hs, generator=g) for _ in range(3))
-    try:
-        result = fn(q, k, v, cache_k.clone(), cache_v.clone())
+    try:                                                   # fn gets copies, compared below with the originals
+        result, after = call_on_copies(fn, q, k, v, cache_k, cache_v)
     except RuntimeError as err:
         if "must match except in dimension" in str(err):
             axis = str(err).split("dimension")[1].split(".")[0].strip()
             raise CheckFailed(f"cache appended on the wrong axis (dim {axis}): new keys go after the cached ones "
                               f"along the TIME axis, torch.cat([cache_k, k], dim=2)") from None
         raise
+    for name, before, left in zip(("q", "k", "v", "cache_k", "cache_v"), (q, k, v, cache_k, cache_v), after):
+        expect_unchanged(before, left, name, "torch.cat builds the new caches as new tensors")
     if not isinstance(result, tuple) or len(result) != 3:
         raise CheckFailed("return a tuple of three tensors: (out, new_k, new_v)")
     out, new_k, new_v = result

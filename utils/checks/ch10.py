@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned
 
 # ---------------------------------------------------------------------------------------------------------------
 # 10.1 code chunker
@@ -83,8 +83,10 @@ def _rrf_reference(rankings, k):
 def reciprocal_rank_fusion(fn):
     """``fn(rankings, k)`` -> list of (id, fused score), best first; score = sum of 1 / (k + rank), rank from 1."""
     rankings = [["a", "b", "c", "d"], ["e", "c", "a"]]
-    got = fn(rankings, 60)
+    want = _rrf_reference(rankings, 60)
+    got, (rankings_after, _) = call_on_copies(fn, rankings, 60)        # rankings itself never reaches fn
     returned(got, "reciprocal_rank_fusion")
+    expect_unchanged(rankings, rankings_after, "rankings", "read the ranked lists, collect the scores in a new dict")
     expect(isinstance(got, list), f"return a list of (id, score) pairs, got {type(got).__name__}")
     if got and not isinstance(got[0], (tuple, list)):
         raise CheckFailed("return (id, score) PAIRS, best first, not only the ids")
@@ -93,7 +95,6 @@ def reciprocal_rank_fusion(fn):
     except (TypeError, ValueError):
         raise CheckFailed("every item should be an (id, score) pair with a numeric score") from None
     ids = [d for d, _ in got]
-    want = _rrf_reference(rankings, 60)
     if sorted(ids) == ["a", "c"]:
         raise CheckFailed("only ids found by BOTH retrievers survived: an id in one list still gets 1 / (k + rank) "
                           "from that list")
@@ -133,17 +134,19 @@ def _ndcg_variant(ranked, relevant, k, shift=1, log=math.log2, ideal="all", norm
 def ndcg_at_k(fn):
     """``fn(ranked, relevant, k)`` for ONE query: DCG of the first k results / the best possible DCG."""
     ranked, relevant = ["x", "a", "y", "b", "z"], {"a", "b", "c"}
-    try:
-        got = fn(ranked, relevant, 10)
+    want = _ndcg_variant(ranked, relevant, 10)
+    try:                                                   # ranked and relevant themselves never reach fn
+        got, (ranked_after, relevant_after, _) = call_on_copies(fn, ranked, relevant, 10)
     except ZeroDivisionError:
         raise CheckFailed("division by zero: with ranks from 1 the discount is 1 / log2(rank + 1); log2(1) = 0") \
             from None
     returned(got, "ndcg_at_k")
+    expect_unchanged(ranked, ranked_after, "ranked")
+    expect_unchanged(relevant, relevant_after, "relevant")
     try:
         got = float(got)
     except (TypeError, ValueError):
         raise CheckFailed(f"return one number, got {type(got).__name__}") from None
-    want = _ndcg_variant(ranked, relevant, 10)
     if math.isinf(got) or math.isnan(got):
         raise CheckFailed("got an infinite or NaN score: with ranks from 1 the discount is 1 / log2(rank + 1)")
     if math.isclose(got, _ndcg_variant(ranked, relevant, 10, normalise=False), rel_tol=1e-6):
@@ -226,8 +229,10 @@ def cited_prompt(fn):
     chunks = [_Chunk("For unit vectors cosine similarity equals the dot product.", "notes.pdf, page 7"),
               _Chunk("def normalize(X): return X / norms", "code/vec.py, lines 10-12 (normalize)"),
               _Chunk("Normalising once saves work at query time.", "guide.md, section 'Storage'")]
-    got = fn(question, chunks)
+    got, (_, chunks_after) = call_on_copies(fn, question, chunks)      # chunks itself never reaches fn
     returned(got, "cited_prompt")
+    expect_unchanged(chunks, chunks_after, "chunks", "read each chunk's text and citation, write them into a new "
+                                                     "string")
     expect(isinstance(got, str), f"the prompt should be one string, got {type(got).__name__}")
     expect(question in got, "the question is missing from the prompt")
     missing = [c.text for c in chunks if c.text not in got]
