@@ -177,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.05)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--pooling", choices=POOLINGS, default="mean")
+    p.add_argument("--max-len", type=int, default=32, help="tokens kept per text while training (cheaper batches)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     return p
@@ -191,11 +192,12 @@ def main(argv=None) -> int:
     held_out = wordnet_retrieval_set(n_docs=2000, n_queries=500, seed=0).doc_ids   # notebook 07's set: never trained on
     pairs = training_pairs(args.pairs, seed=args.seed, exclude=held_out)
     model, tok, _ = model_from_checkpoint(SHOWCASE_CHECKPOINT)
-    embedder = GPTEmbedder(model, tok, pooling=args.pooling)
+    embedder = GPTEmbedder(model, tok, pooling=args.pooling, max_len=args.max_len)
     began = time.perf_counter()
     losses = train_embedder(embedder, pairs, steps=args.steps, batch_size=args.batch_size,
                             temperature=args.temperature, lr=args.lr, seed=args.seed, progress=True)
-    settings = {k: getattr(args, k) for k in ("pairs", "steps", "batch_size", "temperature", "lr", "pooling", "seed")}
+    settings = {k: getattr(args, k) for k in ("pairs", "steps", "batch_size", "temperature", "lr", "pooling",
+                                          "max_len", "seed")}
     settings["seconds"] = round(time.perf_counter() - began, 1)
     path = save_checkpoint(Path(args.out) / "model.pt", model, tokenizer=tok, step=args.steps,
                            history={"settings": settings, "loss": losses})

@@ -78,3 +78,32 @@ def vocabulary() -> list[str]:
     """Token strings by id: ``vocabulary()[7592] == "hello"`` (30,522 entries, WordPiece, lower-case)."""
     tokenizer = load_tokenizer()
     return [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+
+
+def static_embeddings(texts, batch_size: int = 4096):
+    """(n, 384) float32: the mean of MiniLM's *input* token vectors over each text's WordPiece tokens (no
+    transformer layers, no [CLS]/[SEP]). A cheap, real-text stand-in used where a notebook or benchmark needs 100k
+    vectors of MiniLM's width in seconds (notebook 11's compression section, ``benchmarks/bench_quantization.py``);
+    it is a weaker embedding than ``load_sentence_model().encode``.
+
+    >>> static_embeddings(["hello world"]).shape
+    (1, 384)
+    """
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    if isinstance(texts, str):
+        raise ValueError("texts must be a list of strings, not one string")
+    table = token_embeddings().numpy()                                        # (30522, 384)
+    tokenizer = load_tokenizer()
+    out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        rows, cols, vals = [], [], []
+        for i, enc in enumerate(tokenizer.encode_batch(list(texts[start:start + batch_size]))):
+            ids = enc.ids[1:-1] or enc.ids                                    # drop [CLS] and [SEP]
+            rows += [i] * len(ids)
+            cols += ids
+            vals += [1.0 / len(ids)] * len(ids)
+        weights = csr_matrix((vals, (rows, cols)), shape=(i + 1, table.shape[0]), dtype=np.float32)
+        out[start:start + i + 1] = weights @ table                             # (b, V) @ (V, 384): the means
+    return out

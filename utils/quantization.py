@@ -86,10 +86,30 @@ def binary_quantize(X) -> np.ndarray:
     return np.packbits(_matrix(X) > 0, axis=1)
 
 
-def _as_words(codes: np.ndarray) -> np.ndarray:
-    """View packed bits as 64-bit words when the row width allows: 8x fewer XORs and popcounts."""
+def _columns(codes: np.ndarray) -> np.ndarray:
+    """Packed bits as (words, n): 64-bit words when the row width allows (8x fewer XORs and popcounts), one
+    contiguous row per word, so each XOR below runs over n numbers in a row."""
     codes = np.ascontiguousarray(codes)
-    return codes.view(np.uint64) if codes.shape[1] % 8 == 0 else codes
+    words = codes.view(np.uint64) if codes.shape[1] % 8 == 0 else codes
+    return np.ascontiguousarray(words.T)
+
+
+def _distances_to(q_words: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(n,) Hamming distances of one query (words,) to every stored code, summed word by word (no short-axis sum)."""
+    dist = np.bitwise_count(columns[0] ^ q_words[0]).astype(np.uint16)
+    for w in range(1, len(columns)):
+        dist += np.bitwise_count(columns[w] ^ q_words[w])
+    return dist
+
+
+def _check_codes(query_codes, codes) -> tuple[np.ndarray, np.ndarray]:
+    Qc, C = np.asarray(query_codes), np.asarray(codes)
+    if Qc.ndim == 1:
+        Qc = Qc[None, :]
+    if Qc.dtype != np.uint8 or C.dtype != np.uint8 or C.ndim != 2 or Qc.shape[1] != C.shape[1]:
+        raise ValueError(f"need packed uint8 codes of the same width, got {Qc.dtype} {Qc.shape} and {C.dtype} "
+                         f"{C.shape}")
+    return Qc, C
 
 
 def hamming_distances(query_codes, codes) -> np.ndarray:
@@ -100,17 +120,9 @@ def hamming_distances(query_codes, codes) -> np.ndarray:
     >>> hamming_distances(np.array([[0b1111_0000]], np.uint8), np.array([[0b1111_0000], [0b0000_1111]], np.uint8))
     array([[0, 8]])
     """
-    Qc, C = np.asarray(query_codes), np.asarray(codes)
-    if Qc.ndim == 1:
-        Qc = Qc[None, :]
-    if Qc.dtype != np.uint8 or C.dtype != np.uint8 or C.ndim != 2 or Qc.shape[1] != C.shape[1]:
-        raise ValueError(f"need packed uint8 codes of the same width, got {Qc.dtype} {Qc.shape} and {C.dtype} "
-                         f"{C.shape}")
-    Qw, Cw = _as_words(Qc), _as_words(C)
-    out = np.empty((len(Qw), len(Cw)), dtype=np.int64)
-    for i, q in enumerate(Qw):                                               # one query at a time: (n, words) memory
-        out[i] = np.bitwise_count(Cw ^ q).sum(axis=1)
-    return out
+    Qc, C = _check_codes(query_codes, codes)
+    columns, q_words = _columns(C), _columns(Qc).T
+    return np.stack([_distances_to(q, columns) for q in q_words]).astype(np.int64)
 
 
 def _top_k_rows(scores: np.ndarray, k: int, largest: bool) -> np.ndarray:
@@ -128,8 +140,22 @@ def _top_k_rows(scores: np.ndarray, k: int, largest: bool) -> np.ndarray:
 
 def hamming_top_k(query_codes, codes, k: int) -> np.ndarray:
     """Indices (q, k) of the stored codes nearest to each query in Hamming distance, nearest first, ties to the
-    smaller index."""
-    return _top_k_rows(hamming_distances(query_codes, codes), k, largest=False)
+    smaller index.
+
+    Distances are small integers (0..bits), so no full sort is needed: a histogram gives the k-th smallest distance
+    ``t``, and only the codes at distance <= t are sorted.
+    """
+    Qc, C = _check_codes(query_codes, codes)
+    if not 1 <= k <= len(C):
+        raise ValueError(f"k must be between 1 and {len(C)}, got {k}")
+    columns, q_words = _columns(C), _columns(Qc).T
+    out = np.empty((len(Qc), k), dtype=np.int64)
+    for i, q in enumerate(q_words):
+        dist = _distances_to(q, columns)                                    # (n,) uint16
+        t = int(np.searchsorted(np.cumsum(np.bincount(dist)), k))          # the k-th smallest distance
+        candidates = np.flatnonzero(dist <= t)                              # in index order
+        out[i] = candidates[np.argsort(dist[candidates], kind="stable")[:k]]
+    return out
 
 
 def exact_top_k(queries, vectors, k: int) -> np.ndarray:

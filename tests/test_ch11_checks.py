@@ -1,0 +1,140 @@
+"""Every exercise of notebook 11: right answer passes, stub is 'not attempted', typical mistakes are named."""
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
+from utils import contrastive, pooling
+from utils import quantization as qz
+from utils.checks import ch11
+
+
+# ---------------------------------------------------------------- 11.1 mean pooling
+def _masked_mean(hidden, mask):
+    m = mask.unsqueeze(-1).float()
+    return (hidden * m).sum(1) / m.sum(1)
+
+
+def test_mean_pool():
+    assert_passes(ch11.mean_pool, pooling.mean_pool)
+    assert_passes(ch11.mean_pool, _masked_mean)
+    assert_not_attempted(ch11.mean_pool, stub_function)
+    assert_rejects(ch11.mean_pool, lambda h, m: h.mean(dim=1), match="padding counted")
+    assert_rejects(ch11.mean_pool, lambda h, m: (h * m.unsqueeze(-1)).sum(1) / h.shape[1], match="padding counted")
+    assert_rejects(ch11.mean_pool, lambda h, m: (h * m.unsqueeze(-1)).sum(1), match="SUM")
+    assert_rejects(ch11.mean_pool, lambda h, m: (h * m.unsqueeze(-1)).sum(1) / m.sum(), match="WHOLE batch")
+    assert_rejects(ch11.mean_pool, lambda h, m: h.mean(dim=2), match="vector dimension")
+    assert_rejects(ch11.mean_pool, lambda h, m: h.mul_(m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True),
+                   match="changed its input `hidden`")
+    assert_rejects(ch11.mean_pool, lambda h, m: None, match="return")
+
+
+# ---------------------------------------------------------------- 11.2 InfoNCE
+def _nce(q, d, t, *, divide=True, normalise=True, labels=None, rows=True, cols=True):
+    if normalise:
+        q, d = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
+    logits = q @ d.T / t if divide else q @ d.T * t
+    y = torch.arange(len(q)) if labels is None else labels
+    parts = ([F.cross_entropy(logits, y)] if rows else []) + ([F.cross_entropy(logits.T, y)] if cols else [])
+    return sum(parts) / len(parts)
+
+
+def test_info_nce():
+    assert_passes(ch11.info_nce, lambda q, d, t: contrastive.info_nce(q, d, t))
+    assert_passes(ch11.info_nce, _nce)
+    assert_not_attempted(ch11.info_nce, stub_function)
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, divide=False), match="multiplied instead of divided")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, cols=False), match="one axis only")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, rows=False), match="wrong axis")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, labels=torch.zeros(len(q), dtype=torch.long)),
+                   match="labels not the diagonal")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, normalise=False), match="raw dot products")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, 1.0), match="temperature is missing")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t).item(), match="no gradient")
+    assert_rejects(ch11.info_nce, lambda q, d, t: F.cross_entropy(F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
+                                                                  / t, torch.arange(len(q)), reduction="none"),
+                   match="ONE number")
+
+
+# ---------------------------------------------------------------- 11.3 hard negatives
+def _mine(scores, positives, k, *, exclude_positive=True, best_first=True, lowest=False, in_place=False):
+    S = scores if in_place else scores.copy()
+    if exclude_positive:
+        S[np.arange(len(S)), positives] = np.inf if lowest else -np.inf
+    order = np.argsort(S if lowest else -S, axis=1, kind="stable")[:, :k]
+    return order if best_first else order[:, ::-1]
+
+
+def test_mine_hard_negatives():
+    assert_passes(ch11.mine_hard_negatives, lambda s, p, k: contrastive.mine_hard_negatives(s, p, k))
+    assert_passes(ch11.mine_hard_negatives, _mine)
+    assert_not_attempted(ch11.mine_hard_negatives, stub_function)
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, exclude_positive=False),
+                   match="positives mined as negatives")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, lowest=True), match="LOWEST")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, best_first=False), match="wrong order")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, in_place=True),
+                   match="changed its input `scores`")
+
+
+# ---------------------------------------------------------------- 11.4 int8
+def _int8(X, lo, hi, *, offset=128, clip=(-128, 127), rounding=np.round, dtype=np.int8, levels=255):
+    codes = rounding((X - lo) / ((hi - lo) / levels)) - offset
+    if clip is not None:
+        codes = np.clip(codes, *clip)
+    return codes.astype(np.int64).astype(dtype) if clip is None else codes.astype(dtype)
+
+
+def test_int8_quantize():
+    assert_passes(ch11.int8_quantize, qz.int8_quantize)
+    assert_passes(ch11.int8_quantize, _int8)
+    assert_not_attempted(ch11.int8_quantize, stub_function)
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, offset=0, clip=(0, 255), dtype=np.uint8),
+                   match="unsigned")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, clip=(-127, 127)), match="clipped int8")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, clip=None), match="wrapped around")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, rounding=np.floor), match="truncated")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi).astype(np.int16), match="dtype int8")
+    assert_rejects(ch11.int8_quantize,
+                   lambda X, lo, hi: np.clip(np.round(X / np.abs(X[:3]).max(axis=0) * 127), -128, 127).astype(np.int8),
+                   match="symmetric range")
+
+
+# ---------------------------------------------------------------- 11.5 binary + rescore
+def _bsearch(Q, codes, X, k, s, *, sign=1, rescore=True, short=None, by_bytes=False, exact=False):
+    qbits = np.packbits(sign * Q > 0, axis=1)
+    if by_bytes:
+        dist = (qbits[:, None, :] != codes[None]).sum(-1)
+    else:
+        dist = np.stack([np.bitwise_count(codes ^ q).sum(1) for q in qbits])
+    cand = np.argsort(dist, axis=1, kind="stable")[:, :(s if short is None else short)]
+    if exact:
+        cand = np.tile(np.arange(len(X)), (len(Q), 1))
+    if not rescore:
+        return cand[:, :k]
+    scores = np.einsum("qd,qsd->qs", Q, X[cand])
+    return np.take_along_axis(cand, np.argsort(-scores, axis=1, kind="stable")[:, :k], axis=1)
+
+
+def test_binary_search():
+    assert_passes(ch11.binary_search, qz.binary_search)
+    assert_passes(ch11.binary_search, _bsearch)
+    assert_not_attempted(ch11.binary_search, stub_function)
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, rescore=False), match="Hamming order")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, sign=-1), match="wrong sign convention")
+    assert_rejects(ch11.binary_search, lambda Q, c, X, k, s: _bsearch(Q, c, X, k, s, short=k),
+                   match="wrong shortlist")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, by_bytes=True), match="BYTES")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, exact=True), match="wrong shortlist")
+    assert_rejects(ch11.binary_search, lambda Q, c, X, k, s: qz.rescore(Q, X, np.tile(np.arange(s), (len(Q), 1)), k),
+                   match="first `shortlist` rows")
+
+
+# ---------------------------------------------------------------- 11.6 quiz
+def test_quiz_temperature():
+    assert_passes(ch11.quiz_temperature, "b")
+    assert_passes(ch11.quiz_temperature, " B ")
+    assert_not_attempted(ch11.quiz_temperature, ...)
+    for wrong in "acd":
+        assert_rejects(ch11.quiz_temperature, wrong, match="is not right")
+    assert_rejects(ch11.quiz_temperature, "bc", match="one letter")

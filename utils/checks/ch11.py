@@ -1,0 +1,275 @@
+"""Checks for notebook 11 (training embedding models: pooling, InfoNCE, hard negatives, int8 and binary vectors).
+
+Every right answer comes from the reference library (utils.pooling, utils.contrastive, utils.quantization),
+computed on the check's own inputs BEFORE the learner's function is called; the learner's function only ever sees
+copies (:func:`utils.checks.call_on_copies`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
+                          is_torch, returned, scalar)
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _close(a, b, atol=1e-5) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.1 masked mean pooling
+
+@exercise("11.1", "Mean pooling with the attention mask")
+def mean_pool(fn):
+    """``fn(hidden (B, T, d), mask (B, T))`` -> (B, d): the mean of each row's real tokens."""
+    torch = _torch()
+    from utils import pooling
+    g = torch.Generator().manual_seed(11)
+    hidden = torch.randn(3, 5, 4, generator=g)                              # (B, T, d)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    want = pooling.mean_pool(hidden, mask)                                   # the reference, before fn runs
+    got, (hidden_after, mask_after) = call_on_copies(fn, hidden, mask)
+    returned(got, "mean_pool", "did you forget `return`?")
+    expect(is_torch(got), f"return a torch tensor, got {type(got).__name__}")
+    expect_unchanged(hidden, hidden_after, "hidden", "multiply into a new tensor instead of changing hidden")
+    expect_unchanged(mask, mask_after, "mask")
+    if tuple(got.shape) == (3, 5):
+        raise CheckFailed("your result has shape (3, 5) = (B, T): you averaged over the vector dimension; average "
+                          "over the tokens, dim=1")
+    expect(tuple(got.shape) == (3, 4), f"the result should have shape (B, d) = (3, 4), got {tuple(got.shape)}")
+    got = got.detach().float()
+    if _close(got, hidden.mean(dim=1)):
+        raise CheckFailed("padding counted in the mean: you averaged all T positions; multiply by the mask and divide "
+                          "by the number of REAL tokens of each row")
+    m = mask.unsqueeze(-1).float()
+    if _close(got, (hidden * m).sum(1) / mask.shape[1]):
+        raise CheckFailed("padding counted in the mean: you zeroed the padded vectors but divided by T; divide by "
+                          "each row's number of real tokens, mask.sum(dim=1)")
+    if _close(got, (hidden * m).sum(1)):
+        raise CheckFailed("you returned the SUM of the real tokens: divide by each row's number of real tokens")
+    if _close(got, (hidden * m).sum(1) / mask.sum()):
+        raise CheckFailed("you divided by the real tokens of the WHOLE batch: each row divides by its own count, "
+                          "mask.sum(dim=1, keepdim=True)")
+    expect(_close(got, want), "the vectors differ from the mean of each row's real tokens (where mask == 1)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.2 InfoNCE
+
+def _nce_variants(q, d, t):
+    """What the usual mistakes compute, by name (each a float)."""
+    torch = _torch()
+    F = torch.nn.functional
+    qn, dn = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
+    labels = torch.arange(len(q))
+    logits = qn @ dn.T / t
+    raw = q @ d.T / t
+    mult = qn @ dn.T * t
+    one_way = F.cross_entropy(logits, labels)
+    other_way = F.cross_entropy(logits.T, labels)
+    zeros = torch.zeros(len(q), dtype=torch.long)
+    return {
+        "multiplied": float((F.cross_entropy(mult, labels) + F.cross_entropy(mult.T, labels)) / 2),
+        "one direction": float(one_way),
+        "raw dot products": float((F.cross_entropy(raw, labels) + F.cross_entropy(raw.T, labels)) / 2),
+        "labels zero": float((F.cross_entropy(logits, zeros) + F.cross_entropy(logits.T, zeros)) / 2),
+        "no temperature": float((F.cross_entropy(qn @ dn.T, labels) + F.cross_entropy((qn @ dn.T).T, labels)) / 2),
+        "other direction": float(other_way),
+    }
+
+
+@exercise("11.2", "Symmetric InfoNCE with in-batch negatives")
+def info_nce(fn):
+    """``fn(q (B, D), d (B, D), temperature)`` -> scalar tensor: the symmetric InfoNCE loss."""
+    torch = _torch()
+    from utils import contrastive
+    g = torch.Generator().manual_seed(5)
+    q, d = torch.randn(6, 8, generator=g) * 3, torch.randn(6, 8, generator=g)   # q not unit length on purpose
+    d[0] = q[0] + 0.1 * d[0]                                                    # one clearly matching pair
+    t = 0.1
+    want = float(contrastive.info_nce(q, d, t))
+    wrong = _nce_variants(q, d, t)
+    got, (q_after, d_after, _) = call_on_copies(fn, q, d, t)
+    returned(got, "info_nce", "did you forget `return loss`?")
+    expect_unchanged(q, q_after, "q", "normalise into new tensors (F.normalize returns a copy)")
+    expect_unchanged(d, d_after, "d", "normalise into new tensors (F.normalize returns a copy)")
+    value = scalar(got, "info_nce", one="the loss should be ONE number (the mean over the batch), got shape {shape}",
+                   finite="the loss is {value}: check the temperature and the log-softmax")
+    if np.isclose(value, want, atol=1e-4):
+        again = fn(q.clone().requires_grad_(True), d.clone(), t)        # training needs a gradient
+        expect(is_torch(again) and again.requires_grad,
+               "the loss has no gradient: compute it with torch operations on q and d (no .item(), no numpy)")
+        return
+    messages = {
+        "multiplied": "temperature multiplied instead of divided: logits = cosines / temperature (a small "
+                      "temperature SHARPENS the softmax)",
+        "one direction": "softmax over one axis only (queries -> documents, the rows): the symmetric loss also takes "
+                         "it over the columns (documents -> queries, logits.T) and averages the two",
+        "other direction": "softmax over the wrong axis: you normalised the columns only (documents -> queries); the "
+                           "symmetric loss averages the rows' cross-entropy and the columns'",
+        "raw dot products": "you used raw dot products: normalise q and d to unit length first, so the logits are "
+                            "cosines / temperature",
+        "labels zero": "labels not the diagonal: the positive of row i is column i, labels = torch.arange(B)",
+        "no temperature": "the temperature is missing: divide the cosines by it",
+    }
+    for name, value_wrong in wrong.items():
+        if np.isclose(value, value_wrong, atol=1e-4):
+            raise CheckFailed(messages[name])
+    raise CheckFailed(f"the loss should be {want:.4f} for this batch, got {value:.4f}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.3 hard-negative mining
+
+@exercise("11.3", "Mine hard negatives, never the positive")
+def mine_hard_negatives(fn):
+    """``fn(scores (Q, N), positives (Q,), k)`` -> (Q, k) indices of the best-scoring non-positive documents."""
+    from utils import contrastive
+    scores = np.array([[0.9, 0.7, 0.8, 0.1, 0.5],
+                       [0.2, 0.3, 0.1, 0.95, 0.6],
+                       [0.4, 0.85, 0.2, 0.3, 0.9]])
+    positives = np.array([1, 3, 4])            # row 0's positive is NOT its top score: a real retriever's mistake
+    want = contrastive.mine_hard_negatives(scores, positives, k=2).tolist()
+    got, (scores_after, positives_after, _) = call_on_copies(fn, scores, positives, 2)
+    returned(got, "mine_hard_negatives")
+    expect_unchanged(scores, scores_after, "scores", "copy the scores before you overwrite the positives "
+                                                     "(scores.copy()), the retriever still needs them")
+    expect_unchanged(positives, positives_after, "positives")
+    arr = as_numpy(got, "your result")
+    expect(arr.shape == (3, 2), f"the result should have shape (Q, k) = (3, 2), got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise CheckFailed("return document INDICES, not scores")
+    rows = arr.astype(int).tolist()
+    if any(p in r for p, r in zip(positives.tolist(), rows)):
+        raise CheckFailed("positives mined as negatives: a query's own positive is among its 'negatives' - set its "
+                          "score to -inf before taking the top k")
+    if rows == np.argsort(scores, axis=1)[:, :2].tolist() or all(
+            sorted(r) == sorted(np.argsort(np.where(np.eye(5, dtype=bool)[positives], np.inf, scores), axis=1)[i, :2])
+            for i, r in enumerate(rows)):
+        raise CheckFailed("you took the LOWEST scores (easy negatives): hard negatives are the highest-scoring "
+                          "wrong documents")
+    if [sorted(r) for r in rows] == [sorted(r) for r in want] and rows != want:
+        raise CheckFailed("the right documents in the wrong order: best score first")
+    expect(rows == want, f"the two highest-scoring non-positive documents per query are {want}, got {rows}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.4 int8 scalar quantisation
+
+@exercise("11.4", "int8 quantisation with a calibrated range")
+def int8_quantize(fn):
+    """``fn(X (n, d), lo (d,), hi (d,))`` -> int8 codes: lo -> -128, hi -> 127, 255 equal steps, clipped."""
+    from utils import quantization as qz
+    X = np.array([[-1.0, 0.0, 2.0], [1.0, 4.0, -0.5], [0.0, 2.0, 0.75], [3.0, -1.0, 0.0]], dtype=np.float32)
+    lo, hi = qz.int8_calibrate(X[:3])                  # calibrated on the first three rows: row 3 falls outside
+    want = qz.int8_quantize(X, lo, hi)
+    got, (X_after, lo_after, hi_after) = call_on_copies(fn, X, lo, hi)
+    returned(got, "int8_quantize", "did you forget `return codes`?")
+    expect_unchanged(X, X_after, "X")
+    expect_unchanged(lo, lo_after, "lo")
+    expect_unchanged(hi, hi_after, "hi")
+    arr = np.asarray(got) if isinstance(got, np.ndarray) else None
+    expect(arr is not None, f"return a numpy array of dtype int8, got {type(got).__name__}")
+    expect(arr.shape == X.shape, f"one code per number: shape {X.shape}, got {arr.shape}")
+    if arr.dtype == np.uint8 or (arr.dtype.kind in "iu" and arr.min() >= 0 and arr.max() > 127):
+        raise CheckFailed("unsigned codes (0..255): int8 is signed, -128..127 - subtract 128 and return dtype int8")
+    expect(arr.dtype == np.int8, f"return dtype int8 (1 byte a number), got {arr.dtype}")
+    step = (hi - lo) / 255
+    raw = np.round((X - lo) / step) - 128
+    if np.array_equal(arr, (raw.astype(np.int64) + 128) % 256 - 128) and not np.array_equal(arr, want):
+        raise CheckFailed("values outside the calibrated range wrapped around: clip the codes to [-128, 127] before "
+                          "converting to int8")
+    if np.array_equal(arr, np.clip(raw, -127, 127).astype(np.int8)) or np.array_equal(
+            arr, np.clip(np.round((X - lo) / ((hi - lo) / 254)) - 127, -127, 127).astype(np.int8)):
+        raise CheckFailed("clipped int8 range: the codes stop at -127; int8 holds -128..127, all 256 levels")
+    if np.array_equal(arr, np.clip(np.floor((X - lo) / step) - 128, -128, 127).astype(np.int8)):
+        raise CheckFailed("truncated instead of rounded: np.round((X - lo) / step) picks the NEAREST level")
+    if np.array_equal(arr, np.clip(np.round(X / np.abs(X[:3]).max(axis=0) * 127), -128, 127).astype(np.int8)):
+        raise CheckFailed("you scaled by the largest |value| (a symmetric range): use the calibrated lo and hi, "
+                          "lo -> -128 and hi -> 127")
+    expect(np.array_equal(arr, want), f"the codes should be {want.tolist()}, got {arr.tolist()}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.5 binary search with rescoring
+
+def _binary_data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 32)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Q = (X[:6] + 0.6 * rng.normal(size=(6, 32))).astype(np.float32)
+    return X, Q
+
+
+@exercise("11.5", "Binary codes: Hamming shortlist, then float rescoring")
+def binary_search(fn):
+    """``fn(queries (q, d), codes (n, d/8) packed uint8, vectors (n, d), k, shortlist)`` -> (q, k) indices."""
+    from utils import quantization as qz
+    X, Q = _binary_data()
+    codes = qz.binary_quantize(X)
+    k, s = 5, 20
+    want = qz.binary_search(Q, codes, X, k=k, shortlist=s).tolist()
+    ham = qz.hamming_distances(qz.binary_quantize(Q), codes)
+    got, (Q_after, codes_after, X_after, _, _) = call_on_copies(fn, Q, codes, X, k, s)
+    returned(got, "binary_search")
+    expect_unchanged(Q, Q_after, "queries")
+    expect_unchanged(codes, codes_after, "codes")
+    expect_unchanged(X, X_after, "vectors")
+    arr = as_numpy(got, "your result")
+    expect(arr.shape == (len(Q), k), f"the result should have shape (q, k) = ({len(Q)}, {k}), got {arr.shape}")
+    rows = arr.astype(int).tolist()
+    if rows == want:
+        return
+    exact = qz.exact_top_k(Q, X, k).tolist()
+    hamming_only = qz.hamming_top_k(qz.binary_quantize(Q), codes, k).tolist()
+    flipped = qz.rescore(Q, X, qz.hamming_top_k(qz.binary_quantize(-Q), codes, s), k).tolist()
+    only_k = qz.rescore(Q, X, qz.hamming_top_k(qz.binary_quantize(Q), codes, k), k).tolist()
+    first_rows = qz.rescore(Q, X, np.tile(np.arange(s), (len(Q), 1)), k).tolist()
+    farthest = qz.rescore(Q, X, np.argsort(-ham, axis=1, kind="stable")[:, :s], k).tolist()
+    byte_dist = (qz.binary_quantize(Q)[:, None, :] != codes[None, :, :]).sum(-1)
+    by_bytes = qz.rescore(Q, X, np.argsort(byte_dist, axis=1, kind="stable")[:, :s], k).tolist()
+    if rows == hamming_only:
+        raise CheckFailed("you returned the Hamming order: rescore the shortlist with the float vectors "
+                          "(dot products with the query) and keep the best k")
+    if rows == flipped or rows == farthest:
+        raise CheckFailed("Hamming with the wrong sign convention: the query's bits must be made like the stored "
+                          "ones (1 where the number is > 0), and the shortlist holds the SMALLEST distances")
+    if rows == only_k:
+        raise CheckFailed("rescoring the wrong shortlist: you rescored only the Hamming top k; rescore the top "
+                          "`shortlist` candidates, then keep k")
+    if rows == first_rows:
+        raise CheckFailed("rescoring the wrong shortlist: you rescored the first `shortlist` rows of the collection, "
+                          "not the query's Hamming nearest")
+    if rows == by_bytes:
+        raise CheckFailed("you counted differing BYTES, not bits: XOR the packed codes and count the 1 bits "
+                          "(np.bitwise_count), then sum per row")
+    if rows == exact:
+        raise CheckFailed("rescoring the wrong shortlist: you scored every vector with floats (exact search, no "
+                          "memory saved); rescore only the Hamming shortlist")
+    raise CheckFailed(f"the indices differ from Hamming top-{s} rescored with the floats: {want[0]} expected for "
+                      f"the first query, got {rows[0]}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.6 quiz
+
+@exercise("11.6", "Quiz: what does the temperature do?")
+def quiz_temperature(answer):
+    """b: a small temperature sharpens the softmax, so the hardest negatives dominate the gradient."""
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "the temperature does not change which document has the largest cosine, only how peaked the "
+                 "softmax over them is; the ranking at search time is the same for every temperature",
+            "c": "dividing by a LARGER temperature flattens the softmax: all documents look alike and the loss "
+                 "barely separates positive from negatives",
+            "d": "the number of negatives is the batch size minus one whatever the temperature",
+        },
+        explanation="cosines live in [-1, 1]; dividing by 0.05 stretches them to [-20, 20], so the softmax puts "
+                    "almost all its weight (and gradient) on the few negatives that score close to the positive")
