@@ -173,3 +173,100 @@ def test_attention_maps_are_row_stochastic_and_contextual_vectors_change_with_co
     a = minilm_layers.contextual_token_vectors("I sat on the river bank.", "bank")
     b = minilm_layers.contextual_token_vectors("I sat on the bank.", "bank")
     assert a.shape == (7, 384) and not torch.allclose(a[6], b[6])
+
+
+# ------------------------------------------------------------------------------------------- blockwise (online softmax)
+@pytest.mark.parametrize("t_q, t_k, block, causal", [
+    (64, 64, 16, False), (64, 64, 16, True),
+    (50, 50, 16, True),                                            # T not a multiple of the block: a last block of 2
+    (37, 37, 8, False),
+    (5, 29, 7, True),                                              # a cache: 5 new queries after 24 cached keys
+    (20, 20, 1, True), (20, 20, 64, True),                         # one key per block; one block for everything
+])
+def test_blockwise_attention_equals_course_and_torch(t_q, t_k, block, causal):
+    q, k, v = _qkv(2, 3, t_q, 16, tk=t_k, seed=t_q + block)
+    ours = att.blockwise_attention(q, k, v, block_size=block, causal=causal)
+    assert (ours - att.scaled_dot_product_attention(q, k, v, causal=causal)).abs().max() <= 1e-5
+    if t_q == t_k:                                                 # torch's is_causal is top-left aligned
+        assert (ours - SDPA(q, k, v, is_causal=causal)).abs().max() <= 1e-5
+
+
+def test_blockwise_attention_with_a_mask_and_large_scores():
+    q, k, v = _qkv(2, 3, 9, 8, tk=23, seed=6)
+    mask = torch.rand(2, 1, 9, 23, generator=torch.Generator().manual_seed(7)) > 0.4
+    mask[..., 0] = True                                            # torch gives NaN for a row with no key
+    want = att.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert (att.blockwise_attention(q, k, v, block_size=5, mask=mask) - want).abs().max() <= 1e-5
+    assert (att.blockwise_attention(q, k, v, block_size=5, mask=mask) - SDPA(q, k, v, attn_mask=mask)).abs().max() <= 1e-5
+    padding = torch.arange(23) < 17                                # (Tk,): the last 6 keys are padding
+    assert (att.blockwise_attention(q, k, v, block_size=4, mask=padding)
+            - att.scaled_dot_product_attention(q, k, v, mask=padding)).abs().max() <= 1e-5
+    big = q * 100                                                  # scores in the hundreds: exp alone overflows
+    out = att.blockwise_attention(big, k, v, block_size=4, causal=True)
+    assert torch.isfinite(out).all()
+    assert (out - att.scaled_dot_product_attention(big, k, v, causal=True)).abs().max() <= 1e-5
+
+
+def test_blockwise_attention_row_with_no_key_gives_zeros():
+    q, k, v = _qkv(1, 1, 2, 4, tk=6, seed=8)
+    mask = torch.tensor([[False] * 6, [True] * 6])
+    out = att.blockwise_attention(q, k, v, block_size=4, mask=mask)
+    assert torch.equal(out[0, 0, 0], torch.zeros(4)) and torch.isfinite(out).all()
+
+
+def _blockwise_without_rescaling_the_sum(q, k, v, block_size):
+    """A wrong online softmax: the output is re-measured when the maximum rises, the running SUM is not."""
+    run_max = torch.full((*q.shape[:-1], 1), float("-inf"))
+    run_sum = torch.zeros(*q.shape[:-1], 1)
+    run_out = torch.zeros(*q.shape[:-1], v.shape[-1])
+    for j in range(0, k.shape[-2], block_size):
+        s = q @ k[..., j:j + block_size, :].transpose(-2, -1) / q.shape[-1] ** 0.5
+        new_max = torch.maximum(run_max, s.amax(dim=-1, keepdim=True))
+        p = torch.exp(s - new_max)
+        run_sum = run_sum + p.sum(dim=-1, keepdim=True)            # the bug: run_sum * exp(run_max - new_max) missing
+        run_out = run_out * torch.exp(run_max - new_max) + p @ v[..., j:j + block_size, :]
+        run_max = new_max
+    return run_out / run_sum
+
+
+def test_rescaling_the_old_sum_when_the_max_rises_is_necessary():
+    q, k, v = _qkv(1, 2, 16, 8, seed=9)
+    want = att.scaled_dot_product_attention(q, k, v)
+    assert (_blockwise_without_rescaling_the_sum(q, k, v, 16) - want).abs().max() <= 1e-5   # one block: no rise
+    assert (_blockwise_without_rescaling_the_sum(q, k, v, 4) - want).abs().max() > 0.05     # 4 blocks: wrong
+    assert (att.blockwise_attention(q, k, v, block_size=4) - want).abs().max() <= 1e-5
+
+
+def test_blockwise_attention_never_builds_the_whole_score_matrix():
+    """Every tensor any torch call returns stays within (heads, T, max(block, d)): O(T * block), not O(T^2)."""
+    largest = []
+
+    class Sizes(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if isinstance(out, torch.Tensor):
+                largest.append(out.numel())
+            return out
+
+    h, t, d, block = 2, 512, 16, 32
+    q, k, v = _qkv(1, h, t, d, seed=10)
+    with Sizes():
+        att.blockwise_attention(q, k, v, block_size=block, causal=True)
+    assert max(largest) <= h * t * max(block, d)                    # 32,768 floats; the scores would be 524,288
+    largest.clear()
+    with Sizes():
+        att.scaled_dot_product_attention(q, k, v, causal=True)
+    assert max(largest) == h * t * t                                # the course's formula holds all of them
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda: att.blockwise_attention(*_qkv(1, 1, 4, 4), block_size=0), "block_size"),
+    (lambda: att.blockwise_attention(*_qkv(1, 1, 4, 4, tk=3), causal=True), "at least as many keys"),
+    (lambda: att.blockwise_attention(*_qkv(1, 1, 4, 4), mask=torch.ones(4, 4)), "boolean"),
+    (lambda: att.blockwise_attention(*_qkv(1, 1, 4, 4), mask=torch.ones(4, 3, dtype=torch.bool)), "last size"),
+    (lambda: att.blockwise_attention(torch.ones(2, 3), torch.ones(2, 4), torch.ones(2, 4)), "same last size"),
+])
+def test_blockwise_attention_bad_input(call, text):
+    with pytest.raises((ValueError, TypeError), match=text) as info:
+        call()
+    assert "\n" not in str(info.value)
