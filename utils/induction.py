@@ -14,9 +14,11 @@ twice, where the second half can only be predicted by copying:
 - :func:`induction_scores` / :func:`previous_token_scores` - per layer and head, the mean attention paid to the token
   after the previous occurrence of the current token / to the previous position.
 
-    >>> ids = repeated_sequences(1, 4, vocab_size=10, generator=torch.Generator().manual_seed(0))
-    >>> ids
-    tensor([[4, 1, 7, 5, 4, 1, 7, 5]])
+    >>> repeated_sequences(1, 4, vocab_size=10, generator=torch.Generator().manual_seed(0))
+    tensor([[2, 3, 4, 8, 2, 3, 4, 8]])
+    >>> repeated_sequences(2, 5, vocab_size=10, generator=torch.Generator().manual_seed(0), min_period=2)
+    tensor([[2, 3, 4, 8, 2, 3, 4, 8, 2, 3],
+            [2, 8, 3, 9, 4, 2, 8, 3, 9, 4]])
 """
 from __future__ import annotations
 
