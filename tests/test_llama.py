@@ -10,8 +10,9 @@ from transformers.models.llama.modeling_llama import LlamaMLP, LlamaRMSNorm
 
 import utils.llama as llama
 from utils.gpt import GPTConfig, generate, kv_cache_bytes
-from utils.llama import (PUBLISHED_SHAPES, ModernConfig, ModernGPT, RMSNorm, SwiGLU, kv_bytes_per_token,
-                         repeat_kv)
+from utils.llama import (PUBLISHED_SHAPES, GroupedQueryAttention, ModernConfig, ModernGPT, RMSNorm, SwiGLU,
+                         kv_bytes_per_token, repeat_kv)
+from utils.positional import rope_cos_sin
 
 # initializer_range 0.1 (not transformers' 0.02) gives logits of a few units, so 1e-5 is a strict bound: the
 # mistakes tested below (head order, RoPE layout) move them by more than 0.1
@@ -112,6 +113,20 @@ def test_cache_equals_no_cache_with_gqa():
     sampled = [generate(ours, prompt, 25, top_k=20, use_cache=c, generator=torch.Generator().manual_seed(3))
                for c in (True, False)]
     assert sampled[0] == sampled[1]
+
+
+def test_attention_alone_finds_its_positions_from_the_cache():
+    torch.manual_seed(0)
+    cfg = ModernConfig(n_head=4, n_kv_head=1, n_embd=32)
+    attn = GroupedQueryAttention(cfg)
+    x = torch.randn(2, 9, 32)
+    with torch.no_grad():
+        full, _ = attn(x)                                              # positions 0..8, computed inside
+        first, cache = attn(x[:, :6])
+        rest, _ = attn(x[:, 6:], past=cache)                           # positions 6..8: after the 6 cached ones
+        given, _ = attn(x, rope=rope_cos_sin(torch.arange(9), cfg.head_dim, cfg.rope_base))
+    assert (torch.cat([first, rest], dim=1) - full).abs().max() <= 1e-6
+    assert torch.equal(given, full)
 
 
 def test_kv_bytes_per_token():

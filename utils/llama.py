@@ -11,7 +11,8 @@ Four changes to notebook 09's GPT-2 block, each a small module here, and nothing
 - :class:`RMSNorm` rescales by the root mean square only (no mean subtracted, no bias): one reduction, not two;
 - :class:`SwiGLU` replaces GELU(Linear) with a gated unit: a second projection decides, per feature, how much of the
   first passes;
-- RoPE (``utils.positional.apply_rope``) inside attention, so a score depends on the distance between two tokens;
+- RoPE (utils.positional: ``apply_rope``'s rotation) inside attention, so a score depends on the distance between
+  two tokens;
 - grouped-query attention (:func:`repeat_kv`): fewer key/value heads than query heads, so the KV cache is smaller by
   ``n_head / n_kv_head`` (:func:`kv_bytes_per_token`);
 - no biases anywhere.
@@ -37,7 +38,7 @@ from torch.nn import functional as F
 
 from utils.attention import causal_attention, merge_heads, split_heads
 from utils.gpt import KV, cached_positions, generate, kv_cache_bytes
-from utils.positional import apply_rope
+from utils.positional import rope_cos_sin, rotate_pairs
 
 __all__ = ["ModernConfig", "RMSNorm", "SwiGLU", "repeat_kv", "GroupedQueryAttention", "ModernBlock", "ModernGPT",
            "kv_bytes_per_token", "PUBLISHED_SHAPES"]
@@ -167,16 +168,17 @@ class GroupedQueryAttention(nn.Module):
         self.v_proj = nn.Linear(cfg.n_embd, cfg.n_kv_head * hs, bias=cfg.bias)
         self.o_proj = nn.Linear(cfg.n_head * hs, cfg.n_embd, bias=cfg.bias)
 
-    def forward(self, x: torch.Tensor, past: KV | None = None) -> tuple[torch.Tensor, KV]:
-        """``x (B, T, d)`` -> ``(y (B, T, d), (k, v))``; the cache keeps the ``n_kv_head`` heads, not their copies."""
+    def forward(self, x: torch.Tensor, past: KV | None = None, rope=None) -> tuple[torch.Tensor, KV]:
+        """``x (B, T, d)`` -> ``(y (B, T, d), (k, v))``; the cache keeps the ``n_kv_head`` heads, not their copies.
+
+        ``rope``: the ``(cos, sin)`` of x's positions (:func:`_rope_for`); the model computes them once for all layers.
+        """
         c = self.cfg
         q = split_heads(self.q_proj(x), c.n_head)                            # (B, nh, T, hs)
         k = split_heads(self.k_proj(x), c.n_kv_head)                         # (B, nkv, T, hs)
         v = split_heads(self.v_proj(x), c.n_kv_head)                         # (B, nkv, T, hs)
-        start = 0 if past is None else past[0].shape[2]
-        pos = torch.arange(start, start + x.shape[1], device=x.device)       # (T,) absolute positions
-        qk = apply_rope(torch.cat([q, k], dim=1), pos, c.rope_base)           # (B, nh + nkv, T, hs): one call, same
-        q, k = qk.split([c.n_head, c.n_kv_head], dim=1)                      # rotation per position for both
+        cos, sin = _rope_for(c, x, past) if rope is None else rope           # (T, hs/2) each
+        q, k = rotate_pairs(q, cos, sin), rotate_pairs(k, cos, sin)          # apply_rope's rotation, before caching
         if past is not None:
             k = torch.cat([past[0], k], dim=2)                               # (B, nkv, start + T, hs)
             v = torch.cat([past[1], v], dim=2)
@@ -195,11 +197,18 @@ class ModernBlock(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.n_embd, cfg.rms_eps)
         self.mlp = SwiGLU(cfg.n_embd, cfg.intermediate_size, cfg.bias)
 
-    def forward(self, x: torch.Tensor, past: KV | None = None) -> tuple[torch.Tensor, KV]:
-        a, kv = self.self_attn(self.input_layernorm(x), past)
+    def forward(self, x: torch.Tensor, past: KV | None = None, rope=None) -> tuple[torch.Tensor, KV]:
+        a, kv = self.self_attn(self.input_layernorm(x), past, rope)
         x = x + a                                                            # (B, T, d)
         x = x + self.mlp(self.post_attention_layernorm(x))
         return x, kv
+
+
+def _rope_for(cfg: ModernConfig, x: torch.Tensor, past: KV | None):
+    """``(cos, sin)``, each ``(T, head_dim / 2)``, for the T positions of ``x (B, T, d)`` that follow the cache."""
+    start = 0 if past is None else past[0].shape[2]
+    pos = torch.arange(start, start + x.shape[1], device=x.device)           # (T,) absolute positions
+    return rope_cos_sin(pos, cfg.head_dim, cfg.rope_base, device=x.device, dtype=x.dtype)
 
 
 def _pairs_from_halves(w: torch.Tensor, head_dim: int) -> torch.Tensor:
@@ -248,9 +257,10 @@ class ModernGPT(nn.Module):
         """``ids (B, T)`` -> logits ``(B, T, vocab)``; with ``return_cache`` also the per-layer (k, v) list."""
         cached_positions(ids, past, self.cfg.block_size)                    # checks ids and the context length
         x = self.embed_tokens(ids)                                           # (B, T, d): no position table
+        rope = _rope_for(self.cfg, x, None if past is None else past[0])    # the same rotations in every layer
         cache = []
         for i, block in enumerate(self.layers):
-            x, kv = block(x, None if past is None else past[i])
+            x, kv = block(x, None if past is None else past[i], rope)
             cache.append(kv)
         logits = self.lm_head(self.norm(x))                                  # (B, T, vocab)
         return (logits, cache) if return_cache else logits

@@ -22,7 +22,8 @@ from torch import nn
 
 __all__ = [
     "sinusoidal_positions", "frequencies", "wavelengths", "add_positions", "LearnedPositions", "binary_positions",
-    "rope_angles", "apply_rope", "rope_score", "similarity_by_offset", "sinusoidal_offset_dot",
+    "rope_angles", "apply_rope", "rope_cos_sin", "rotate_pairs", "rope_score", "similarity_by_offset",
+    "sinusoidal_offset_dot",
 ]
 
 
@@ -243,9 +244,35 @@ def apply_rope(x: torch.Tensor, positions, base: float = 10000.0) -> torch.Tenso
             raise ValueError(f"one vector x of shape {tuple(x.shape)} needs one position, got {p.numel()}")
         if p.numel() != x.shape[-2]:
             raise ValueError(f"got {p.numel()} positions for a sequence of {x.shape[-2]} vectors")
-    freqs = frequencies(dim, base).to(x.device, torch.float64)                # (dim/2,)
+    return rotate_pairs(x, *rope_cos_sin(p, dim, base, device=x.device, dtype=x.dtype))
+
+
+def rope_cos_sin(positions, dim: int, base: float = 10000.0, device=None, dtype=torch.float32):
+    """Cosine and sine of every pair's RoPE angle at every position: two ``(len(positions), dim // 2)`` tensors.
+
+    The angles are computed in float64 (exact for large positions), then cast to ``dtype``. A model computes them once
+    per forward pass and rotates the queries and keys of every layer with :func:`rotate_pairs` (utils.llama).
+
+    >>> cos, sin = rope_cos_sin([0, 1], 4, base=100)
+    >>> cos
+    tensor([[1.0000, 1.0000],
+            [0.5403, 0.9950]])
+    """
+    p = _positions_tensor(positions, device)
+    freqs = frequencies(_check_even_dim(dim, "RoPE"), base).to(p.device, torch.float64)  # (dim/2,)
     angles = p[..., None] * freqs                                             # (seq, dim/2) or (dim/2,)
-    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)   # angles in float64: exact for big p
+    return torch.cos(angles).to(dtype), torch.sin(angles).to(dtype)
+
+
+def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair ``(x[2i], x[2i+1])`` by the angle whose cosine and sine are ``cos[..., i]``, ``sin[..., i]``.
+
+    The rotation of :func:`apply_rope`, given the angles' cosines and sines (:func:`rope_cos_sin`), which broadcast
+    against ``x (..., seq, dim)`` as ``(seq, dim/2)``.
+
+    >>> rotate_pairs(torch.tensor([1.0, 0.0]), torch.tensor([0.0]), torch.tensor([1.0]))   # a quarter turn
+    tensor([0., 1.])
+    """
     even, odd = x[..., 0::2], x[..., 1::2]                                    # (..., dim/2) each: the pairs
     out = torch.empty_like(x)
     out[..., 0::2] = even * cos - odd * sin
