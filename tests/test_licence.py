@@ -174,8 +174,9 @@ def _norm(name: str) -> str:
 def pins() -> dict[str, str]:
     found = {}
     for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==")
+        pin = line.partition(";")[0]  # a line may end with an environment marker
+        if "==" in pin and not pin.startswith("#"):
+            name, version = pin.split("==")
             found[_norm(name)] = version.strip()
     return found
 
