@@ -35,9 +35,9 @@ How a notebook is graded (the stages live in :mod:`course_tools.grading`):
 - A missing file, a file that is not a notebook and a notebook of no known chapter are reported as such, and the
   other notebooks given are still graded.
 
-This is a grading harness, not a security sandbox: the learner's code runs as your user, so deliberately hostile
-code can still read files you can read, or compute an answer some other way than the exercise asks (see
-docs/instructors.md).
+How far a hostile notebook is contained depends on the machine (Linux namespaces, root or not, a container): see the
+threat model in docs/instructors.md. In every setting a learner's code could compute an answer some other way than
+the exercise asks.
 Exit code 0 only when every exercise of every notebook passed.
 """
 from __future__ import annotations
@@ -62,9 +62,9 @@ def build_parser():
     return _build_parser(__doc__.splitlines()[0])
 
 
-def main(argv: list[str] | None = None) -> int:
-    return _main(argv, __doc__.splitlines()[0])
+def main(argv: list[str] | None = None, isolate: bool = False) -> int:
+    return _main(argv, __doc__.splitlines()[0], isolate=isolate)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(isolate=True))

@@ -9,10 +9,12 @@ answer is sent to a graded kernel and the check runs in this process against it,
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import re
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -46,12 +48,19 @@ def _graded(check, *args):
         module = sys.modules.get(name or "")
         if module is not None and name.split(".")[0] not in ("utils", "numpy", "torch", "builtins"):
             cloudpickle.register_pickle_by_value(module)  # the test's own functions travel by value
-    blob = Path(_GRADER["tmp"].name) / "args.pkl"
+    blob = Path(kernel.exchange) / "args.pkl"  # the one folder of the grader's the kernel can read
     blob.write_bytes(cloudpickle.dumps(list(args)))
     run = kernel.run(f"import pickle\n_parity_args = pickle.loads(open({str(blob)!r}, 'rb').read())\n", 60)
     assert run.state == "ok", (run.ename, run.evalue)
     call = f"check.{check.__name__}(" + ", ".join(f"_parity_args[{i}]" for i in range(len(args))) + ")"
-    verdict = judge.check(sys.modules[check.__module__], call, 60)
+    sources = {}  # what the submitted notebook would show of the test's functions
+    for i, a in enumerate(args):
+        if callable(a):
+            try:
+                sources[f"_parity_args[{i}]"] = textwrap.dedent(inspect.getsource(a))
+            except (OSError, TypeError):
+                pass
+    verdict = judge.check(sys.modules[check.__module__], call, 60, sources=sources)
     assert verdict.fault is None, verdict.fault
     if verdict.status == FAILED:
         raise ExerciseFailed(check.ex_id, verdict.message)

@@ -1,4 +1,6 @@
 """Every exercise of notebook 03: right answer passes, stub is 'not attempted', typical mistakes are named."""
+import linecache
+
 from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
 from utils import bpe
 from utils.bpe import get_pair_counts, merge, train_bpe_reference
@@ -199,9 +201,12 @@ def train_first_seen_tie(text, n_merges):
 
 
 def notebook_function(source, **names):
-    """A function as a learner's notebook defines it: its global names (earlier answers) come from ``names``."""
+    """A function as a learner's notebook defines it: its global names (earlier answers) come from ``names``, and its
+    source can be read (as a notebook cell's can: JupyterLab registers each cell's text with linecache)."""
     namespace = dict(names)
-    exec(source, namespace)  # noqa: S102 - test helper, fixed source
+    filename = f"<notebook cell {len(linecache.cache)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - test helper, fixed source
     return namespace[source.split("(")[0].split()[-1]]
 
 

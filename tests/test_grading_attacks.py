@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -28,9 +27,6 @@ ISOLATED = {"--mount", "--pid", "--net"} <= set(isolation())
 needs_namespaces = pytest.mark.skipif(not ISOLATED, reason="unshare cannot make mount/PID/network namespaces here")
 
 
-def _grader_folders() -> set[str]:
-    tmp = Path(tempfile.gettempdir())
-    return {p.name for p in tmp.iterdir() if p.name.startswith(("grade-", "course-grader-"))}
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +47,15 @@ def batch(tmp_path_factory):
     (subs / "linked").mkdir()
     os.symlink(SOLUTION, subs / "linked" / "02_norms_distances_similarity.ipynb")
     before_victim = victim.read_bytes()
-    folders = _grader_folders()
+    tmp = base / "tmp"  # the gradings' temporary folder: what they leave there is theirs
+    tmp.mkdir()
     proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(subs), "--out", str(out / "report.csv"),
                            "--canvas", str(out / "canvas.csv"), "--private-checks", str(private), "--workers", "2",
                            "--timeout", "60", "--allow-network"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, env=dict(os.environ, TMPDIR=str(tmp)))
     rows = list(csv.DictReader(open(out / "report.csv", encoding="utf-8")))
     return {"proc": proc, "rows": rows, "out": out, "victim": victim, "victim_before": before_victim,
-            "folders_before": folders, "canvas": (out / "canvas.csv").read_text(encoding="utf-8")}
+            "left": sorted(p.name for p in tmp.iterdir()), "canvas": (out / "canvas.csv").read_text(encoding="utf-8")}
 
 
 def statuses(rows, who: str) -> dict[str, str]:
@@ -93,7 +90,7 @@ def test_nothing_is_planted_left_behind_or_leaked(batch):
     a tree too deep to remove; the private checks' text in the feedback."""
     for name in ("torch.py", "numpy.py", "nbformat.py"):
         assert not (ROOT / name).exists() and not (ROOT / "course_tools" / name).exists()
-    assert _grader_folders() <= batch["folders_before"]  # every grading folder removed
+    assert batch["left"] == []  # every grading's folders removed, however deep a tree was left in them
     everything = (batch["out"] / "report.csv").read_text() + (batch["out"] / "report.md").read_text() + batch["canvas"]
     assert MARKER not in everything
 
@@ -177,13 +174,13 @@ def test_an_invalid_cell_is_one_line_not_a_crash(tmp_path):
 
 def test_a_grader_that_fails_is_never_a_result(tmp_path, monkeypatch):
     """Critical: batch mode believes only a grading process that exits 0 after writing its result."""
-    from course_tools.grading import batch
+    from course_tools.grading import worker
 
-    result = batch._parse_result("a.ipynb", 1, {"out": FORGED.encode(), "err": b"Traceback\nTypeError: boom"})
+    result = worker._parse_result("a.ipynb", 1, {"out": FORGED.encode(), "err": b"Traceback\nTypeError: boom"})
     assert result.problem.startswith("grader error (exit code 1)") and not result.exercises
-    over = batch._parse_result("a.ipynb", 0, {"out": b"[", "out_over": True})
+    over = worker._parse_result("a.ipynb", 0, {"out": b"[", "out_over": True})
     assert over.problem == "grader error: its result was too large"
-    wrong = batch._parse_result("a.ipynb", 0, {"out": b'[{"path": "a", "exercises": [{"id": "2.1", "status": "ok"}]}]'})
+    wrong = worker._parse_result("a.ipynb", 0, {"out": b'[{"path": "a", "exercises": [{"id": "2.1", "status": "ok"}]}]'})
     assert wrong.problem.startswith("grader error") and not wrong.exercises
 
 
@@ -249,3 +246,59 @@ def test_the_fixture_is_a_notebook_whose_plan_breaks_the_rules(tmp_path):
                                    "2.5": ["utils.checks.ch02.vectors.normalize_rows"]}
     honest = plan(nbformat.read(SOLUTION, as_version=4), "02", course_exercises("02"))
     assert honest.rules == {} and honest.references == {}
+
+
+def test_a_tree_too_deep_for_recursion_is_removed(tmp_path):
+    """High: a 1,200-deep tree made TemporaryDirectory's cleanup raise RecursionError (no report, files left)."""
+    from course_tools.grading.notebook import remove_tree
+
+    deep = tmp_path / "work"
+    path = deep
+    for _ in range(1200):
+        path = path / "d"
+    os.makedirs(path)
+    remove_tree(deep)
+    assert not deep.exists()
+
+
+@needs_namespaces
+def test_the_gradescope_runner_gives_no_points_for_forged_stubs(tmp_path):
+    """Critical, through autograder/run_autograder: every exercise a stub, plus a cell that forges a full-marks
+    result and sends a malformed message before killing its kernel."""
+    from fixtures.attacks import LEARNER, PLUMBING
+
+    root = tmp_path / "autograder"
+    for sub in ("submission", "source", "results"):
+        (root / sub).mkdir(parents=True)
+    nb = nbformat.read(LEARNER, as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", []))
+    nb.cells.insert(first, nbformat.v4.new_code_cell(PLUMBING % {"forged": FORGED, "victim": str(tmp_path / "v"),
+                                                                 "root": str(ROOT), "hunt_s": 0}))
+    nbformat.write(nb, root / "submission" / "02_norms_distances_similarity.ipynb")
+    (root / "source" / "settings.json").write_text('{"chapter": "02", "timeout": 60}')
+    env = {"AUTOGRADER_ROOT": str(root), "AUTOGRADER_COURSE": str(ROOT), "AUTOGRADER_PYTHON": sys.executable,
+           "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path))}
+    proc = subprocess.run(["bash", str(ROOT / "autograder" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((root / "results" / "results.json").read_text())
+    assert doc["score"] == 0.0 and len(doc["tests"]) == 9, doc["output"]
+    assert all(t["output"].startswith("not attempted") for t in doc["tests"]), [t["output"] for t in doc["tests"]]
+
+
+@pytest.mark.skipif(not __import__("course_tools.grading.cgroups", fromlist=["x"]).cgroup_support(),
+                    reason="no control group can be made here (not root, or none mounted)")
+def test_processes_are_limited_for_the_kernel_as_a_whole(tmp_path):
+    """High: RLIMIT_NPROC means nothing for root and RLIMIT_AS holds per process; the kernel's control group limits
+    everything it starts together (here: 64 processes)."""
+    kernel = Kernel(tmp_path, Limits(extra_processes=64))
+    kernel.start()
+    try:
+        run = kernel.run("import subprocess\nprocs, err = [], ''\ntry:\n    for _ in range(200):\n"
+                         "        procs.append(subprocess.Popen(['sleep', '30']))\nexcept OSError as e:\n"
+                         "    err = type(e).__name__\nprint(len(procs), err)\nfor p in procs:\n    p.kill()\n"
+                         "print('course-grader/' in open('/proc/self/cgroup').read())", 60)
+    finally:
+        kernel.close()
+    started, err, grouped = run.stdout.split()
+    assert int(started) < 64 and err in ("BlockingIOError", "OSError") and grouped == "True", run.stdout

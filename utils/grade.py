@@ -3,4 +3,4 @@
 from course_tools.grade import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(isolate=True))

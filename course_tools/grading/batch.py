@@ -1,10 +1,11 @@
 """Batch grading for instructors: ``python -m course_tools.grade SUBMISSIONS_DIR --out report.csv [--workers N]``.
 
 Every ``*.ipynb`` under the folder (recursively; hidden folders such as ``.ipynb_checkpoints`` are skipped) is graded
-``--workers`` at a time, each by its own grading process (``python -m course_tools.grade PATH --json``) with its own
+``--workers`` at a time, each by its own grading process (:mod:`course_tools.grading.worker`) with its own
 sandboxed kernel, so one submission cannot slow or break another beyond its own limits: a grading process that runs
-past the notebook's time limit (plus a margin for kernel starts) is stopped and that submission reported as such.
-The submissions are only read.
+past the notebook's time limit (plus a margin for kernel starts) is stopped and that submission reported as such,
+and a result is believed only from a grading process that ended normally. The submissions are only read, links
+among them are not followed, and the kernels do not see the submissions' folders.
 
 Outputs:
 - ``report.csv``: one row per submission and exercise, columns :data:`COLUMNS`; status is ``passed``, ``failed``,
@@ -25,21 +26,16 @@ output exists already, 2 when the points file or roster cannot be used.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePath
 
 from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult, spreadsheet_safe
+from course_tools.grading.worker import grade_in_process
 
-ROOT = Path(__file__).resolve().parents[2]
 ERROR = "error"
 COLUMNS = ["submission", "chapter", "exercise", "title", "status", "message", "problem", "checks", "seconds"]
 STATUS_ORDER = [PASSED, FAILED, NOT_ATTEMPTED, ERROR]
@@ -111,9 +107,12 @@ def submission_learners(paths: list[Path]) -> dict[str, tuple[str, str]]:
 
 def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeout: float = 300,
                 memory_mb: int | None = None, notebook_timeout: float | None = None, network: bool = False,
-                log=sys.stderr, private_checks: Path | None = None) -> list[NotebookResult]:
-    """Grade every submission, ``workers`` at a time (each in its own grading process and kernel), in input order."""
+                log=sys.stderr, private_checks: Path | None = None, hide=()) -> list[NotebookResult]:
+    """Grade every submission, ``workers`` at a time (each in its own grading process and kernel), in input order;
+    the kernels do not see the folders of ``hide`` (the class's submissions)."""
     options = ["--timeout", str(timeout), "--notebook-timeout", str(notebook_timeout or 2 * timeout + 60)]
+    for folder in hide:
+        options += ["--hide", str(Path(folder).resolve())]
     if private_checks is not None:
         options += ["--private-checks", str(Path(private_checks).resolve())]
     if memory_mb is not None:
@@ -134,88 +133,6 @@ def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeou
                 print(f"[{done}/{len(submissions)}] {result.path}: {state} ({result.seconds:.1f} s)", file=log,
                       flush=True)
     return [results[i] for i in range(len(submissions))]
-
-
-MAX_RESULT_BYTES = 16 * 2**20  # a grading process's JSON result (a few KB in practice)
-MAX_STDERR_BYTES = 4096        # the tail of its stderr kept for the report
-
-
-def grade_in_process(path: Path, name: str, options: list[str], limit: float) -> NotebookResult:
-    """Grade one submission in its own ``python -m course_tools.grade`` process; never raises: a grader that fails or
-    overruns ``limit`` seconds becomes that submission's problem.
-
-    The result comes back on a pipe of its own (``--result-fd``), not on stdout: the kernel's output never reaches
-    it, and only a grading process that exits with status 0 after writing it is believed. Both pipes are read up to
-    a bound, so a flood costs the batch nothing but the reading."""
-    start = time.monotonic()
-    read_end, write_end = os.pipe()
-    cmd = [sys.executable, "-m", "course_tools.grade", str(path), "--result-fd", str(write_end), *options]
-    try:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=(write_end,))
-    finally:
-        os.close(write_end)
-    result_box: dict = {}
-    readers = [threading.Thread(target=_read_bounded, args=(os.fdopen(read_end, "rb"), MAX_RESULT_BYTES, result_box,
-                                                            "out"), daemon=True),
-               threading.Thread(target=_read_bounded, args=(proc.stderr, MAX_STDERR_BYTES, result_box, "err", True),
-                                daemon=True)]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.wait(timeout=limit)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        result = NotebookResult(name, problem=f"timed out: its grading ran longer than {limit:g} s")
-    else:
-        for reader in readers:
-            reader.join(timeout=10)
-        result = _parse_result(name, proc.returncode, result_box)
-    result.path = name
-    result.seconds = round(time.monotonic() - start, 2)
-    return result
-
-
-def _read_bounded(stream, limit: int, box: dict, key: str, tail: bool = False) -> None:
-    """Read ``stream`` to its end, keeping at most ``limit`` bytes (the first ones, or with ``tail`` the last ones);
-    ``box[key + "_over"]`` says whether more came."""
-    kept, over = b"", False
-    with stream:
-        while True:
-            chunk = stream.read(65536)
-            if not chunk:
-                break
-            kept += chunk
-            if len(kept) > limit:
-                over = True
-                kept = kept[-limit:] if tail else kept[:limit]
-    box[key], box[key + "_over"] = kept, over
-
-
-def _parse_result(name: str, returncode: int, box: dict) -> NotebookResult:
-    """The grading process's result, or a problem that says why there is none (its exit code never is one)."""
-    err = box.get("err", b"").decode("utf-8", "replace").strip().splitlines()[-1:]
-    why = f"grader error (exit code {returncode}){': ' + err[0][:200] if err else ''}"
-    if returncode != 0 or box.get("out_over"):
-        return NotebookResult(name, problem=why if returncode != 0 else "grader error: its result was too large")
-    try:
-        [data] = json.loads(box.get("out", b"").decode("utf-8"))
-        return NotebookResult.from_dict(data)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        return NotebookResult(name, problem=why)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM first (the grader then shuts its kernel down), SIGKILL after a few seconds."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except (ProcessLookupError, PermissionError):
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def report_rows(results: list[NotebookResult]) -> list[dict]:
@@ -409,10 +326,12 @@ def run_batch(args) -> int:
     if refused:
         print(refused, file=log)
         return 1
+    from course_tools.grading.sandbox import Limits, describe
+    print(f"sandbox: {describe(Limits(network=args.allow_network))}", file=log)
     start = time.perf_counter()
     results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                           notebook_timeout=args.notebook_timeout, network=args.allow_network,
-                          private_checks=args.private_checks)
+                          private_checks=args.private_checks, hide=[p for p in args.paths if Path(p).is_dir()])
     wall = time.perf_counter() - start
     rows = report_rows(results)
     summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers, skipped=skipped)

@@ -9,23 +9,28 @@ from pathlib import Path
 
 from course_tools.grading.notebook import grade_notebook
 from course_tools.grading.results import format_json, format_text
-from course_tools.grading.sandbox import DEFAULT_MEMORY_MB, enter_private_tmp
+from course_tools.grading.grader_process import cap_grader_memory, enter_private_tmp, undumpable
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
 
 
-def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.") -> int:
+def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.",
+         isolate: bool = False) -> int:
+    """The grader's command line. ``isolate`` (the command itself, not a library call): grading notebooks runs in a
+    mount namespace of its own where this machine allows, its folders on a private, bounded tmpfs that no other
+    grading (and no other submission's kernel) can see, with a bounded address space (:mod:`grader_process`)."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser(description).parse_args(argv)
-    if args.paths and str(args.paths[0]) != "bundle" and not any(p.is_dir() for p in args.paths):
-        # grading notebooks: in a mount namespace of its own (where this machine allows) the grader's folders live
-        # on a private, bounded tmpfs that no other grading (and no other submission's kernel) can see
-        enter_private_tmp(["-m", "course_tools.grade", *argv],
-                          keep_fds=() if args.result_fd is None else (args.result_fd,))
     if args.timeout <= 0:
         raise SystemExit("error: --timeout must be a positive number of seconds")
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
     if args.private_checks is not None and not args.private_checks.is_dir():
         raise SystemExit(f"error: --private-checks {args.private_checks}: no such folder")
+    if isolate and args.paths and str(args.paths[0]) != "bundle" and not any(p.is_dir() for p in args.paths):
+        enter_private_tmp(["-m", "course_tools.grade", *argv],
+                          keep_fds=() if args.result_fd is None else (args.result_fd,))
+        cap_grader_memory(args.memory_mb)
+        undumpable()
     if argv and argv[0] == "bundle":  # a folder named bundle is graded as ./bundle
         return run_bundle(args)
     if (args.out is not None or args.gradescope is not None or args.canvas is not None
@@ -39,7 +44,7 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
     for path in args.paths:
         result = grade_notebook(path, timeout=args.timeout, memory_mb=args.memory_mb,
                                 notebook_timeout=args.notebook_timeout, network=args.allow_network,
-                                private_checks=args.private_checks)
+                                private_checks=args.private_checks, hide=args.hide)
         results.append(result)
         if not args.json:
             print(format_text(result), flush=True)
@@ -109,6 +114,7 @@ def build_parser(description: str = "Grade notebooks by running them.") -> argpa
                         help="a folder of your own checks (chNN.py, see course_tools/grading/private.py) run after the "
                              "course's; reported as private")
     parser.add_argument("--result-fd", type=int, default=None, help=argparse.SUPPRESS)  # batch mode's result pipe
+    parser.add_argument("--hide", type=Path, action="append", default=[], help=argparse.SUPPRESS)  # its folders
     lms = parser.add_argument_group("LMS exports (batch mode; see docs/instructors.md)")
     lms.add_argument("--points", type=Path, default=None,
                      help="JSON file of points per exercise / per notebook (default: 1 point per exercise)")

@@ -185,9 +185,12 @@ class Judge:
         return self._value(answer, arrays)
 
     # ------------------------------------------------------------------------------------------ one check
-    def check(self, module, check_source: str, timeout: float, answer_source: str = "", check=None) -> Verdict:
+    def check(self, module, check_source: str, timeout: float, answer_source: str = "", check=None,
+              sources: dict[str, str] | None = None) -> Verdict:
         """Run the course check ``check_source`` (a check cell, ``check.name(args)``) against the kernel's current
-        state; ``check`` given: run that function instead (an instructor's private check), on the same arguments."""
+        state; ``check`` given: run that function instead (an instructor's private check), on the same arguments.
+        ``answer_source`` is the learner's cell that answers the exercise: how a function argument is written is read
+        from there (``sources``: argument expression -> source, given directly, for tests that have no notebook)."""
         from course_tools.grading.results import FAILED, NOT_ATTEMPTED, PASSED
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
@@ -197,8 +200,8 @@ class Judge:
         except (ValueError, SyntaxError, AttributeError) as exc:
             return Verdict(FAILED, f"the grader could not read the course's check cell ({exc})")
         try:
-            args = [self._argument(text, answer_source) for text in arg_texts]
-            kwargs = {k: self._argument(text, answer_source) for k, text in kwarg_texts.items()}
+            args = [self._argument(text, answer_source, sources) for text in arg_texts]
+            kwargs = {k: self._argument(text, answer_source, sources) for k, text in kwarg_texts.items()}
         except ProbeFault as fault:
             return Verdict(FAILED, "", fault.run)
         except ProbeBroken as exc:
@@ -222,11 +225,14 @@ class Judge:
             return Verdict(FAILED, f"the check could not run: {type(exc).__name__}: {exc}".strip().rstrip(":"))
         return Verdict(PASSED, printed=printed.getvalue())
 
-    def _argument(self, expression: str, answer_source: str):
+    def _argument(self, expression: str, answer_source: str, sources: dict[str, str] | None = None):
         value = self.evaluate(expression)
         if isinstance(value, Remote):
             # how the answer is written is read from the notebook, never from the learner's kernel (whose
             # inspect.getsource the learner controls): a function with no `def` in its exercise cell has no source
-            source = function_source(answer_source, expression) if expression.isidentifier() else None
+            if sources is not None:
+                source = sources.get(expression)
+            else:
+                source = function_source(answer_source, expression) if expression.isidentifier() else None
             object.__setattr__(value, "__grader_source__", source)
         return value

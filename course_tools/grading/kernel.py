@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_tools.grading.sandbox import Limits, cgroup_support, isolation, kernel_argv, remove_cgroup
+from course_tools.grading.cgroups import cgroup_support, remove_cgroup
+from course_tools.grading.sandbox import Limits, isolation, kernel_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD_CHARS = 100_000  # stream text kept from the start of a cell's output ...
@@ -102,10 +103,12 @@ class Kernel:
         self.starts = 0
         self.exchange: Path | None = None
         self.cgroup = ""
+        self.start_timeout = START_TIMEOUT
 
     # ------------------------------------------------------------------------------------------ life cycle
     def start(self) -> None:
-        """Start a kernel; the whole start (with its sandbox) is bounded by :data:`START_TIMEOUT`."""
+        """Start a kernel; waiting for it is bounded by :attr:`start_timeout` (:data:`START_TIMEOUT`, or less where
+        the grader has less time left)."""
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
@@ -138,7 +141,7 @@ class Kernel:
             self.km.start_kernel(env=env, cwd=str(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.kc = self.km.client()
             self.kc.start_channels()
-            self.kc.wait_for_ready(timeout=START_TIMEOUT)
+            self.kc.wait_for_ready(timeout=self.start_timeout)
         except Exception as exc:  # no kernel, a crash at start, a timeout
             self.close()
             text = str(exc).splitlines()[0][:200] if str(exc) else ""

@@ -35,7 +35,7 @@ import nbformat
 from course_tools.grading.course import (COURSE, STARTUP, Course, course_exercises, expected_exercises, identify_chapter,
                                   plan)
 from course_tools.grading.judge import Judge, Verdict, load_check_module
-from course_tools.grading.kernel import CellRun, Kernel, KernelStartError
+from course_tools.grading.kernel import START_TIMEOUT, CellRun, Kernel, KernelStartError
 from course_tools.grading.private import load_private_checks
 from course_tools.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
                                    NotebookResult)
@@ -47,13 +47,15 @@ MAX_RESTARTS = 10
 def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = DEFAULT_MEMORY_MB,
                    notebook_timeout: float | None = None, course: Course | None = None,
                    course_dir: Path | None = None, network: bool = False,
-                   private_checks: Path | None = None) -> NotebookResult:
+                   private_checks: Path | None = None, hide=()) -> NotebookResult:
     """Grade one notebook with the course's checks; never modifies ``path``.
 
     ``timeout`` limits each cell, ``notebook_timeout`` (default 2 x timeout + 60 s) the whole run, restarts
     included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` (or ``course_dir``, its
     folder of learner notebooks) says where the course's own notebooks and checks are; ``private_checks`` is an
-    instructor's folder of extra checks (:mod:`course_tools.grading.private`)."""
+    instructor's folder of extra checks (:mod:`course_tools.grading.private`). The kernel does not see the solutions,
+    the private checks, the notebook's own folder nor the folders of ``hide`` (a batch's submissions), where
+    namespaces allow and the folder holds nothing the course needs."""
     if course is None:
         course = Course(notebooks=Path(course_dir)) if course_dir else COURSE
     start = time.monotonic()
@@ -61,7 +63,7 @@ def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = 
     result = NotebookResult(str(path))
     try:
         _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network,
-                    private_checks)
+                    private_checks, [*hide, path.resolve().parent])
     except Exception as exc:  # a bug of the grader's, or one a submission found: never a result
         result.problem = grader_error(exc)
         _not_run(result.exercises, result.problem)
@@ -106,7 +108,7 @@ def read_notebook(path: Path):
     return nb, None
 
 
-def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, network, private_folder) -> None:
+def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, network, private_folder, hide) -> None:
     nb, result.problem = read_notebook(path)
     if nb is None:
         return
@@ -150,7 +152,7 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
     tmp = tempfile.mkdtemp(prefix="grade-")
     try:
         # the kernel must not read the answers, nor an instructor's private checks
-        kernel = Kernel(Path(tmp), limits, hide=[course.solutions, private_folder])
+        kernel = Kernel(Path(tmp), limits, hide=[course.solutions, private_folder, *hide])
         runner = _Runner(kernel, Judge(kernel), checks, timeout, time.monotonic() + notebook_timeout,
                          notebook_timeout, private.by_exercise)
         try:
@@ -286,7 +288,13 @@ class _Runner:
     def _recover(self, run: CellRun) -> str | None:
         """Bring the kernel back after a fault; a problem that stops the grading, or None."""
         while True:
-            how = self.kernel.recover() if run.state == "timeout" else (self.kernel.restart() or "restarted")
+            if self._time_left() <= 0:
+                return self._over()
+            self.kernel.start_timeout = max(5.0, min(START_TIMEOUT, self._time_left()))  # restarts count too
+            try:
+                how = self.kernel.recover() if run.state == "timeout" else (self.kernel.restart() or "restarted")
+            except KernelStartError as exc:
+                return str(exc)
             if how == "interrupted":
                 return None
             self.restarts += 1

@@ -3,26 +3,26 @@
 The grader starts each kernel through this module (``python -m course_tools.grading.sandbox LIMITS_JSON -- KERNEL_ARGV...``),
 which, before it becomes the kernel:
 
+- joins a control group of its own where the grader runs as root (:mod:`course_tools.grading.cgroups`): memory and processes of
+  the kernel and everything it starts, together;
 - sets resource limits that the kernel and everything it starts inherit (:class:`Limits`): address space
   (``RLIMIT_AS``), CPU seconds per process (``RLIMIT_CPU``), size of one written file (``RLIMIT_FSIZE``), open files
   (``RLIMIT_NOFILE``) and processes of the user (``RLIMIT_NPROC``, set to what the user already runs plus a margin,
   so torch's threads still start; Linux does not enforce it for root);
 - on Linux with ``unshare`` (util-linux) allowed (as root, or where unprivileged user namespaces are on), moves the
   kernel into new namespaces: a network namespace with no interface up (no network at all, not even loopback: the
-  grader talks to the kernel over IPC sockets, which are files); a PID namespace whose processes all die with the
-  kernel (a process the learner forks and detaches cannot outlive the grading); and a mount namespace in which
-  every file system is read-only (not /proc, /sys, /dev) and the kernel's working directory, HOME, TMPDIR and
-  /dev/shm are private tmpfs of ``disk_mb``, so a submission can neither change the course checkout, the checks,
-  the virtual environment or other submissions, nor fill a disk. The folders the course writes to itself
-  (:data:`OVERLAYS`: ``data/cache``) get a private copy-on-write layer: read as they are, written privately. The kernel then runs without any capability (not
-  even as root), so it cannot undo that. :func:`isolation` says which of these this machine allows, most
-  isolating first; where none is, the kernel runs with the network and the file system.
+  grader talks to the kernel over IPC sockets, which are files; ``--allow-network`` drops only this one); a PID
+  namespace with its own /proc, whose processes all die with the kernel; and a mount namespace (:func:`_mount`) in
+  which every file system is read-only, /dev holds only harmless devices, the kernel's working directory, HOME,
+  TMPDIR and /dev/shm are private tmpfs of ``disk_mb``, and the solutions, private checks, submissions and every
+  other grading's folders are covered. The folders the course writes to itself (:data:`OVERLAYS`: ``data/cache``)
+  get a private copy-on-write layer. The kernel then runs without any capability (not even as root), so it cannot
+  undo that. :func:`isolation` says which of these this machine allows, most isolating first; where none is, the
+  kernel runs with the network and the file system.
 
-The folders themselves (a private temporary folder per notebook) are made and set by the caller
-(:mod:`course_tools.grading.kernel`). What this is not: a container. The kernel runs as your user, so it can read what
-you can read; what it writes to its tmpfs uses memory that ``RLIMIT_AS`` does not count; Linux does not enforce
-the process limit for root; and without namespaces the kernel can write where you can write and use the network.
-Grade untrusted submissions as an unprivileged user, in a container or a throw-away account.
+The grader itself (:mod:`course_tools.grading.grader_process`) runs, as root, in a
+mount namespace of its own with its folders on a private tmpfs, with a bounded address space, and non-dumpable. The
+threat model, setting by setting, is in docs/instructors.md ("What the grader guarantees, and where").
 
 >>> Limits(memory_mb=512).resource_limits()["RLIMIT_AS"]
 536870912
@@ -30,6 +30,7 @@ Grade untrusted submissions as an unprivileged user, in a container or a throw-a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -37,9 +38,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from course_tools.grading.cgroups import cgroup_support, join_cgroup
+
+ROOT = Path(__file__).resolve().parents[2]
 # Folders the course itself writes to while a notebook runs (the word vectors notebook 05 trains and 07 reuses):
 # the kernel sees them with what they hold, and its own writes go to a private copy-on-write layer in its tmpfs
 OVERLAYS = [Path(__file__).resolve().parents[2] / "data" / "cache"]
@@ -81,124 +86,6 @@ class Limits:
         return limits
 
 
-# ---------------------------------------------------------------------------------------------- the grader's own /tmp
-PRIVATE_TMP_MB = 1024  # the grader's folders: sockets, probes (an answer is at most 256 MB) and the kernels' files
-_PRIVATE_FLAG = "COURSE_GRADER_PRIVATE_TMP"
-
-
-def private_tmp_prefix() -> list[str]:
-    """The command prefix that runs a grader in a mount namespace of its own (root only), where it mounts a tmpfs
-    for its folders (see :func:`enter_private_tmp`); [] where that cannot be done."""
-    if sys.platform != "linux" or os.geteuid() != 0 or "--mount" not in isolation() or os.environ.get(_PRIVATE_FLAG):
-        return []
-    return ["unshare", "--mount", "--propagation", "private"]
-
-
-def enter_private_tmp(python_args: list[str], keep_fds=()) -> None:
-    """Give this grader a private tmpfs of :data:`PRIVATE_TMP_MB` as its temporary folder.
-
-    The grader runs again (``python_args``: the arguments after the interpreter) in a mount namespace of its own,
-    where a tmpfs is mounted on a new, empty folder of the machine's temporary folder; this process waits for it,
-    exits with its status and removes the (empty) folder. There, everything the grading writes (the kernels'
-    sockets, connection files and probes) is out of sight of every other grading and every other submission's
-    kernel: they see an empty folder. Nothing reaches the disk, and it all goes with the namespace. Does nothing
-    where namespaces are not available (and in the grader that already runs there)."""
-    import ctypes
-    import tempfile
-
-    folder = os.environ.get(_PRIVATE_FLAG)
-    if folder and os.path.isdir(folder) and not os.listdir(folder) and os.path.basename(folder).startswith("course-grader-"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
-                      f"size={PRIVATE_TMP_MB}m,mode=0700".encode()) == 0:
-            tempfile.tempdir = folder
-            os.environ["TMPDIR"] = folder
-        return
-    prefix = private_tmp_prefix()
-    if not prefix:
-        return
-    folder = tempfile.mkdtemp(prefix="course-grader-")
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a stop is for the grader below: wait for it, then clean up
-    try:
-        code = subprocess.call([*prefix, sys.executable, *python_args], env=dict(os.environ, **{_PRIVATE_FLAG: folder}),
-                               pass_fds=tuple(keep_fds), preexec_fn=lambda: signal.signal(signal.SIGTERM,
-                                                                                          signal.SIG_DFL))
-    finally:
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
-    sys.exit(code)
-
-
-# ---------------------------------------------------------------------------------------------- control groups
-# RLIMIT_AS and RLIMIT_NPROC hold per process (and NPROC not at all for root); a control group holds for the kernel
-# and everything it starts, together. cgroup v2 where its memory and pids controllers are on, else v1's hierarchies.
-_CGROUP_ROOT = Path("/sys/fs/cgroup")
-CGROUP_PARENT = "course-grader"
-
-
-def _cgroup_dirs(name: str) -> list[tuple[Path, dict[str, str]]]:
-    """The folders of control group ``name`` and the file -> value limits each takes (without values yet)."""
-    v2 = _CGROUP_ROOT / "cgroup.controllers"
-    if v2.exists():
-        return [(_CGROUP_ROOT / CGROUP_PARENT / name, {"memory": "memory.max", "pids": "pids.max"})]
-    return [(_CGROUP_ROOT / "memory" / CGROUP_PARENT / name, {"memory": "memory.limit_in_bytes"}),
-            (_CGROUP_ROOT / "pids" / CGROUP_PARENT / name, {"pids": "pids.max"})]
-
-
-def cgroup_support() -> str:
-    """``"cgroup v2"``, ``"cgroup v1"`` or ``""`` (no control group can be made here: not root, or none mounted)."""
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return ""
-    if (_CGROUP_ROOT / "cgroup.controllers").exists():
-        controllers = (_CGROUP_ROOT / "cgroup.controllers").read_text().split()
-        return "cgroup v2" if {"memory", "pids"} <= set(controllers) else ""
-    return "cgroup v1" if all((_CGROUP_ROOT / c).is_dir() for c in ("memory", "pids")) else ""
-
-
-def join_cgroup(name: str, limits: Limits) -> bool:
-    """Make control group ``name`` with the kernel's memory (address space + its tmpfs) and process limits, and move
-    this process into it (everything it starts stays there). False where that cannot be done."""
-    if not cgroup_support():
-        return False
-    values = {"memory": str(((limits.memory_mb or 0) + 2 * (limits.disk_mb or 0)) * 2**20) if limits.memory_mb else "",
-              "pids": str(limits.extra_processes) if limits.extra_processes else ""}
-    try:
-        if (_CGROUP_ROOT / "cgroup.controllers").exists():
-            parent = _CGROUP_ROOT / CGROUP_PARENT
-            parent.mkdir(exist_ok=True)
-            (_CGROUP_ROOT / "cgroup.subtree_control").write_text("+memory +pids")
-            (parent / "cgroup.subtree_control").write_text("+memory +pids")
-        for folder, files in _cgroup_dirs(name):
-            folder.mkdir(parents=True, exist_ok=True)
-            for controller, file in files.items():
-                if values[controller]:
-                    (folder / file).write_text(values[controller])
-            (folder / "cgroup.procs").write_text(str(os.getpid()))
-    except OSError:
-        return False
-    return True
-
-
-def remove_cgroup(name: str) -> None:
-    """Remove control group ``name`` once its processes are gone (a folder of a control group is removed with rmdir)."""
-    for folder, _ in _cgroup_dirs(name):
-        try:
-            procs = (folder / "cgroup.procs").read_text().split()
-            for pid in procs:
-                with contextlib.suppress(OSError):
-                    os.kill(int(pid), signal.SIGKILL)
-            for _ in range(50):
-                try:
-                    folder.rmdir()
-                    break
-                except OSError:
-                    import time
-                    time.sleep(0.1)
-        except OSError:
-            continue
-
-
 def _user_tasks() -> int:
     """Threads the current user runs now (RLIMIT_NPROC counts them all, not just the kernel's)."""
     uid, count = os.getuid(), 0
@@ -236,11 +123,29 @@ def _isolation() -> list[str]:
 
 
 def describe(limits: Limits) -> str:
-    """One line for reports: ``"network: cut (unshare --net --pid ...)"``."""
+    """One line for reports: ``"network: cut (unshare --net --pid ...); control groups: cgroup v1; ..."``."""
     options = " ".join(isolation(limits.network))
     if limits.network:
-        return "network: left on (--allow-network)" + (f"; unshare {options}" if options else "")
-    return f"network: cut (unshare {options})" if options else "network: NOT cut (unshare not available)"
+        line = "network: left on (--allow-network)" + (f"; unshare {options}" if options else "")
+    else:
+        line = f"network: cut (unshare {options})" if options else "network: NOT cut (unshare not available)"
+    line += f"; control groups: {cgroup_support() or 'none (per-process limits only)'}"
+    private = sys.platform.startswith("linux") and os.geteuid() == 0 and "--mount" in isolation()
+    line += "; a private tmpfs per grading" if private else "; no private tmpfs per grading"
+    if not options:
+        line += " - NOT a sandbox: a submission can change files you can change (see docs/instructors.md)"
+    return line
+
+
+def hideable(folder) -> bool:
+    """True when ``folder`` can be covered in the kernel's view without hiding the course, its Python or the
+    grader's own folders (a learner's notebook in the course checkout: its folder stays visible, read-only)."""
+    if not folder or not os.path.isdir(folder):
+        return False
+    folder = os.path.realpath(folder)
+    needed = [str(ROOT), sys.prefix, sys.base_prefix, os.path.dirname(sys.executable), tempfile.gettempdir()]
+    return not any(os.path.realpath(p) == folder or os.path.realpath(p).startswith(folder.rstrip("/") + "/")
+                   for p in needed)
 
 
 def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str = "", hide=(),
@@ -252,7 +157,9 @@ def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str =
     empty one. ``cgroup``: the name of the control group that limits the kernel's memory and processes together."""
     settings = {"limits": asdict(limits), "unshare": isolation(limits.network), "cgroup": cgroup,
                 "mounts": {"workdir": workdir, "box": box, "disk_mb": limits.disk_mb or 0,
-                           "overlays": [str(d) for d in OVERLAYS], "hide": [str(h) for h in hide]}}
+                           "overlays": [str(d) for d in OVERLAYS], "hide": [str(h) for h in hide if hideable(h)],
+                           "tmp": tempfile.gettempdir(),
+                           "keep": sorted({str(ROOT), sys.prefix, sys.base_prefix, os.path.dirname(sys.executable)})}}
     return [sys.executable, "-m", "course_tools.grading.sandbox", json.dumps(settings), "--", *kernel]
 
 
@@ -310,10 +217,10 @@ def _init(mounts: dict, argv: list[str]) -> int:
 
 def _mount(mounts: dict) -> dict:
     """In our own mount namespace: every mount point read-only except ``workdir`` (bound onto itself first) and
-    /proc, /sys, /dev; then a private tmpfs of ``disk_mb`` on ``box`` (with its run, home and tmp folders) and on
-    /dev/shm, so the kernel cannot fill a real disk. Returns what was done, for the grader's report."""
-    import ctypes
-
+    /proc, /dev; a /dev with only null, zero, full, random, urandom and tty; then a private tmpfs of ``disk_mb`` on
+    ``box`` (with its run, home and tmp folders) and on /dev/shm, so the kernel cannot fill a real disk; the PID
+    namespace's own /proc; empty folders over ``hide`` and over the grader's temporary folder ``tmp`` (all but
+    ``workdir``: other gradings' folders are out of sight). Returns what was done, for the grader's report."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     workdir = os.path.realpath(mounts["workdir"])
@@ -342,6 +249,7 @@ def _mount(mounts: dict) -> dict:
             done += 1
         else:
             failed.append(point)
+    small_dev = _minimal_dev(libc)
     scratch = []
     size = f"size={int(mounts.get('disk_mb') or 512)}m,mode=0755".encode()
     for target in filter(None, [mounts.get("box"), "/dev/shm"]):
@@ -369,8 +277,73 @@ def _mount(mounts: dict) -> dict:
             if libc.mount(b"overlay", folder.encode(), b"overlay", 0, options) == 0:
                 layered.append(folder)
                 break
+    tmp_hidden = _hide_all_but(libc, mounts.get("tmp", ""), workdir, mounts.get("keep", []))
     return {"read_only": done, "failed": failed, "tmpfs": scratch, "overlay": layered, "proc": fresh_proc,
-            "hidden": hidden}
+            "hidden": hidden, "dev": small_dev, "tmp_hidden": tmp_hidden}
+
+
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def _bind_fd(libc, fd: int, target: str) -> bool:
+    """Bind-mount what ``fd`` (an ``O_PATH`` descriptor opened before its folder was covered) refers to on
+    ``target``, with what is mounted under it."""
+    return libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, _MS_BIND | _MS_REC, None) == 0
+
+
+def _minimal_dev(libc) -> bool:
+    """A tmpfs on /dev holding only the harmless devices (bound from the real ones), /dev/fd and the std links, and
+    empty shm and pts folders: as uid 0, the kernel could otherwise open disks and other devices root owns. Left as it
+    was (False) where a device cannot be bound (some user namespaces)."""
+    fds = {}
+    for name in _DEVICES:
+        with contextlib.suppress(OSError):
+            fds[name] = os.open(f"/dev/{name}", os.O_PATH)
+    ok = libc.mount(b"tmpfs", b"/dev", b"tmpfs", _MS_NOSUID | _MS_NOEXEC, b"size=64k,mode=0755") == 0
+    try:
+        if ok:
+            for name, fd in fds.items():
+                open(f"/dev/{name}", "w").close()
+                ok = ok and _bind_fd(libc, fd, f"/dev/{name}")
+            for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                                 ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+                os.symlink(target, f"/dev/{link}")
+            os.mkdir("/dev/shm")
+            os.mkdir("/dev/pts")
+            with open("/dev/null", "w") as f:  # a device that works: else this /dev is no good
+                f.write("")
+    except OSError:
+        ok = False
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    if not ok:
+        libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        libc.umount2(b"/dev", 2)  # MNT_DETACH: back to the real /dev
+    return ok
+
+
+def _hide_all_but(libc, folder: str, keep: str, also_keep=()) -> bool:
+    """Cover ``folder`` (the grader's temporary folder) with an empty read-only tmpfs, then bind ``keep`` (inside it)
+    back where it was: other gradings' folders and connection files are out of sight. Not done when the course or
+    its Python live inside ``folder`` (they would be hidden too)."""
+    if not folder or not os.path.isdir(folder):
+        return False
+    folder = os.path.realpath(folder)
+    inside = lambda path: os.path.realpath(path).startswith(folder.rstrip("/") + "/")  # noqa: E731
+    if not inside(keep) or any(inside(p) for p in also_keep):
+        return False
+    fd = os.open(keep, os.O_PATH)
+    try:
+        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
+            return False
+        os.makedirs(keep, exist_ok=True)
+        if not _bind_fd(libc, fd, keep):
+            return False
+        libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+        return True
+    finally:
+        os.close(fd)
 
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 8, 32, 4096, 16384
@@ -402,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     kernel = argv[2:]
     limits = Limits(**settings["limits"])
     if settings.get("cgroup"):
-        join_cgroup(settings["cgroup"], limits)
+        join_cgroup(settings["cgroup"], limits.memory_mb, limits.disk_mb, limits.extra_processes)
     _apply_limits(limits)
     options = settings["unshare"]
     if "--pid" in options:
