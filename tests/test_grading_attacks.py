@@ -253,10 +253,14 @@ def test_a_tree_too_deep_for_recursion_is_removed(tmp_path):
     from course_tools.grading.notebook import remove_tree
 
     deep = tmp_path / "work"
-    path = deep
-    for _ in range(1200):
-        path = path / "d"
-    os.makedirs(path)
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(1200):  # one level at a time (os.makedirs itself recurses)
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
     remove_tree(deep)
     assert not deep.exists()
 
