@@ -316,17 +316,19 @@ class IngestReport:
         return ok + [f"skipped  {line}" for line in self.skipped]
 
 
-def ingest(paths, store, embed, root=None, max_bytes: int = MAX_BYTES) -> IngestReport:
+def ingest(paths, store, embed, root=None, max_bytes: int = MAX_BYTES, parse=None) -> IngestReport:
     """Parse, embed and store every file; never stops the batch for a bad file.
 
     ``embed`` maps a list of texts to an (n, d) array. A file's old chunks are replaced only once its new chunks
-    and vectors are ready, so a failure leaves what was stored before untouched.
+    and vectors are ready, so a failure leaves what was stored before untouched. ``parse`` replaces
+    :func:`parse_file` (same arguments), e.g. notebook 12's :func:`utils.ocr.parse_file`, which reads images too.
     """
+    parse = parse_file if parse is None else parse
     report = IngestReport()
     for path in paths:
         name = Path(path).relative_to(root).as_posix() if root else Path(path).name
         try:
-            chunks = parse_file(path, root=root, max_bytes=max_bytes)
+            chunks = parse(path, root=root, max_bytes=max_bytes)
         except BadDocument as err:
             report.skipped.append(f"{name}: {err}")
             continue

@@ -1,0 +1,172 @@
+"""Graph embeddings (notebook 12): DeepWalk turns a graph into "sentences" - random walks from node to neighbour - and
+notebook 05's skip-gram with negative sampling learns one vector per node from them: nodes that appear near each
+other on walks get similar vectors, as words that share contexts do.
+
+- :func:`wordnet_graph` - WordNet's noun "is a kind of" links under one synset (e.g. everything under "mammal"),
+  as an undirected adjacency dict, with readable names;
+- :func:`random_walks` - uniform random walks (DeepWalk); every step follows an edge of the graph;
+- :func:`split_edges` - hold out some edges (positives) and as many node pairs that are not linked (negatives),
+  keeping every node on at least one training edge;
+- :func:`common_neighbours` - the classic baseline score of a pair; :func:`cosine_pairs` - the embedding score;
+- :func:`auc` - the probability that a random positive pair scores above a random negative one (ties count half).
+
+>>> adj = {"a": {"b"}, "b": {"a", "c"}, "c": {"b"}}
+>>> walks = random_walks(adj, walks_per_node=1, length=4, seed=0)
+>>> len(walks), all(w2 in adj[w1] for walk in walks for w1, w2 in zip(walk, walk[1:]))
+(3, True)
+>>> auc([0.9, 0.8], [0.1, 0.85])
+0.75
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from utils import wordnet
+
+__all__ = ["wordnet_graph", "random_walks", "split_edges", "common_neighbours", "cosine_pairs", "auc",
+           "adjacency"]
+
+
+def adjacency(edges) -> dict[str, set[str]]:
+    """Undirected adjacency sets from (u, v) pairs.
+
+    >>> adjacency([("a", "b"), ("b", "c")]) == {"a": {"b"}, "b": {"a", "c"}, "c": {"b"}}
+    True
+    """
+    adj: dict[str, set[str]] = {}
+    for u, v in edges:
+        if u == v:
+            continue
+        adj.setdefault(u, set()).add(v)
+        adj.setdefault(v, set()).add(u)
+    return adj
+
+
+def wordnet_graph(root: str = "mammal", closure: bool = True) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """The "is a kind of" links below the first noun synset named ``root`` (root included), undirected.
+
+    ``closure=True`` links every synset to ALL its ancestors up to the root ("dog" - "canine", "dog" - "carnivore",
+    ..., "dog" - "mammal"): the transitive closure, the "mammal closure" graph on which hyperbolic (Poincare)
+    embeddings were first shown (Nickel & Kiela, 2017). Without it the graph is (nearly) a tree, where removing one
+    edge cuts the graph in two and no method can predict it back.
+
+    Returns (adjacency, names): node ids are synset ids, ``names[id]`` is "lemma.n01"-style readable text
+    (the first lemma, plus a number when several synsets share it).
+    """
+    synsets = [s for s in wordnet.load_synsets() if s.pos == "noun"]
+    top = next((s.id for s in synsets if root in s.lemmas), None)
+    if top is None:
+        raise ValueError(f"no noun synset named {root!r} in WordNet")
+    children: dict[str, list[str]] = {}
+    for child, parent in wordnet.hypernym_edges():
+        children.setdefault(parent, []).append(child)
+    keep, queue = {top}, deque([top])
+    while queue:                                         # breadth-first: every synset below the root
+        for child in children.get(queue.popleft(), []):
+            if child not in keep:
+                keep.add(child)
+                queue.append(child)
+    edges = [(c, p) for c, p in wordnet.hypernym_edges() if c in keep and p in keep]
+    if closure:
+        parents: dict[str, set[str]] = {}
+        for c, p in edges:
+            parents.setdefault(c, set()).add(p)
+        ancestors: dict[str, set[str]] = {}
+
+        def up(node: str) -> set[str]:                    # all ancestors inside the subgraph, memoised
+            if node not in ancestors:
+                ancestors[node] = set()
+                for p in parents.get(node, ()):
+                    ancestors[node] |= {p} | up(p)
+            return ancestors[node]
+
+        edges = [(c, a) for c in sorted(keep) for a in sorted(up(c))]
+    first = {s.id: s.lemmas[0].replace(" ", "_") for s in synsets if s.id in keep}
+    seen: dict[str, int] = {}
+    names = {}
+    for sid in sorted(first):
+        seen[first[sid]] = seen.get(first[sid], 0) + 1
+        names[sid] = first[sid] if seen[first[sid]] == 1 else f"{first[sid]}.{seen[first[sid]]}"
+    return adjacency(edges), names
+
+
+def random_walks(adj: dict, walks_per_node: int = 10, length: int = 20, seed: int = 0) -> list[list]:
+    """``walks_per_node`` uniform random walks of ``length`` nodes from every node (DeepWalk), node order shuffled
+    each round; each step moves to a neighbour drawn uniformly from ``adj[node]``. A node without neighbours
+    gives a walk of one node.
+    """
+    if walks_per_node < 1 or length < 1:
+        raise ValueError(f"walks_per_node and length must be >= 1, got {walks_per_node}, {length}")
+    rng = np.random.default_rng(seed)
+    nodes = sorted(adj)
+    neighbours = {n: sorted(adj[n]) for n in nodes}      # sorted: the same seed gives the same walks
+    walks = []
+    for _ in range(walks_per_node):
+        for i in rng.permutation(len(nodes)):
+            walk = [nodes[i]]
+            while len(walk) < length and neighbours[walk[-1]]:
+                options = neighbours[walk[-1]]
+                walk.append(options[rng.integers(len(options))])
+            walks.append(walk)
+    return walks
+
+
+def split_edges(adj: dict, test_share: float = 0.1, seed: int = 0):
+    """Hold out a share of the edges for link prediction -> (train adjacency, positive pairs, negative pairs).
+
+    An edge is held out only while both of its ends keep another edge (a node with no training edge would have no
+    walk and no vector). Negatives: as many random node pairs that are not linked in the whole graph.
+    """
+    rng = np.random.default_rng(seed)
+    edges = sorted({tuple(sorted((u, v))) for u in adj for v in adj[u]})
+    train = {n: set(vs) for n, vs in adj.items()}
+    positives = []
+    want = int(test_share * len(edges))
+    for i in rng.permutation(len(edges)):
+        u, v = edges[i]
+        if len(train[u]) > 1 and len(train[v]) > 1:
+            train[u].discard(v)
+            train[v].discard(u)
+            positives.append((u, v))
+            if len(positives) == want:
+                break
+    nodes = sorted(adj)
+    negatives = set()
+    while len(negatives) < len(positives):
+        u, v = (nodes[j] for j in rng.integers(len(nodes), size=2))
+        if u != v and v not in adj[u]:
+            negatives.add(tuple(sorted((u, v))))
+    return train, positives, sorted(negatives)
+
+
+def common_neighbours(adj: dict, pairs) -> np.ndarray:
+    """Score of each pair (u, v): how many neighbours they share, |N(u) & N(v)|.
+
+    >>> common_neighbours({"a": {"b", "c"}, "d": {"b", "c"}, "b": {"a", "d"}, "c": {"a", "d"}}, [("a", "d")]).tolist()
+    [2.0]
+    """
+    return np.array([len(adj.get(u, set()) & adj.get(v, set())) for u, v in pairs], dtype=float)
+
+
+def cosine_pairs(vectors, pairs) -> np.ndarray:
+    """Cosine of the two nodes' vectors per pair; ``vectors`` maps node -> vector (a ``WordVectors`` works)."""
+    out = []
+    for u, v in pairs:
+        a, b = np.asarray(vectors[u], dtype=float), np.asarray(vectors[v], dtype=float)
+        out.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+    return np.array(out)
+
+
+def auc(positive_scores, negative_scores) -> float:
+    """Area under the ROC curve = P(score of a random positive > score of a random negative), ties counting 1/2;
+    rounded to 4 digits. 0.5 is a coin, 1.0 ranks every positive above every negative.
+    """
+    pos = np.asarray(positive_scores, dtype=float)
+    neg = np.asarray(negative_scores, dtype=float)
+    if pos.ndim != 1 or neg.ndim != 1 or not len(pos) or not len(neg):
+        raise ValueError("need two non-empty 1-D lists of scores (positives, negatives)")
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return round(float((greater + 0.5 * ties) / (len(pos) * len(neg))), 4)
