@@ -205,9 +205,15 @@ ddp = DistributedDataParallel(model)
 calls = []
 
 def counting_allreduce(state, bucket):                      # counts the gradient all-reduces DDP performs
+    # Synchronous on purpose. With `.then(lambda ...)` the lambda runs, and is released, on one of gloo's worker
+    # threads; a thread still holding it when this process exits touches a finalizing interpreter and aborts the
+    # process ("terminate called without an active exception"), which a loaded machine made happen now and then.
     calls.append(1)
-    t = bucket.buffer() / world
-    return dist.all_reduce(t, async_op=True).get_future().then(lambda f: f.value()[0])
+    t = bucket.buffer().div_(world)                         # (numel,) this bucket's flat gradients
+    dist.all_reduce(t)
+    done = torch.futures.Future()
+    done.set_result(t)
+    return done
 
 ddp.register_comm_hook(None, counting_allreduce)
 g = torch.Generator().manual_seed(5)
@@ -224,19 +230,14 @@ dist.destroy_process_group()
 '''
 
 
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_two_cpu_processes_match_one_process_on_the_combined_batch(tmp_path):
     script, out = tmp_path / "worker.py", tmp_path / "out.pt"
     script.write_text(DDP_WORKER)
+    # port 0: torchrun's agent binds a free port itself and hands it to both workers (a port picked here and closed
+    # again could be taken by another process before torchrun binds it); 127.0.0.1 also with the network cut
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script), str(out),
-                          str(ROOT)], capture_output=True, text=True, timeout=240,
+                          "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", "--local-addr", "127.0.0.1",
+                          str(script), str(out), str(ROOT)], capture_output=True, text=True, timeout=240,
                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
     got = torch.load(out, weights_only=True)
