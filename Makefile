@@ -9,16 +9,19 @@ LAB_PORT ?= 8888
 PYTEST_WORKERS ?= 2
 # arguments for `make progress`, e.g. make progress ARGS=--grade
 ARGS ?=
+# the folder `make wheelhouse` fills; `COURSE_WHEELHOUSE=DIR make lab` then installs from it alone (no network)
+WHEELHOUSE ?= wheelhouse
 # make -n / -q / -t: course.py only prints what it would do. The `+` before a recipe line runs it even then.
 DRY = $(if $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))$(findstring t,$(firstword -$(MAKEFLAGS))),--dry-run)
 COURSE = +@$(PYTHON) course.py $(DRY) --port $(LAB_PORT) --workers $(PYTEST_WORKERS)
 
-.PHONY: lab test loopback venv dev notebooks check-notebooks clean-venv help test-portable site progress
+.PHONY: lab test loopback venv dev notebooks check-notebooks clean-venv help test-portable site progress wheelhouse
 
 help:
 	@echo "make lab       - set up (first time) and open the course in JupyterLab"
 	@echo "make test      - set up with test tools and run the whole test suite"
 	@echo "make progress  - your progress per notebook in my-work/ (make progress ARGS=--grade: grade them)"
+	@echo "make wheelhouse WHEELHOUSE=DIR - an offline workshop kit: every pinned wheel, 4 platforms"
 	@echo "Windows (no make): py course.py lab | test | progress"
 
 # Set-up only: the venv with the pinned packages (reinstalled only when requirements.txt or pyproject.toml changed),
@@ -57,6 +60,11 @@ site:
 
 progress:
 	$(COURSE) progress $(ARGS)
+
+# An offline workshop kit: every pinned wheel for Linux, macOS (x86-64, arm64) and Windows in $(WHEELHOUSE);
+# with COURSE_WHEELHOUSE=$(WHEELHOUSE) set, `make lab` / `make test` install from it and nothing else.
+wheelhouse:
+	$(COURSE) wheelhouse $(WHEELHOUSE)
 
 clean-venv:
 	$(COURSE) clean-venv

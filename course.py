@@ -11,17 +11,22 @@ Commands (each does the set-up it needs first, and nothing that is already up to
     test             the same set-up plus the test tools, then every test (generator check, pytest, nbval on the
                      solutions and the learner notebooks, the solutions again on a simulated other machine)
     progress         your progress per notebook in my-work/ (arguments after it go to `python -m course_tools.progress`)
+    wheelhouse DIR   an offline workshop kit: every pinned wheel for Linux, macOS (x86-64, arm64) and Windows in DIR;
+                     then `COURSE_WHEELHOUSE=DIR make lab` (or py course.py lab) installs from DIR alone, no network
     venv / dev       only the set-up (dev: with the test tools)
     notebooks / check-notebooks / test-portable / site / clean-venv / loopback: as in the Makefile
 
 Options: --dry-run (-n) prints the commands without running them; --reinstall installs the packages again;
 --port N (default $LAB_PORT or 8888);
---workers N (default $PYTEST_WORKERS or 2). Uses only the Python standard library, so it runs before any install.
+--workers N (default $PYTEST_WORKERS or 2); wheelhouse only: --platform NAME (repeatable; default all four),
+--python-version X.Y.Z (default this Python's). Uses only the Python standard library, so it runs before any install.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -34,7 +39,23 @@ MIN_PYTHON = (3, 10)
 STAMP, STAMP_DEV = VENV / ".installed", VENV / ".installed-dev"
 REQUIREMENTS, REQUIREMENTS_DEV, PYPROJECT = Path("requirements.txt"), Path("requirements-dev.txt"), Path("pyproject.toml")
 COMMANDS = ("lab", "test", "progress", "venv", "dev", "notebooks", "check-notebooks", "test-portable", "site",
-            "clean-venv", "loopback")
+            "clean-venv", "loopback", "wheelhouse")
+THIS_PYTHON = ".".join(map(str, sys.version_info[:3]))  # the learners' Python a kit is for, unless told
+WHEELHOUSE_ENV = "COURSE_WHEELHOUSE"  # a folder made by `course.py wheelhouse`: set-up installs from it, offline
+# The platforms of a workshop kit: pip's platform tags for each (pip widens a macOS tag to the older macOS versions
+# itself, not a manylinux_2_NN one, hence the list) and what environment markers see there. macOS 14 is the oldest
+# macOS that torch 2.13's arm64 wheel supports.
+PLATFORMS = {
+    "linux-x86_64": ([f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)] + ["manylinux2014_x86_64"],
+                     {"sys_platform": "linux", "os_name": "posix", "platform_system": "Linux",
+                      "platform_machine": "x86_64"}),
+    "macos-x86_64": (["macosx_14_0_x86_64"], {"sys_platform": "darwin", "os_name": "posix",
+                                              "platform_system": "Darwin", "platform_machine": "x86_64"}),
+    "macos-arm64": (["macosx_14_0_arm64"], {"sys_platform": "darwin", "os_name": "posix", "platform_system": "Darwin",
+                                            "platform_machine": "arm64"}),
+    "windows-amd64": (["win_amd64"], {"sys_platform": "win32", "os_name": "nt", "platform_system": "Windows",
+                                      "platform_machine": "AMD64"}),
+}
 
 
 # ------------------------------------------------------------------------------------------------ the platform
@@ -69,6 +90,72 @@ def show(argv: list[str]) -> str:
     return subprocess.list2cmdline(argv) if is_windows() else shlex.join(argv)
 
 
+# ------------------------------------------------------------------------------------------------ pins and markers
+def marker_holds(marker: str, env: dict[str, str]) -> bool:
+    """Evaluate a requirement's environment marker (PEP 508) for another platform's ``env``.
+
+    pip evaluates markers for the machine it runs on, also when it downloads for another one (``--platform``), so
+    the workshop kit evaluates them itself. Enough of PEP 508 for a lock file: ``==``, ``!=``, ``in``, ``not in``,
+    ``<``, ``<=``, ``>``, ``>=`` (versions), ``and``, ``or``, parentheses.
+
+    >>> marker_holds('sys_platform == "win32"', PLATFORMS["windows-amd64"][1])
+    True
+    >>> marker_holds("sys_platform == 'darwin' and python_version >= '3.11'", {"sys_platform": "darwin", "python_version": "3.11"})
+    True
+    """
+    def value(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in env:
+            return env[node.id]
+        raise ValueError(f"unsupported environment marker: {marker!r}")
+
+    def version(text: str):
+        return tuple(int(part) for part in re.findall(r"\d+", text))
+
+    def holds(node) -> bool:
+        if isinstance(node, ast.BoolOp):
+            results = [holds(v) for v in node.values]
+            return all(results) if isinstance(node.op, ast.And) else any(results)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left, right, op = value(node.left), value(node.comparators[0]), node.ops[0]
+            if isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+                return {ast.Eq: left == right, ast.NotEq: left != right, ast.In: left in right,
+                        ast.NotIn: left not in right}[type(op)]
+            ordered = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__"}.get(type(op))
+            if ordered:
+                return getattr(version(left), ordered)(version(right))
+        raise ValueError(f"unsupported environment marker: {marker!r}")
+
+    try:
+        tree = ast.parse(marker.strip(), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"unsupported environment marker: {marker!r}") from None
+    return holds(tree.body)
+
+
+def read_pins(path: Path) -> list[tuple[str, str]]:
+    """``[('name==version', 'marker or empty'), ...]`` of a requirements file, following ``-r other.txt``."""
+    pins: list[tuple[str, str]] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-r "):
+            pins += read_pins(path.parent / line[3:].strip())
+            continue
+        requirement, _, marker = line.partition(";")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+", requirement.strip()):
+            raise ValueError(f"{path}:{number}: not an exact pin (name==version): {raw!r}")
+        pins.append((requirement.strip(), marker.strip()))
+    return pins
+
+
+def pins_for(path: Path, env: dict[str, str]) -> list[str]:
+    """The pins of ``path`` that apply on the platform whose marker values are ``env``."""
+    return [pin for pin, marker in read_pins(path) if not marker or marker_holds(marker, env)]
+
+
 # ------------------------------------------------------------------------------------------------ the steps
 class Step:
     """One thing to do: a command (``argv``) or a Python action (``action``), shown as ``text``."""
@@ -100,9 +187,13 @@ class Planner:
     """The steps of each command, in order, for this machine and the current state of ``.venv``."""
 
     def __init__(self, python: str = sys.executable, port: int = 8888, workers: int = 2, extra: list[str] = (),
-                 reinstall: bool = False):
+                 reinstall: bool = False, wheelhouse: str | None = None, folder: str | None = None,
+                 platforms: list[str] = (), python_version: str | None = None):
         self.python, self.port, self.workers, self.extra = python, port, workers, list(extra)
         self.reinstall = reinstall
+        self.wheelhouse = wheelhouse  # install from this folder only (--no-index): the offline workshop kit
+        self.folder, self.platforms = folder, list(platforms) or list(PLATFORMS)  # what `wheelhouse` makes
+        self.python_version = python_version or THIS_PYTHON
         self.py = str(venv_python())
         self.steps: list[Step] = []
         self._done: set[str] = set()
@@ -110,6 +201,11 @@ class Planner:
 
     def pip(self, *args: str) -> Step:
         return command(self.py, "-m", "pip", "--disable-pip-version-check", "-q", *args)
+
+    def pip_install(self, *args: str) -> Step:
+        """``pip install``, from the workshop kit alone when $COURSE_WHEELHOUSE names one (nothing from the network)."""
+        source = ["--no-index", "--find-links", self.wheelhouse] if self.wheelhouse else []
+        return self.pip("install", *source, *args)
 
     def plan(self, name: str) -> list[Step]:
         getattr(self, "do_" + name.replace("-", "_"))()
@@ -129,8 +225,8 @@ class Planner:
         if created:
             self.steps.append(command(self.python, "-m", "venv", str(VENV)))
         if created or self.reinstall or stale(STAMP, REQUIREMENTS, PYPROJECT):
-            self.steps += [self.pip("install", "-r", str(REQUIREMENTS)),
-                           self.pip("install", "--no-deps", "--no-build-isolation", "-e", "."),
+            self.steps += [self.pip_install("-r", str(REQUIREMENTS)),
+                           self.pip_install("--no-deps", "--no-build-isolation", "-e", "."),
                            _touch(STAMP)]
             self._installed = True
 
@@ -139,13 +235,46 @@ class Planner:
         if not self._once("dev"):
             return
         if self._installed or stale(STAMP_DEV, REQUIREMENTS_DEV, STAMP):
-            self.steps += [self.pip("install", "-r", str(REQUIREMENTS_DEV)), _touch(STAMP_DEV)]
+            self.steps += [self.pip_install("-r", str(REQUIREMENTS_DEV)), _touch(STAMP_DEV)]
 
     def do_loopback(self) -> None:
         # With the network cut (`unshare -n make test`, Linux only) the loopback interface of the new namespace starts
         # down, and Jupyter kernels and JupyterLab talk over 127.0.0.1: bring it up when we may.
         if self._once("loopback") and has_loopback_tool():
             self.steps.append(Step("bring the loopback interface up if it is down (Linux)", action=loopback_up))
+
+    def do_wheelhouse(self) -> None:
+        # Only pip is needed, not the course's packages: a venv is made if there is none (it brings its own pip).
+        if not venv_python().exists():
+            self.steps.append(command(self.python, "-m", "venv", str(VENV)))
+        folder = self.folder
+        self.steps.append(Step(f"mkdir {folder}", action=lambda: Path(folder).mkdir(parents=True, exist_ok=True)))
+        # This machine's wheels, and a wheel built from each pin PyPI has only as source (pure Python: every
+        # platform takes it); the downloads below find them in the folder.
+        self.steps.append(self.pip("wheel", "--no-deps", "--wheel-dir", folder, "-r", str(REQUIREMENTS_DEV)))
+        missing: dict[str, tuple[int, list[str]]] = {}  # per platform: its number of pins, those without a wheel
+        for name in self.platforms:
+            self.steps.append(self._download(name, missing))
+        self.steps.append(Step("check that every pin has its wheel on every platform",
+                               action=lambda: report_wheelhouse(folder, self.platforms, missing)))
+
+    def _download(self, name: str, missing: dict[str, tuple[int, list[str]]]) -> Step:
+        tags, env = PLATFORMS[name]
+        pins_file = Path(self.folder) / f"pins-{name}.txt"
+        major, minor = self.python_version.split(".")[:2]
+        argv = [self.py, "-m", "pip", "--disable-pip-version-check", "download", "--no-deps", "--only-binary=:all:",
+                *[f"--platform={tag}" for tag in tags], f"--python-version={self.python_version}",
+                "--implementation=cp", f"--abi=cp{major}{minor}", "--find-links", self.folder,
+                "--dest", self.folder, "-r", str(pins_file)]
+        env = {**env, "python_version": f"{major}.{minor}", "python_full_version": self.python_version,
+               "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+
+        def action() -> int:
+            pins = pins_for(REQUIREMENTS_DEV, env)
+            pins_file.write_text("\n".join(pins) + "\n", encoding="utf-8")
+            missing[name] = (len(pins), download_all(argv, pins_file))
+            return 0
+        return Step(f"{name}: {show(argv)}", action=action)
 
     def do_clean_venv(self) -> None:
         self.steps.append(Step(f"remove {VENV}", action=lambda: shutil.rmtree(VENV, ignore_errors=True)))
@@ -200,6 +329,47 @@ class Planner:
         self.steps.append(command(self.py, "tests/portability.py", "--", *self._xdist(), "solutions"))
 
 
+PIP_MISSING = re.compile(r"No matching distribution found for (\S+)|Cannot install (\S+==\S+?)(?: and|,| because)")
+
+
+def download_all(argv: list[str], pins_file: Path) -> list[str]:
+    """Run pip's download; when a pin has no wheel for the platform, note it, drop it, download the rest.
+
+    Returns the pins left out. pip stops at the first pin it cannot find, hence one try per missing pin.
+    """
+    left_out: list[str] = []
+    while True:
+        done = subprocess.run(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
+            return left_out
+        found = PIP_MISSING.search(done.stderr)
+        pins = pins_file.read_text(encoding="utf-8").split()
+        pin = found and (found.group(1) or found.group(2))
+        if pin not in pins:  # another failure (network, disk): show pip's own words
+            sys.stderr.write(done.stderr)
+            raise SystemExit(f"course.py: pip could not download into {argv[argv.index('--dest') + 1]} "
+                             f"(exit code {done.returncode})")
+        left_out.append(pin)
+        pins.remove(pin)
+        pins_file.write_text("\n".join(pins) + "\n", encoding="utf-8")
+
+
+def report_wheelhouse(folder: str, platforms: list[str], missing: dict[str, tuple[int, list[str]]]) -> int:
+    """One line per platform; exit code 1 when a pin has no wheel on some platform (the kit is incomplete there)."""
+    wheels = sorted(Path(folder).glob("*.whl"))
+    size = sum(w.stat().st_size for w in wheels) / 2**20
+    print(f"{folder}: {len(wheels)} wheels, {size:,.0f} MiB")
+    for name in platforms:
+        count, left = missing[name]
+        print(f"  {name:14} {count - len(left)}/{count} pins" + (f"; no wheel for: {', '.join(left)}" if left else ""))
+    if any(missing[name][1] for name in platforms):
+        print("course.py: the kit is incomplete where a pin has no wheel (above)", file=sys.stderr)
+        return 1
+    print(f"complete: on each platform, `{WHEELHOUSE_ENV}={folder} make lab` (Windows: set {WHEELHOUSE_ENV}={folder} "
+          f"then py course.py lab) installs from it without a network")
+    return 0
+
+
 def loopback_up() -> None:
     """``ip link set lo up`` when ``lo`` is down; quietly nothing when we may not (as the Makefile did)."""
     try:
@@ -220,7 +390,9 @@ def run(steps: list[Step], dry_run: bool = False) -> int:
         if dry_run:
             continue
         if step.action is not None:
-            step.action()
+            code = step.action()
+            if code:  # an action reports failure with a non-zero exit code
+                return code
             continue
         argv = list(step.argv)
         if argv[0] == str(venv_python()):
@@ -259,7 +431,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JupyterLab's port (default $LAB_PORT or 8888)")
     parser.add_argument("--workers", type=_positive, default=os.environ.get("PYTEST_WORKERS") or 2,
                         help="pytest-xdist workers for the tests (default $PYTEST_WORKERS or 2)")
+    parser.add_argument("folder", nargs="?", help="wheelhouse only: the folder to fill")
+    parser.add_argument("--platform", action="append", choices=list(PLATFORMS), default=[],
+                        help="wheelhouse only: a platform to download for (repeatable; default: all)")
+    parser.add_argument("--python-version", type=_python_version, default=None,
+                        help="wheelhouse only: the learners' Python, X.Y.Z (default: this Python's)")
     return parser
+
+
+def _python_version(text: str) -> str:
+    if not re.fullmatch(r"3\.\d+(\.\d+)?", text):
+        raise argparse.ArgumentTypeError(f"expected a Python version like 3.11.7, got {text!r}")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,10 +455,23 @@ def main(argv: list[str] | None = None) -> int:
     if "progress" in argv:  # everything after `progress` belongs to python -m course_tools.progress
         at = argv.index("progress")
         argv, extra = argv[:at + 1], argv[at + 1:]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     port, workers = _positive(str(args.port)), _positive(str(args.workers))  # an env value is checked here too
+    if (args.command == "wheelhouse") != (args.folder is not None):
+        parser.error("wheelhouse needs a folder (py course.py wheelhouse DIR)" if args.command == "wheelhouse"
+                     else f"{args.command} takes no folder ({args.folder!r})")
+    folder = os.path.abspath(args.folder) if args.folder else None  # before the chdir: relative to where we are
+    wheelhouse = os.environ.get(WHEELHOUSE_ENV) or None
+    if wheelhouse:
+        wheelhouse = os.path.abspath(wheelhouse)
+        if not os.path.isdir(wheelhouse) and args.command != "wheelhouse":
+            print(f"course.py: {WHEELHOUSE_ENV}={wheelhouse} is not a folder (make one with "
+                  f"`py course.py wheelhouse DIR`, or unset {WHEELHOUSE_ENV})", file=sys.stderr)
+            return 2
     os.chdir(ROOT)  # paths below are relative to the course folder, wherever the script was started from
-    steps = Planner(sys.executable, port, workers, extra, args.reinstall).plan(args.command)
+    steps = Planner(sys.executable, port, workers, extra, args.reinstall, wheelhouse=wheelhouse, folder=folder,
+                    platforms=args.platform, python_version=args.python_version).plan(args.command)
     return run(steps, dry_run=args.dry_run)
 
 
