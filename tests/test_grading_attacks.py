@@ -267,17 +267,16 @@ def test_a_tree_too_deep_for_recursion_is_removed(tmp_path):
 
 @needs_namespaces
 def test_the_gradescope_runner_gives_no_points_for_forged_stubs(tmp_path):
-    """Critical, through autograder/run_autograder: every exercise a stub, plus a cell that forges a full-marks
-    result and sends a malformed message before killing its kernel."""
-    from fixtures.attacks import LEARNER, PLUMBING
+    """Critical, through autograder/run_autograder: every exercise a stub, plus a cell that writes a full-marks result
+    to the stdout ipykernel inherited and then sends a message that crashed the grader (9/9 before)."""
+    from fixtures.attacks import FORGE_ONLY, LEARNER
 
     root = tmp_path / "autograder"
     for sub in ("submission", "source", "results"):
         (root / sub).mkdir(parents=True)
     nb = nbformat.read(LEARNER, as_version=4)
     first = next(i for i, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", []))
-    nb.cells.insert(first, nbformat.v4.new_code_cell(PLUMBING % {"forged": FORGED, "victim": str(tmp_path / "v"),
-                                                                 "root": str(ROOT), "hunt_s": 0}))
+    nb.cells.insert(first, nbformat.v4.new_code_cell(FORGE_ONLY % {"forged": FORGED}))
     nbformat.write(nb, root / "submission" / "02_norms_distances_similarity.ipynb")
     (root / "source" / "settings.json").write_text('{"chapter": "02", "timeout": 60}')
     env = {"AUTOGRADER_ROOT": str(root), "AUTOGRADER_COURSE": str(ROOT), "AUTOGRADER_PYTHON": sys.executable,
