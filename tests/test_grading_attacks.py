@@ -121,7 +121,8 @@ def test_links_in_the_class_folder_are_not_followed_and_csv_cells_are_text(batch
 @needs_namespaces
 def test_the_kernel_cannot_reach_the_graders_output_or_processes(tmp_path, capfd):
     """Critical: ipykernel keeps a copy of the inherited stdout; with the host's /proc the kernel could also open
-    the grader's own descriptors. The kernel's stdio is /dev/null and its /proc is its own namespace's."""
+    the grader's own descriptors. The kernel's stdio is /dev/null, its /proc is its own namespace's, and its /dev
+    holds harmless devices only."""
     kernel = Kernel(tmp_path, Limits(), hide=[ROOT / "solutions"])
     kernel.start()
     try:
@@ -129,11 +130,15 @@ def test_the_kernel_cannot_reach_the_graders_output_or_processes(tmp_path, capfd
                          "for fd in {getattr(sys.stdout, '_original_stdstream_copy', 1), 1, 2}:\n"
                          "    os.write(fd, b'FORGED-1\\n')\n"
                          "print(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
-                         "print(os.listdir(%r))" % str(ROOT / "solutions"), 30)
+                         "print(os.listdir(%r))\n"
+                         "print(sorted(os.listdir('/dev')))" % str(ROOT / "solutions"), 30)
     finally:
         kernel.close()
     assert run.state == "ok", (run.ename, run.evalue)
-    pids, hidden = run.stdout.strip().splitlines()
+    pids, hidden, devices = run.stdout.strip().splitlines()
+    # as uid 0 without capabilities it could still open devices root owns: only harmless ones are there
+    assert set(eval(devices)) <= {"null", "zero", "full", "random", "urandom", "tty", "fd", "stdin", "stdout",
+                                  "stderr", "shm", "pts"}, devices
     assert len(eval(pids)) <= 3 and hidden == "[]"  # init, the kernel (and a thread leader at most); no solution
     assert "FORGED-1" not in capfd.readouterr().out
 
