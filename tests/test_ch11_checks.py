@@ -24,6 +24,8 @@ def test_mean_pool():
     assert_rejects(ch11.mean_pool, lambda h, m: (h * m.unsqueeze(-1)).sum(1), match="SUM")
     assert_rejects(ch11.mean_pool, lambda h, m: (h * m.unsqueeze(-1)).sum(1) / m.sum(), match="WHOLE batch")
     assert_rejects(ch11.mean_pool, lambda h, m: h.mean(dim=2), match="vector dimension")
+    assert_rejects(ch11.mean_pool, lambda h, m: torch.stack([h[b, :int(n)].mean(0) for b, n in enumerate(m.sum(1))]),
+                   match="first mask.sum")          # assumes every row is padded at the end
     assert_rejects(ch11.mean_pool, lambda h, m: h.mul_(m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True),
                    match="changed its input `hidden`")
     assert_rejects(ch11.mean_pool, lambda h, m: None, match="return")
@@ -50,6 +52,9 @@ def test_info_nce():
                    match="labels not the diagonal")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, normalise=False), match="raw dot products")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, 1.0), match="temperature is missing")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, 0.1), match="temperature is fixed")
+    assert_rejects(ch11.info_nce, lambda q, d, t: 2 * _nce(q, d, t), match="summed the two directions")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t) * len(q), match="summed over the batch")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t).item(), match="no gradient")
     assert_rejects(ch11.info_nce, lambda q, d, t: F.cross_entropy(F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
                                                                   / t, torch.arange(len(q)), reduction="none"),
@@ -57,10 +62,11 @@ def test_info_nce():
 
 
 # ---------------------------------------------------------------- 11.3 hard negatives
-def _mine(scores, positives, k, *, exclude_positive=True, best_first=True, lowest=False, in_place=False):
+def _mine(scores, positives, k, *, exclude_positive=True, best_first=True, lowest=False, in_place=False,
+          sentinel=None):
     S = scores if in_place else scores.copy()
     if exclude_positive:
-        S[np.arange(len(S)), positives] = np.inf if lowest else -np.inf
+        S[np.arange(len(S)), positives] = (np.inf if lowest else -np.inf) if sentinel is None else sentinel
     order = np.argsort(S if lowest else -S, axis=1, kind="stable")[:, :k]
     return order if best_first else order[:, ::-1]
 
@@ -75,6 +81,12 @@ def test_mine_hard_negatives():
     assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, best_first=False), match="wrong order")
     assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k, in_place=True),
                    match="changed its input `scores`")
+    for sentinel in (0.0, -1.0):                       # not low enough: scores can be negative
+        assert_rejects(ch11.mine_hard_negatives, lambda s, p, k, v=sentinel: _mine(s, p, k, sentinel=v),
+                       match="0 or -1 is not low enough")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, 2), match="k is fixed")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k).astype(float), match="integer indices")
+    assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k).tolist(), match="numpy array")
 
 
 # ---------------------------------------------------------------- 11.4 int8
@@ -98,22 +110,45 @@ def test_int8_quantize():
     assert_rejects(ch11.int8_quantize,
                    lambda X, lo, hi: np.clip(np.round(X / np.abs(X[:3]).max(axis=0) * 127), -128, 127).astype(np.int8),
                    match="symmetric range")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, rounding=np.ceil), match="rounded up")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, levels=256), match="256 steps")
+    assert_rejects(ch11.int8_quantize,
+                   lambda X, lo, hi: np.clip((X - lo) / ((hi - lo) / 255) - 128, -128, 127).astype(np.int8),
+                   match="truncated")                  # astype cuts the fraction off, no np.round
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, X.min(0), X.max(0)), match="range on X itself")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, -np.ones_like(lo), np.ones_like(hi)),
+                   match="no calibration")             # a fixed range instead of the calibrated one
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi).tolist(), match="numpy array")
+
+
+def test_int8_quantize_accepts_every_way_of_writing_the_formula():
+    # no test value lies half-way between two levels, so float64 and the * 255 / (hi - lo) form agree too
+    for fn in (lambda X, lo, hi: _int8(X.astype(np.float64), lo.astype(np.float64), hi.astype(np.float64)),
+               lambda X, lo, hi: np.clip(np.round((X - lo) * 255 / (hi - lo)) - 128, -128, 127).astype(np.int8),
+               lambda X, lo, hi: np.clip(np.floor((X - lo) / ((hi - lo) / 255) + 0.5) - 128, -128, 127)
+               .astype(np.int8),
+               lambda X, lo, hi: _int8(np.clip(X, lo, hi), lo, hi)):
+        assert_passes(ch11.int8_quantize, fn)
 
 
 # ---------------------------------------------------------------- 11.5 binary + rescore
-def _bsearch(Q, codes, X, k, s, *, sign=1, rescore=True, short=None, by_bytes=False, exact=False):
+def _bsearch(Q, codes, X, k, s, *, sign=1, rescore=True, short=None, by_bytes=False, exact=False, byte_sum=False,
+             kind="stable", map_back=True, worst_first=False):
     qbits = np.packbits(sign * Q > 0, axis=1)
     if by_bytes:
         dist = (qbits[:, None, :] != codes[None]).sum(-1)
+    elif byte_sum:
+        dist = np.stack([(codes ^ q).sum(1) for q in qbits])
     else:
         dist = np.stack([np.bitwise_count(codes ^ q).sum(1) for q in qbits])
-    cand = np.argsort(dist, axis=1, kind="stable")[:, :(s if short is None else short)]
+    cand = np.argsort(dist, axis=1, kind=kind)[:, :(s if short is None else short)]
     if exact:
         cand = np.tile(np.arange(len(X)), (len(Q), 1))
     if not rescore:
         return cand[:, :k]
     scores = np.einsum("qd,qsd->qs", Q, X[cand])
-    return np.take_along_axis(cand, np.argsort(-scores, axis=1, kind="stable")[:, :k], axis=1)
+    order = np.argsort(scores if worst_first else -scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cand, order, axis=1) if map_back else order
 
 
 def test_binary_search():
@@ -128,6 +163,24 @@ def test_binary_search():
     assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, exact=True), match="wrong shortlist")
     assert_rejects(ch11.binary_search, lambda Q, c, X, k, s: qz.rescore(Q, X, np.tile(np.arange(s), (len(Q), 1)), k),
                    match="first `shortlist` rows")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, byte_sum=True), match="XORed bytes as numbers")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, kind="quicksort"), match="ties keep the smaller")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, map_back=False), match="positions in the shortlist")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, worst_first=True), match="LOWEST float scores")
+    assert_rejects(ch11.binary_search, lambda *a: np.sort(_bsearch(*a), axis=1), match="wrong order")
+    assert_rejects(ch11.binary_search, lambda Q, c, X, k, s: _bsearch(Q, c, X, k, 20), match="shortlist length is fixed")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a).astype(float), match="integer row indices")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a).tolist(), match="integer row indices")
+
+
+def test_binary_search_accepts_equivalent_hamming_and_rescoring():
+    def unpacked(Q, codes, X, k, s):                   # Hamming on unpacked bits, rescored by cosine: same rows
+        bits = np.unpackbits(codes, axis=1)[:, :Q.shape[1]]
+        dist = np.stack([(bits != (q > 0)).sum(1) for q in Q])
+        cand = np.argsort(dist, axis=1, kind="stable")[:, :s]
+        qn = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+        return np.take_along_axis(cand, np.argsort(-np.einsum("qd,qsd->qs", qn, X[cand]), axis=1)[:, :k], axis=1)
+    assert_passes(ch11.binary_search, unpacked)
 
 
 # ---------------------------------------------------------------- 11.6 quiz

@@ -17,6 +17,15 @@ def _torch():
     return torch
 
 
+def _kind(x) -> str:
+    """What a learner returned, for a message: 'list', 'numpy array of float64', 'torch tensor of int64'."""
+    if isinstance(x, np.ndarray):
+        return f"numpy array of {x.dtype}"
+    if is_torch(x):
+        return f"torch tensor of {str(x.dtype).replace('torch.', '')}"
+    return type(x).__name__
+
+
 def _close(a, b, atol=1e-5) -> bool:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
@@ -32,7 +41,7 @@ def mean_pool(fn):
     from utils import pooling
     g = torch.Generator().manual_seed(11)
     hidden = torch.randn(3, 5, 4, generator=g)                              # (B, T, d)
-    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 1, 1]])    # row 2 is LEFT-padded
     want = pooling.mean_pool(hidden, mask)                                   # the reference, before fn runs
     got, (hidden_after, mask_after) = call_on_copies(fn, hidden, mask)
     returned(got, "mean_pool", "did you forget `return`?")
@@ -56,6 +65,10 @@ def mean_pool(fn):
     if _close(got, (hidden * m).sum(1) / mask.sum()):
         raise CheckFailed("you divided by the real tokens of the WHOLE batch: each row divides by its own count, "
                           "mask.sum(dim=1, keepdim=True)")
+    prefix = torch.stack([hidden[b, :int(n)].mean(dim=0) for b, n in enumerate(mask.sum(dim=1))])
+    if _close(got, prefix):
+        raise CheckFailed("you averaged the first mask.sum() positions: padding is not always at the end (row 2 is "
+                          "padded on the left, as decoder models often are) - weight by the mask itself")
     expect(_close(got, want), "the vectors differ from the mean of each row's real tokens (where mask == 1)")
 
 
@@ -81,6 +94,8 @@ def _nce_variants(q, d, t):
         "labels zero": float((F.cross_entropy(logits, zeros) + F.cross_entropy(logits.T, zeros)) / 2),
         "no temperature": float((F.cross_entropy(qn @ dn.T, labels) + F.cross_entropy((qn @ dn.T).T, labels)) / 2),
         "other direction": float(other_way),
+        "summed directions": float(one_way + other_way),
+        "summed over the batch": float((one_way + other_way) / 2 * len(q)),
     }
 
 
@@ -105,6 +120,15 @@ def info_nce(fn):
         again = fn(q.clone().requires_grad_(True), d.clone(), t)        # training needs a gradient
         expect(is_torch(again) and again.requires_grad,
                "the loss has no gradient: compute it with torch operations on q and d (no .item(), no numpy)")
+        t2 = 0.5                                                        # the temperature is an argument, not 0.1
+        other = scalar(fn(q.clone(), d.clone(), t2), "info_nce")
+        if np.isclose(other, value, atol=1e-4):
+            raise CheckFailed("the temperature is fixed in your code: divide by the `temperature` argument (the "
+                              "loss at temperature 0.5 came out the same as at 0.1)")
+        want2 = float(contrastive.info_nce(q, d, t2))
+        expect(np.isclose(other, want2, atol=1e-4),
+               f"at temperature {t2} the loss should be {want2:.4f}, got {other:.4f}: divide by the `temperature` "
+               "argument")
         return
     messages = {
         "multiplied": "temperature multiplied instead of divided: logits = cosines / temperature (a small "
@@ -117,6 +141,9 @@ def info_nce(fn):
                             "cosines / temperature",
         "labels zero": "labels not the diagonal: the positive of row i is column i, labels = torch.arange(B)",
         "no temperature": "the temperature is missing: divide the cosines by it",
+        "summed directions": "you summed the two directions: the symmetric loss is their MEAN, (rows + columns) / 2",
+        "summed over the batch": "you summed over the batch: take the MEAN cross-entropy (F.cross_entropy's default "
+                                 "reduction)",
     }
     for name, value_wrong in wrong.items():
         if np.isclose(value, value_wrong, atol=1e-4):
@@ -133,8 +160,9 @@ def mine_hard_negatives(fn):
     from utils import contrastive
     scores = np.array([[0.9, 0.7, 0.8, 0.1, 0.5],
                        [0.2, 0.3, 0.1, 0.95, 0.6],
-                       [0.4, 0.85, 0.2, 0.3, 0.9]])
-    positives = np.array([1, 3, 4])            # row 0's positive is NOT its top score: a real retriever's mistake
+                       [0.4, 0.85, 0.2, 0.3, 0.9],
+                       [-1.2, -1.5, -0.2, -2.0, -1.9]])   # scores can be negative (cosines, dot products)
+    positives = np.array([1, 3, 4, 3])         # row 0's positive is NOT its top score: a real retriever's mistake
     want = contrastive.mine_hard_negatives(scores, positives, k=2).tolist()
     got, (scores_after, positives_after, _) = call_on_copies(fn, scores, positives, 2)
     returned(got, "mine_hard_negatives")
@@ -142,13 +170,14 @@ def mine_hard_negatives(fn):
                                                      "(scores.copy()), the retriever still needs them")
     expect_unchanged(positives, positives_after, "positives")
     arr = as_numpy(got, "your result")
-    expect(arr.shape == (3, 2), f"the result should have shape (Q, k) = (3, 2), got {arr.shape}")
+    expect(arr.shape == (4, 2), f"the result should have shape (Q, k) = (4, 2), got {arr.shape}")
     if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
         raise CheckFailed("return document INDICES, not scores")
     rows = arr.astype(int).tolist()
     if any(p in r for p, r in zip(positives.tolist(), rows)):
         raise CheckFailed("positives mined as negatives: a query's own positive is among its 'negatives' - set its "
-                          "score to -inf before taking the top k")
+                          "score to -inf before taking the top k (0 or -1 is not low enough: scores can be "
+                          "negative)")
     if rows == np.argsort(scores, axis=1)[:, :2].tolist() or all(
             sorted(r) == sorted(np.argsort(np.where(np.eye(5, dtype=bool)[positives], np.inf, scores), axis=1)[i, :2])
             for i, r in enumerate(rows)):
@@ -157,6 +186,14 @@ def mine_hard_negatives(fn):
     if [sorted(r) for r in rows] == [sorted(r) for r in want] and rows != want:
         raise CheckFailed("the right documents in the wrong order: best score first")
     expect(rows == want, f"the two highest-scoring non-positive documents per query are {want}, got {rows}")
+    expect(isinstance(got, np.ndarray) and got.dtype.kind in "iu",
+           f"return a numpy array of integer indices (np.argsort gives one), got {_kind(got)}")
+    want3 = contrastive.mine_hard_negatives(scores, positives, k=3).tolist()
+    got3 = as_numpy(fn(scores.copy(), positives.copy(), 3), "your result for k=3")
+    if got3.shape == (4, 2):
+        raise CheckFailed("k is fixed in your code: with k=3 your function still returned 2 negatives per query")
+    expect(got3.shape == (4, 3) and got3.astype(int).tolist() == want3,
+           f"with k=3 the negatives should be {want3}, got {got3.tolist()}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,7 +203,9 @@ def mine_hard_negatives(fn):
 def int8_quantize(fn):
     """``fn(X (n, d), lo (d,), hi (d,))`` -> int8 codes: lo -> -128, hi -> 127, 255 equal steps, clipped."""
     from utils import quantization as qz
-    X = np.array([[-1.0, 0.0, 2.0], [1.0, 4.0, -0.5], [0.0, 2.0, 0.75], [3.0, -1.0, 0.0]], dtype=np.float32)
+    # no value sits half-way between two levels, so every correct way of writing the formula (float32 or float64,
+    # / step or * 255 / (hi - lo)) gives the same codes
+    X = np.array([[-1.0, 0.0, 2.0], [1.0, 4.0, -0.5], [-0.84, 2.3, 0.6], [3.0, -1.0, 0.2]], dtype=np.float32)
     lo, hi = qz.int8_calibrate(X[:3])                  # calibrated on the first three rows: row 3 falls outside
     want = qz.int8_quantize(X, lo, hi)
     got, (X_after, lo_after, hi_after) = call_on_copies(fn, X, lo, hi)
@@ -175,25 +214,51 @@ def int8_quantize(fn):
     expect_unchanged(lo, lo_after, "lo")
     expect_unchanged(hi, hi_after, "hi")
     arr = np.asarray(got) if isinstance(got, np.ndarray) else None
-    expect(arr is not None, f"return a numpy array of dtype int8, got {type(got).__name__}")
+    expect(arr is not None, f"return a numpy array of dtype int8, got {_kind(got)}")
     expect(arr.shape == X.shape, f"one code per number: shape {X.shape}, got {arr.shape}")
     if arr.dtype == np.uint8 or (arr.dtype.kind in "iu" and arr.min() >= 0 and arr.max() > 127):
         raise CheckFailed("unsigned codes (0..255): int8 is signed, -128..127 - subtract 128 and return dtype int8")
     expect(arr.dtype == np.int8, f"return dtype int8 (1 byte a number), got {arr.dtype}")
-    step = (hi - lo) / 255
-    raw = np.round((X - lo) / step) - 128
-    if np.array_equal(arr, (raw.astype(np.int64) + 128) % 256 - 128) and not np.array_equal(arr, want):
-        raise CheckFailed("values outside the calibrated range wrapped around: clip the codes to [-128, 127] before "
-                          "converting to int8")
-    if np.array_equal(arr, np.clip(raw, -127, 127).astype(np.int8)) or np.array_equal(
-            arr, np.clip(np.round((X - lo) / ((hi - lo) / 254)) - 127, -127, 127).astype(np.int8)):
-        raise CheckFailed("clipped int8 range: the codes stop at -127; int8 holds -128..127, all 256 levels")
-    if np.array_equal(arr, np.clip(np.floor((X - lo) / step) - 128, -128, 127).astype(np.int8)):
-        raise CheckFailed("truncated instead of rounded: np.round((X - lo) / step) picks the NEAREST level")
-    if np.array_equal(arr, np.clip(np.round(X / np.abs(X[:3]).max(axis=0) * 127), -128, 127).astype(np.int8)):
-        raise CheckFailed("you scaled by the largest |value| (a symmetric range): use the calibrated lo and hi, "
-                          "lo -> -128 and hi -> 127")
-    expect(np.array_equal(arr, want), f"the codes should be {want.tolist()}, got {arr.tolist()}")
+
+    def codes(lo_, hi_, levels=255, offset=128, rounding=np.round, clip=(-128, 127)):
+        return np.clip(rounding((X.astype(np.float64) - lo_) / ((hi_ - lo_) / levels)) - offset, *clip)
+
+    raw = codes(lo, hi, clip=(-np.inf, np.inf))
+    mistakes = [
+        (codes(X.min(axis=0), X.max(axis=0)), "you measured the range on X itself: use the calibrated lo and hi you "
+                                              "are given (values outside them are clipped)"),
+        ((raw.astype(np.int64) + 128) % 256 - 128, "values outside the calibrated range wrapped around: clip the "
+                                                    "codes to [-128, 127] before converting to int8"),
+        (codes(lo, hi, clip=(-127, 127)), "clipped int8 range: the codes stop at -127; int8 holds -128..127, all "
+                                          "256 levels"),
+        (codes(lo, hi, levels=254, offset=127, clip=(-127, 127)), "clipped int8 range: the codes stop at -127; int8 "
+                                                                  "holds -128..127, all 256 levels"),
+        (codes(lo, hi, rounding=np.floor), "truncated instead of rounded: np.round((X - lo) / step) picks the NEAREST "
+                                           "level"),
+        (codes(lo, hi, rounding=lambda v: np.trunc(v - 128) + 128), "truncated instead of rounded (astype(np.int8) "
+                                                                   "cuts the fraction off): np.round first"),
+        (np.clip(np.round(X / np.abs(X[:3]).max(axis=0) * 127), -128, 127), "you scaled by the largest |value| (a "
+                                                                          "symmetric range): use the calibrated lo "
+                                                                          "and hi, lo -> -128 and hi -> 127"),
+        (codes(lo, hi, rounding=np.ceil), "rounded up (np.ceil): np.round((X - lo) / step) picks the NEAREST "
+                                          "level"),
+        (codes(lo, hi, levels=256), "256 steps: 256 levels have 255 steps between them, step = (hi - lo) / 255"),
+    ]
+    for wrong, message in mistakes:
+        if not np.array_equal(arr, want) and np.array_equal(arr, np.asarray(wrong).astype(np.int64)):
+            raise CheckFailed(message)
+
+    lo2, hi2 = lo - np.float32(0.45), hi + np.float32(0.6)        # another range (no half-way values either)
+    again = fn(X.copy(), lo2, hi2)
+    if isinstance(again, np.ndarray) and np.array_equal(again, arr):
+        raise CheckFailed("no calibration: your codes do not depend on lo and hi (another range gave the same "
+                          "codes); quantise with the calibrated range you are given, not a fixed one")
+    if np.array_equal(arr, want):
+        expect(isinstance(again, np.ndarray) and np.array_equal(again, qz.int8_quantize(X, lo2, hi2)),
+               "with another range (lo - 0.45, hi + 0.6) your codes differ from the reference: use lo and hi as "
+               "given")
+        return
+    raise CheckFailed(f"the codes should be {want.tolist()}, got {arr.tolist()}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -205,6 +270,23 @@ def _binary_data():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Q = (X[:6] + 0.6 * rng.normal(size=(6, 32))).astype(np.float32)
     return X, Q
+
+
+def _tie_broken(Q, X, ham, rows, s) -> bool:
+    """True when ``rows`` is a right answer for SOME shortlist of the ``s`` Hamming-nearest: every row holds only codes
+    at distance <= the s-th smallest, best float score first, with every strictly nearer candidate that scores
+    higher than its last pick. Then only the order among equal distances (the tie rule) differs."""
+    for i, r in enumerate(rows):
+        t = np.sort(ham[i])[s - 1]                                    # the s-th smallest distance
+        if any(ham[i, j] > t for j in r):
+            return False
+        score = X @ Q[i]
+        if any(score[a] < score[b] for a, b in zip(r, r[1:])):
+            return False
+        strict = np.flatnonzero(ham[i] < t)
+        if any(score[j] > score[r[-1]] and j not in r for j in strict):
+            return False
+    return True
 
 
 @exercise("11.5", "Binary codes: Hamming shortlist, then float rescoring")
@@ -223,17 +305,39 @@ def binary_search(fn):
     expect_unchanged(X, X_after, "vectors")
     arr = as_numpy(got, "your result")
     expect(arr.shape == (len(Q), k), f"the result should have shape (q, k) = ({len(Q)}, {k}), got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise CheckFailed("return row INDICES of the collection, not scores")
     rows = arr.astype(int).tolist()
     if rows == want:
+        expect(isinstance(got, np.ndarray) and got.dtype.kind in "iu",
+               f"return a numpy array of integer row indices, got {_kind(got)}")
+        k2, s2 = 3, 8                                                  # k and shortlist are arguments
+        want2 = qz.binary_search(Q, codes, X, k=k2, shortlist=s2).tolist()
+        got2 = as_numpy(fn(Q.copy(), codes.copy(), X.copy(), k2, s2), "your result for k=3, shortlist=8")
+        if got2.shape != (len(Q), k2):
+            raise CheckFailed(f"k is fixed in your code: with k={k2} the result should have shape ({len(Q)}, {k2}), "
+                              f"got {got2.shape}")
+        rows2 = got2.astype(int).tolist()
+        if rows2 == qz.binary_search(Q, codes, X, k=k2, shortlist=s).tolist() and rows2 != want2:
+            raise CheckFailed(f"the shortlist length is fixed in your code: with shortlist={s2} you still rescored "
+                              f"{s} candidates")
+        expect(rows2 == want2, f"with k={k2}, shortlist={s2} the first query should get {want2[0]}, got {rows2[0]}")
         return
+    qbits = qz.binary_quantize(Q)
     exact = qz.exact_top_k(Q, X, k).tolist()
-    hamming_only = qz.hamming_top_k(qz.binary_quantize(Q), codes, k).tolist()
+    hamming_only = qz.hamming_top_k(qbits, codes, k).tolist()
+    shortlist = qz.hamming_top_k(qbits, codes, s)
     flipped = qz.rescore(Q, X, qz.hamming_top_k(qz.binary_quantize(-Q), codes, s), k).tolist()
-    only_k = qz.rescore(Q, X, qz.hamming_top_k(qz.binary_quantize(Q), codes, k), k).tolist()
+    only_k = qz.rescore(Q, X, qz.hamming_top_k(qbits, codes, k), k).tolist()
     first_rows = qz.rescore(Q, X, np.tile(np.arange(s), (len(Q), 1)), k).tolist()
     farthest = qz.rescore(Q, X, np.argsort(-ham, axis=1, kind="stable")[:, :s], k).tolist()
-    byte_dist = (qz.binary_quantize(Q)[:, None, :] != codes[None, :, :]).sum(-1)
+    byte_dist = (qbits[:, None, :] != codes[None, :, :]).sum(-1)
     by_bytes = qz.rescore(Q, X, np.argsort(byte_dist, axis=1, kind="stable")[:, :s], k).tolist()
+    byte_sum = np.stack([(codes ^ b).sum(axis=1) for b in qbits])      # XOR bytes added up as numbers
+    by_byte_sum = qz.rescore(Q, X, np.argsort(byte_sum, axis=1, kind="stable")[:, :s], k).tolist()
+    scores = np.einsum("qd,qsd->qs", Q, X[shortlist])                   # (q, s) float scores of the shortlist
+    positions = np.argsort(-scores, axis=1, kind="stable")[:, :k].tolist()
+    worst_first = np.take_along_axis(shortlist, np.argsort(scores, axis=1, kind="stable")[:, :k], axis=1).tolist()
     if rows == hamming_only:
         raise CheckFailed("you returned the Hamming order: rescore the shortlist with the float vectors "
                           "(dot products with the query) and keep the best k")
@@ -249,9 +353,22 @@ def binary_search(fn):
     if rows == by_bytes:
         raise CheckFailed("you counted differing BYTES, not bits: XOR the packed codes and count the 1 bits "
                           "(np.bitwise_count), then sum per row")
+    if rows == by_byte_sum:
+        raise CheckFailed("you added up the XORed bytes as numbers: the Hamming distance counts their 1 bits "
+                          "(np.bitwise_count), then sums per row")
     if rows == exact:
         raise CheckFailed("rescoring the wrong shortlist: you scored every vector with floats (exact search, no "
                           "memory saved); rescore only the Hamming shortlist")
+    if rows == positions:
+        raise CheckFailed("you returned positions in the shortlist (0..shortlist-1), not row indices of the "
+                          "collection: map them back, e.g. np.take_along_axis(candidates, order, axis=1)")
+    if rows == worst_first:
+        raise CheckFailed("you kept the LOWEST float scores: rescoring keeps the k largest dot products, best first")
+    if [sorted(r) for r in rows] == [sorted(r) for r in want]:
+        raise CheckFailed("the right rows in the wrong order: best float score first")
+    if _tie_broken(Q, X, ham, rows, s):
+        raise CheckFailed("equal Hamming distances broken differently: many codes tie at the edge of the shortlist; "
+                          "sort with np.argsort(..., kind=\"stable\") so that ties keep the smaller index")
     raise CheckFailed(f"the indices differ from Hamming top-{s} rescored with the floats: {want[0]} expected for "
                       f"the first query, got {rows[0]}")
 
