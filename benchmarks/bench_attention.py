@@ -2,6 +2,7 @@
 
     python benchmarks/bench_attention.py            # CPU, T = 128 ... 4096, about a minute
     python benchmarks/bench_attention.py --quick    # T = 128 ... 1024 only
+    python benchmarks/bench_attention.py --naive-max 256   # the naive loop only up to T = 256 (it dominates the run)
     python benchmarks/bench_attention.py --device cuda
 
 One batch of 8 heads with 64 dimensions each (q, k, v of shape (1, 8, T, 64)), no mask. Four implementations:
@@ -13,7 +14,7 @@ One batch of 8 heads with 64 dimensions each (q, k, v of shape (1, 8, T, 64)), n
 - ``torch SDPA``: :func:`torch.nn.functional.scaled_dot_product_attention`, the same mathematics in a fused kernel
   that works through the keys in blocks and never holds the whole T × T matrix (flash-attention style);
 - ``naive loop``: a Python loop over heads and queries, one row of scores at a time. Small memory, but thousands of
-  tiny operations: run only up to T = 1024 (it is already the slowest there).
+  tiny operations: run only up to T = 1024 (``--naive-max``; it is already the slowest there).
 
 Why the numbers grow like T²: every query scores every key, so the work is 8 heads × T × T × 64 multiply-adds (twice:
 q·k and weights·v) and the score matrix alone holds 8 × T × T floats = 32 T² bytes. Doubling T multiplies both by 4:
@@ -40,7 +41,6 @@ from utils.attention import blockwise_attention, scaled_dot_product_attention
 
 HEADS, HEAD_DIM = 8, 64
 BLOCK = 128
-NAIVE_MAX_T = 1024
 
 
 def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="T up to 1024 only")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--naive-max", type=int, default=1024, help="run the naive loop up to this T")
     args = parser.parse_args()
     torch.manual_seed(0)
     lengths = [128, 256, 512, 1024] + ([] if args.quick else [2048, 4096])
@@ -134,7 +135,7 @@ def main() -> None:
             check_t = t
         cells = []
         for name, fn in METHODS.items():
-            if name == "naive loop" and t > NAIVE_MAX_T:
+            if name == "naive loop" and t > args.naive_max:
                 cells.append(f"{'(skipped)':>14} {'':>6}")
                 continue
             repeats = 1 if (name == "naive loop" or t >= 2048) else 5

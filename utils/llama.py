@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from utils.attention import causal_attention, merge_heads, split_heads
-from utils.gpt import KV, cached_positions, generate, kv_cache_bytes
+from utils.gpt import GPT, KV, cached_positions, generate, kv_cache_bytes
 from utils.positional import rope_cos_sin, rotate_pairs
 
 __all__ = ["ModernConfig", "RMSNorm", "SwiGLU", "repeat_kv", "GroupedQueryAttention", "ModernBlock", "ModernGPT",
@@ -238,16 +238,9 @@ class ModernGPT(nn.Module):
         self.layers = nn.ModuleList(ModernBlock(cfg) for _ in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.n_embd, cfg.rms_eps)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
-        self.apply(self._init)
+        self.apply(GPT._init)                                                # N(0, 0.02) weights, zero biases
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight                   # one (vocab, d) matrix, both ends
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
 
     def num_params(self) -> int:
         """Parameter count (a tied head is counted once)."""
