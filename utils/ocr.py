@@ -227,9 +227,11 @@ def _open_image(data: bytes):
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except UnidentifiedImageError:
+        raise BadDocument("not a readable image (Pillow cannot identify its format)") from None
+    except (OSError, SyntaxError, ValueError) as err:          # truncated or damaged image data
         raise BadDocument(f"not a readable image ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
+                          f"{str(err).splitlines()[0] if str(err) else 'damaged data'})") from None
     return image
 
 
