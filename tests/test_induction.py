@@ -18,7 +18,7 @@ def run():
 def test_an_induction_head_forms_in_layer_two(run):
     scores = induction_scores(run.attention, run.probe)               # (2 layers, 4 heads)
     assert scores[1].max() >= 0.5                                      # one head puts half its attention or more there
-    assert scores[0].max() <= 0.2                                      # one layer cannot: it needs a previous-token head
+    assert scores[0].max() <= 0.2                                      # layer 1 cannot: it needs a previous-token head
     assert previous_token_scores(run.attention, run.probe)[0].max() >= 0.3   # ... which layer 1 grew
 
 

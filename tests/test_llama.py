@@ -40,7 +40,8 @@ def _hf(name, seed=0):
 
 def _ids(hf, batch=3, seed=1):
     c = hf.config
-    return torch.randint(0, c.vocab_size, (batch, c.max_position_embeddings), generator=torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, c.vocab_size, (batch, c.max_position_embeddings), generator=g)
 
 
 def _max_diff(ours, hf, ids):

@@ -187,7 +187,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, fast: bo
     """A decoder's attention: the ``Tq`` queries are the LAST positions of the ``Tk >= Tq`` keys (the cache first).
 
     ``fast=True`` calls torch's fused kernel (``dropout_p`` applies there, in training); ``fast=False`` the course's
-    :func:`scaled_dot_product_attention` (no dropout). Same numbers to float rounding. Used by utils.gpt and utils.llama.
+    :func:`scaled_dot_product_attention` (no dropout). Same numbers to float rounding. Used by utils.gpt and
+    utils.llama.
 
     >>> q, k, v = torch.randn(1, 2, 1, 4), torch.randn(1, 2, 3, 4), torch.randn(1, 2, 3, 4)   # 1 new token, 2 cached
     >>> bool(torch.allclose(causal_attention(q, k, v), causal_attention(q, k, v, fast=False), atol=1e-6))
@@ -228,7 +229,7 @@ def blockwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block
         raise ValueError(f"causal attention needs at least as many keys ({t_k}) as queries ({t_q})")
     if mask is not None and mask.shape[-1] not in (1, t_k):
         raise ValueError(f"mask's last size must be 1 or the number of keys ({t_k}), got {mask.shape[-1]}")
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    scale = math.sqrt(q.shape[-1])
     lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])       # batch axes, e.g. (B, nh)
     run_max = torch.full((*lead, t_q, 1), float("-inf"), dtype=q.dtype, device=q.device)  # m: max score so far
     run_sum = torch.zeros((*lead, t_q, 1), dtype=q.dtype, device=q.device)          # l: sum of exp(score - m)
@@ -236,7 +237,7 @@ def blockwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block
     query_pos = torch.arange(t_k - t_q, t_k, device=q.device)[:, None]                 # (Tq, 1) absolute positions
     for j in range(0, t_k, block_size):
         k_blk, v_blk = k[..., j:j + block_size, :], v[..., j:j + block_size, :]   # (..., Bk, d), (..., Bk, dv)
-        s = q @ k_blk.transpose(-2, -1) * scale                                    # (..., Tq, Bk): one block of scores
+        s = q @ k_blk.transpose(-2, -1) / scale                                    # (..., Tq, Bk): one block of scores
         allowed = None if mask is None else (mask if mask.shape[-1] == 1 else mask[..., j:j + block_size])
         if causal:
             key_pos = torch.arange(j, j + k_blk.shape[-2], device=q.device)         # (Bk,)

@@ -340,7 +340,7 @@ def kv_cache_bytes(n_layer: int, n_head: int, head_dim: int, tokens: int, bytes_
 
     >>> kv_cache_bytes(12, 12, 64, 1024) / 2**20      # GPT-2 small, a full 1,024-token context in fp16: MiB
     36.0
-    >>> kv_cache_bytes(32, 32, 128, 1), kv_cache_bytes(32, 32, 128, 1, n_kv_head=8)   # Llama-2-7B, Llama-3-8B: per token
+    >>> kv_cache_bytes(32, 32, 128, 1), kv_cache_bytes(32, 32, 128, 1, n_kv_head=8)  # Llama-2-7B, -3-8B: per token
     (524288, 131072)
     """
     n_kv = n_head if n_kv_head is None else n_kv_head

@@ -129,9 +129,9 @@ class InductionRun:
 def train_induction(cfg: InductionConfig | None = None, probe_size: int = 64, threads: int | None = 1) -> InductionRun:
     """Train :class:`AttentionOnly` with Adam on fresh repeated sequences every step (seeded: same run every time).
 
-    The default (300 steps) takes about 7 s. ``threads=1``: the matrices are tiny, so a second thread gains nothing,
-    and it stalls the whole run whenever the other core is busy (10x slower measured on a loaded 2-core machine);
-    ``None`` keeps torch's setting.
+    The default (300 steps) takes about 8 s of one core. ``threads=1``: the matrices are tiny, so a second thread
+    gains nothing, and it stalls the whole run whenever the other core is busy (10x slower measured on a loaded
+    2-core machine); ``None`` keeps torch's setting.
 
     >>> run = train_induction(InductionConfig(steps=3))
     >>> len(run.losses), [tuple(w.shape) for w in run.attention]
