@@ -107,3 +107,32 @@ def static_embeddings(texts, batch_size: int = 4096):
         weights = csr_matrix((vals, (rows, cols)), shape=(i + 1, table.shape[0]), dtype=np.float32)
         out[start:start + i + 1] = weights @ table                             # (b, V) @ (V, 384): the means
     return out
+
+
+def sentence_vectors(texts, batch_size: int = 64) -> "np.ndarray":
+    """MiniLM's unit sentence vectors ``(n, 384)`` float32 of ``texts``, computed once and kept on disk.
+
+    Encoding a few thousand texts takes tens of seconds on 2 cores, and the result never changes for the same texts,
+    so it is saved in ``data/cache/`` (or the folder named by ``COURSE_CACHE_DIR``) under the SHA-1 of the texts and
+    read back on the next run; a different list of texts is a different file.
+
+    >>> sentence_vectors(["a dog", "a cat"]).shape
+    (2, 384)
+    """
+    import hashlib
+
+    import numpy as np
+
+    texts = [str(t) for t in texts]
+    key = hashlib.sha1(("\x00".join(texts) + f"\x01{PACKAGE}\x01{batch_size}").encode()).hexdigest()[:16]
+    folder = Path(os.environ.get("COURSE_CACHE_DIR") or Path(__file__).resolve().parent.parent / "data" / "cache")
+    path = folder / f"minilm_sentences_{key}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    vectors = load_sentence_model().encode(texts, batch_size=batch_size, show_progress_bar=False,
+                                           normalize_embeddings=True).astype(np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")     # per process: two kernels may encode at once
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
