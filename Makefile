@@ -15,13 +15,14 @@ WHEELHOUSE ?= wheelhouse
 DRY = $(if $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))$(findstring t,$(firstword -$(MAKEFLAGS))),--dry-run)
 COURSE = +@$(PYTHON) course.py $(DRY) --port $(LAB_PORT) --workers $(PYTEST_WORKERS)
 
-.PHONY: lab test loopback venv dev notebooks check-notebooks clean-venv help test-portable site progress wheelhouse
+.PHONY: lab test loopback venv dev notebooks check-notebooks clean-venv help test-portable site progress wheelhouse classroom
 
 help:
 	@echo "make lab       - set up (first time) and open the course in JupyterLab"
 	@echo "make test      - set up with test tools and run the whole test suite"
 	@echo "make progress  - your progress per notebook in my-work/ (make progress ARGS=--grade: grade them)"
 	@echo "make wheelhouse WHEELHOUSE=DIR - an offline workshop kit: every pinned wheel, 4 platforms"
+	@echo "sudo make classroom - a JupyterHub for a room on this Linux machine (deploy/jupyterhub/README.md)"
 	@echo "Windows (no make): py course.py lab | test | progress"
 
 # Set-up only: the venv with the pinned packages (reinstalled only when requirements.txt or pyproject.toml changed),
@@ -60,6 +61,11 @@ site:
 
 progress:
 	$(COURSE) progress $(ARGS)
+
+# A JupyterHub for a room on this Linux machine, as root (deploy/jupyterhub/README.md), e.g.
+#   sudo make classroom ARGS="--ip 0.0.0.0 --port 8000 --memory-mb 4096"
+classroom:
+	$(COURSE) classroom $(ARGS)
 
 # An offline workshop kit: every pinned wheel for Linux, macOS (x86-64, arm64) and Windows in $(WHEELHOUSE);
 # with COURSE_WHEELHOUSE=$(WHEELHOUSE) set, `make lab` / `make test` install from it and nothing else.

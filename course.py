@@ -11,6 +11,8 @@ Commands (each does the set-up it needs first, and nothing that is already up to
     test             the same set-up plus the test tools, then every test (generator check, pytest, nbval on the
                      solutions and the learner notebooks, the solutions again on a simulated other machine)
     progress         your progress per notebook in my-work/ (arguments after it go to `python -m course_tools.progress`)
+    classroom        a JupyterHub for a room on this Linux machine (root): installs it, then runs
+                     deploy/jupyterhub/classroom.py start (arguments after it go there; see its README.md)
     wheelhouse DIR   an offline workshop kit: every pinned wheel for Linux, macOS (x86-64, arm64) and Windows in DIR;
                      then `COURSE_WHEELHOUSE=DIR make lab` (or py course.py lab) installs from DIR alone, no network
     venv / dev       only the set-up (dev: with the test tools)
@@ -36,10 +38,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(".venv")
 MIN_PYTHON = (3, 10)
-STAMP, STAMP_DEV = VENV / ".installed", VENV / ".installed-dev"
+STAMP, STAMP_DEV, STAMP_HUB = VENV / ".installed", VENV / ".installed-dev", VENV / ".installed-hub"
+HUB = Path("deploy") / "jupyterhub"  # the classroom server: its pins (also in the test tools) and its npm proxy
 REQUIREMENTS, REQUIREMENTS_DEV, PYPROJECT = Path("requirements.txt"), Path("requirements-dev.txt"), Path("pyproject.toml")
 COMMANDS = ("lab", "test", "progress", "venv", "dev", "notebooks", "check-notebooks", "test-portable", "site",
-            "clean-venv", "loopback", "wheelhouse")
+            "clean-venv", "loopback", "wheelhouse", "classroom")
 THIS_PYTHON = ".".join(map(str, sys.version_info[:3]))  # the learners' Python a kit is for, unless told
 WHEELHOUSE_ENV = "COURSE_WHEELHOUSE"  # a folder made by `course.py wheelhouse`: set-up installs from it, offline
 # The platforms of a workshop kit: pip's platform tags for each (pip widens a macOS tag to the older macOS versions
@@ -151,6 +154,16 @@ def read_pins(path: Path) -> list[tuple[str, str]]:
     return pins
 
 
+def included(path: Path) -> list[Path]:
+    """The files a requirements file takes in with ``-r``, recursively (set-up is stale when one of them changed)."""
+    found = []
+    for raw in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        if raw.startswith("-r "):
+            other = path.parent / raw[3:].split(" #")[0].strip()
+            found += [other, *included(other)]
+    return found
+
+
 def pins_for(path: Path, env: dict[str, str]) -> list[str]:
     """The pins of ``path`` that apply on the platform whose marker values are ``env``."""
     return [pin for pin, marker in read_pins(path) if not marker or marker_holds(marker, env)]
@@ -234,8 +247,20 @@ class Planner:
         self.do_venv()
         if not self._once("dev"):
             return
-        if self._installed or stale(STAMP_DEV, REQUIREMENTS_DEV, STAMP):
+        if self._installed or stale(STAMP_DEV, REQUIREMENTS_DEV, STAMP, *included(REQUIREMENTS_DEV)):
             self.steps += [self.pip_install("-r", str(REQUIREMENTS_DEV)), _touch(STAMP_DEV)]
+
+    def do_classroom(self) -> None:
+        # The hub's pins on top of the course's (the learners' servers run in this environment), the proxy from npm
+        # (package-lock.json), then the room itself: deploy/jupyterhub/classroom.py start, as root.
+        self.do_venv()
+        pins = HUB / "requirements.txt"
+        if self._installed or stale(STAMP_HUB, pins, STAMP):
+            self.steps += [self.pip_install("-r", str(pins)), _touch(STAMP_HUB)]
+        if not (HUB / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+            self.steps.append(Step(f"cd {HUB} && npm ci --no-audit --no-fund", argv=[
+                shutil.which("npm") or "npm", "--prefix", str(HUB), "ci", "--no-audit", "--no-fund"]))
+        self.steps.append(command(self.py, str(HUB / "classroom.py"), "start", *self.extra))
 
     def do_loopback(self) -> None:
         # With the network cut (`unshare -n make test`, Linux only) the loopback interface of the new namespace starts
@@ -452,9 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     argv = sys.argv[1:] if argv is None else list(argv)
     extra: list[str] = []
-    if "progress" in argv:  # everything after `progress` belongs to python -m course_tools.progress
-        at = argv.index("progress")
-        argv, extra = argv[:at + 1], argv[at + 1:]
+    for passing in ("progress", "classroom"):  # everything after these belongs to the program they run
+        if passing in argv:
+            at = argv.index(passing)
+            argv, extra = argv[:at + 1], argv[at + 1:]
+            break
     parser = build_parser()
     args = parser.parse_args(argv)
     port, workers = _positive(str(args.port)), _positive(str(args.workers))  # an env value is checked here too

@@ -39,7 +39,7 @@ def test_lab_starts_the_workspace_on_localhost_with_a_token():
 
 
 TARGETS = ["venv", "dev", "lab", "test", "test-portable", "loopback", "notebooks", "check-notebooks", "site",
-           "progress"]  # not clean-venv: should make ever run it for real, it would delete the venv under test
+           "progress", "classroom"]  # not clean-venv: should make ever run it for real, it would delete the venv under test
 
 
 @pytest.mark.parametrize("target", TARGETS)
