@@ -78,6 +78,21 @@ def make_cgroup(name: str) -> list[Path]:
     return made
 
 
+def quiet_lab(account: pwd.struct_passwd) -> None:
+    """No news or update checks in the learner's JupyterLab (the room may have no internet): their own settings
+    file, written once; they may change it."""
+    settings = Path(account.pw_dir, ".jupyter", "lab", "user-settings", "@jupyterlab", "apputils-extension")
+    target = settings / "notification.jupyterlab-settings"
+    if target.exists():
+        return
+    settings.mkdir(parents=True, exist_ok=True)
+    target.write_text('{"fetchNews": "false", "checkForUpdates": false}\n')
+    for path in [target, *target.parents]:
+        if path == Path(account.pw_dir):
+            break
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
 class LearnerSpawner(LocalProcessSpawner):
     """JupyterLab as the learner's own unprivileged account, in a control group with the room's limits."""
 
@@ -101,6 +116,7 @@ class LearnerSpawner(LocalProcessSpawner):
                         "--workspace", str(Path(account.pw_dir) / "my-work")], cwd=account.pw_dir, check=True,
                        preexec_fn=set_user_setuid(account.pw_name), capture_output=True,
                        env={"PATH": os.environ["PATH"], "HOME": account.pw_dir})
+        quiet_lab(account)
         self.cgroups = make_cgroup(account.pw_name) if os.geteuid() == 0 and CGROUP.is_dir() else []
         return await super().start()
 
