@@ -33,6 +33,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -409,7 +410,20 @@ def loopback_up() -> None:
 
 # ------------------------------------------------------------------------------------------------ running
 def run(steps: list[Step], dry_run: bool = False) -> int:
-    """Run the steps in order, printing each first (like make); stop at the first that fails."""
+    """Run the steps in order, printing each first (like make); stop at the first that fails.
+
+    After two or more commands it prints the time each took (a CI log then shows where the time of `make test` went).
+    """
+    timings: list[tuple[float, str]] = []
+    try:
+        return _run(steps, dry_run, timings)
+    finally:
+        if len(timings) > 1:
+            print("course.py: time per command\n" + "".join(f"  {s:7.0f} s  {text[:100]}\n" for s, text in timings)
+                  + f"  {sum(s for s, _ in timings):7.0f} s  in all", flush=True)
+
+
+def _run(steps: list[Step], dry_run: bool, timings: list[tuple[float, str]]) -> int:
     for step in steps:
         print(step.text, flush=True)
         if dry_run:
@@ -422,8 +436,10 @@ def run(steps: list[Step], dry_run: bool = False) -> int:
         argv = list(step.argv)
         if argv[0] == str(venv_python()):
             argv[0] = str(ROOT / argv[0])  # Windows resolves a relative program path against other folders
+        start = time.monotonic()
         try:
             code = subprocess.run(argv, cwd=ROOT).returncode
+            timings.append((time.monotonic() - start, step.text))
         except KeyboardInterrupt:  # Ctrl+C ends JupyterLab: the child got it too
             return 130
         except OSError as exc:

@@ -235,3 +235,14 @@ def test_clean_venv_removes_only_the_venv_and_dry_run_keeps_it(course_dir, capsy
     assert course.run(steps, dry_run=True) == 0 and (course_dir / ".venv").exists()
     assert course.run(steps) == 0 and not (course_dir / ".venv").exists()
     assert (course_dir / "requirements.txt").exists()
+
+
+def test_run_prints_the_time_of_each_command_when_it_ran_several(capsys):
+    """`make test`'s log ends with the seconds of each phase (the CI budget is watched from it)."""
+    py = sys.executable
+    steps = [course.command(py, "-c", "import time; time.sleep(1.1)"), course.command(py, "-c", "pass")]
+    assert course.run(steps) == 0
+    tail = capsys.readouterr().out.split("course.py: time per command\n")[1].splitlines()
+    assert [line.split(" s  ")[1] for line in tail] == [steps[0].text, steps[1].text, "in all"]
+    assert int(tail[0].split()[0]) >= 1
+    assert course.run(steps[1:]) == 0 and "time per command" not in capsys.readouterr().out  # one command: no table
