@@ -86,7 +86,8 @@ def _wait_ok(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) 
 def room():
     """A running room: (base URL, room folder, learner names); stops the hub and removes the accounts after."""
     _requirements_or_skip()
-    folder = Path(tempfile.mkdtemp(prefix="course-room-"))  # not under pytest's tmp: learners must reach it (755)
+    # not under pytest's tmp (mode 700) or a private $TMPDIR: the learners' accounts must reach their homes in it
+    folder = Path(tempfile.mkdtemp(prefix="course-room-", dir="/tmp" if Path("/tmp").is_dir() else None))
     names = [f"l{secrets.token_hex(3)}a", f"l{secrets.token_hex(3)}b"]
     port = _three_free_ports()
     log = artifact("classroom_hub.log")
