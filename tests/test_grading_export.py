@@ -390,7 +390,7 @@ def test_bundle_zip(tmp_path, capsys):
         assert script in names and (infos[script].external_attr >> 16) & stat.S_IXUSR, script
     for needed in ("course/requirements.txt", "course/pyproject.toml", "course/course_tools/grade.py",
                    "course/course_tools/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
-                   "course/grading_references.json", "course/utils/checks/ch01.py"):
+                   "course/grading_references.json", "course/utils/checks/ch01.py", "course/LICENSE", "course/NOTICE"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("course/data/cache/") or "/." in n]
     assert not [n for n in names if n.startswith("course/solutions/")]  # learners' code runs on that image

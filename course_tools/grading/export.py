@@ -37,8 +37,8 @@ POINTS_POSSIBLE = "Points Possible"
 # what the bundle carries of the course (folders walked, minus caches; files at the top level)
 # never solutions/: an autograder image is a place learners' code runs (what the grader needs of them is
 # grading_references.json, written into the bundle)
-BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "data")
-BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE")
+BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "data", "licenses")
+BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE", "NOTICE")
 BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", "cache", ".egg-info")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same course gives the same zip
 
