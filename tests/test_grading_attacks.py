@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -47,15 +48,16 @@ def batch(tmp_path_factory):
     (subs / "linked").mkdir()
     os.symlink(SOLUTION, subs / "linked" / "02_norms_distances_similarity.ipynb")
     before_victim = victim.read_bytes()
-    tmp = base / "tmp"  # the gradings' temporary folder: what they leave there is theirs
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix="t", dir="/tmp"))  # the gradings' temporary folder (short: IPC paths)
     proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(subs), "--out", str(out / "report.csv"),
                            "--canvas", str(out / "canvas.csv"), "--private-checks", str(private), "--workers", "2",
                            "--timeout", "60", "--allow-network"], cwd=ROOT, capture_output=True, text=True,
                           timeout=900, env=dict(os.environ, TMPDIR=str(tmp)))
+    left = sorted(p.name for p in tmp.iterdir())
+    shutil.rmtree(tmp, ignore_errors=True)
     rows = list(csv.DictReader(open(out / "report.csv", encoding="utf-8")))
     return {"proc": proc, "rows": rows, "out": out, "victim": victim, "victim_before": before_victim,
-            "left": sorted(p.name for p in tmp.iterdir()), "canvas": (out / "canvas.csv").read_text(encoding="utf-8")}
+            "left": left, "canvas": (out / "canvas.csv").read_text(encoding="utf-8")}
 
 
 def statuses(rows, who: str) -> dict[str, str]:

@@ -39,7 +39,7 @@ def enter_private_tmp(python_args: list[str], keep_fds=()) -> None:
     import tempfile
 
     folder = os.environ.get(_PRIVATE_FLAG)
-    if folder and os.path.isdir(folder) and not os.listdir(folder) and os.path.basename(folder).startswith("course-grader-"):
+    if folder and os.path.isdir(folder) and not os.listdir(folder) and os.path.basename(folder).startswith("cg-"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
         if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
@@ -50,7 +50,7 @@ def enter_private_tmp(python_args: list[str], keep_fds=()) -> None:
     prefix = private_tmp_prefix()
     if not prefix:
         return
-    folder = tempfile.mkdtemp(prefix="course-grader-")
+    folder = tempfile.mkdtemp(prefix="cg-")  # short: IPC socket paths live below it
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a stop is for the grader below: wait for it, then clean up
     try:
         code = subprocess.call([*prefix, sys.executable, *python_args], env=dict(os.environ, **{_PRIVATE_FLAG: folder}),

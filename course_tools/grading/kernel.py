@@ -31,6 +31,7 @@ HEAD_CHARS = 100_000  # stream text kept from the start of a cell's output ...
 TAIL_CHARS = 20_000   # ... and from its end (a check's pass line is printed last)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 START_TIMEOUT = 60.0
+IPC_PATH_MAX = 103  # a Unix socket's path: 108 bytes on Linux, 104 on macOS, with the terminating NUL
 INTERRUPT_GRACE = 5.0  # seconds an interrupted cell gets to stop before the kernel is restarted
 
 
@@ -129,6 +130,10 @@ class Kernel:
             "display_name": "graded", "language": "python", "interrupt_mode": "signal"}))
         self.exchange = exchange
         conn = exchange / "c.json"  # short: IPC socket paths must fit in ~100 characters
+        if self.transport == "ipc" and len(str(conn)) + 12 > IPC_PATH_MAX:  # + "-ipc-NNNNNN"
+            raise KernelStartError(f"the temporary folder's path is too long for the kernel's IPC sockets "
+                                   f"({len(str(conn)) + 12} characters, at most {IPC_PATH_MAX}): set TMPDIR to a "
+                                   f"shorter folder")
         self.km = KernelManager(kernel_name="course-grader", transport=self.transport, connection_file=str(conn),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}

@@ -149,7 +149,7 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
         result.problem = f"the course's checks for chapter {result.chapter} could not be loaded ({type(exc).__name__})"
         _not_run(results, result.problem)
         return
-    tmp = tempfile.mkdtemp(prefix="grade-")
+    tmp = tempfile.mkdtemp(prefix="g")  # short: the kernel's IPC socket paths live below it
     try:
         # the kernel must not read the answers, nor an instructor's private checks
         kernel = Kernel(Path(tmp), limits, hide=[course.solutions, private_folder, *hide])
