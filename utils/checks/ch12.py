@@ -265,15 +265,16 @@ def random_walks(fn):
             if b not in adj[a]:
                 raise CheckFailed(f"a walk jumps from {a} to {b}, which are not linked: every step must follow an "
                                   f"edge - draw the next node from the neighbours of the current one, adj[node]")
+    again = fn(_graph(), 20, 6, 0)
+    expect([list(w) for w in again] == [list(w) for w in got], "the same seed should give the same walks: make "
+                                                              "your generator from the seed")
     from_hub = {w[1] for w in got if w[0] == 0}
     if len(from_hub) == 1:
         raise CheckFailed("every walk from the hub takes the same first step: draw the neighbour at random (with "
                           "your generator), not the first one")
-    expect(from_hub == adj[0], f"20 walks from the hub should reach most of its 5 neighbours at random, got "
+    # 20 uniform draws from 5 neighbours reach at least 3 of them but for odds of about 1e-7, whatever the generator
+    expect(len(from_hub) >= 3, f"20 walks from the hub should reach most of its 5 neighbours at random, got "
                                f"{sorted(from_hub)}")
-    again = fn(_graph(), 20, 6, 0)
-    expect([list(w) for w in again] == [list(w) for w in got], "the same seed should give the same walks: make "
-                                                              "your generator from the seed")
 
 
 # ---------------------------------------------------------------------------------------------------------------
