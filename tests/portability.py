@@ -40,8 +40,10 @@ def parse(combo: str) -> dict[str, str]:
     if len(parts) != 3 or parts[0] not in FAISS_LEVELS or parts[1] not in ATEN_LEVELS or parts[2] not in THREADS:
         raise SystemExit(f"bad combination {combo!r}: expected FAISS:ATEN:THREADS, one of {', '.join(ALL)}")
     faiss, aten, threads = parts
+    # oneDNN (torch's bf16 matmuls and attention) picks its own ISA: capped to AVX2 too, so that the simulated machine
+    # is one that exists (a CPU with AMX but ATen forced below AVX-512 fails in oneDNN's packing: pack_vnni2)
     return {"FAISS_OPT_LEVEL": faiss, "ATEN_CPU_CAPABILITY": aten, "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+            "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def rotating() -> str:
