@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def test_ipc_transport_and_private_folders(kernel):
     box = kernel.exchange / "box"
     assert Path(cwd) == box / "run" and Path(home) == box / "home" and Path(tmp) == box / "tmp"
     assert run_ok(kernel, "open('answer.txt', 'w').write('ok'); print(open('answer.txt').read())").strip() == "ok"
+
+
+def test_torch_compile_caches_go_to_the_kernels_own_folder(tmp_path, monkeypatch):
+    # torch writes this into the grader's own environment once it has compiled something: a folder in the grader's
+    # temporary folder, which the kernel sees read-only
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), "torchinductor_grader"))
+    k = Kernel(tmp_path, Limits(memory_mb=4096, cpu_s=60, disk_mb=8))
+    k.start()
+    try:
+        out = run_ok(k, "from torch._inductor.runtime.cache_dir_utils import cache_dir\nprint(cache_dir())")
+        assert Path(out.strip()).parent == k.exchange / "box" / "tmp", out
+    finally:
+        k.close()
 
 
 def test_resource_limits(kernel):

@@ -69,6 +69,26 @@ class CellRun:
         self._tail = []
 
 
+# what the grader's environment may hold that the kernel must not inherit: Jupyter's own settings, and torch's
+# compile caches (torch writes TORCHINDUCTOR_CACHE_DIR into its process's environment the first time it needs it,
+# a folder in the grader's temporary folder, which the kernel sees read-only)
+_NOT_INHERITED = ("JPY_", "JUPYTER_", "TORCHINDUCTOR_", "TRITON_")
+
+
+def kernel_env(environ, home: Path, tmp: Path) -> dict[str, str]:
+    """The kernel's environment: the grader's without :data:`_NOT_INHERITED`; HOME and the temporary folder its own.
+
+    >>> env = kernel_env({"PATH": "/bin", "JPY_X": "1", "TORCHINDUCTOR_CACHE_DIR": "/tmp/c"}, Path("/h"), Path("/t"))
+    >>> env["PATH"], env["TMPDIR"], "JPY_X" in env, "TORCHINDUCTOR_CACHE_DIR" in env
+    ('/bin', '/t', False, False)
+    """
+    env = {k: v for k, v in environ.items() if not k.startswith(_NOT_INHERITED)}
+    env.update(HOME=str(home), TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")])),
+               PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONNOUSERSITE="1")
+    return env
+
+
 class KernelStartError(RuntimeError):
     pass
 
@@ -136,10 +156,7 @@ class Kernel:
                                    f"shorter folder")
         self.km = KernelManager(kernel_name="course-grader", transport=self.transport, connection_file=str(conn),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
-        env.update(HOME=str(home), TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), MPLBACKEND="Agg",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                   PYDEVD_DISABLE_FILE_VALIDATION="1", PYTHONNOUSERSITE="1")
+        env = kernel_env(os.environ, home, tmp)
         try:
             # the kernel's stdout and stderr go nowhere: inherited, they would be the grader's own output, where
             # batch mode reads results (ipykernel keeps a copy of the original descriptors)
