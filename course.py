@@ -89,6 +89,26 @@ def has_loopback_tool() -> bool:
     return sys.platform.startswith("linux") and shutil.which("ip") is not None
 
 
+def tesseract_hint(platform: str | None = None) -> str | None:
+    """None when the ``tesseract`` program is on PATH; else what to install on this platform, in a few lines.
+
+    Notebook 12 reads scanned pages with the Tesseract OCR engine, a program pip cannot install. Without it the
+    course still runs: only notebook 12's OCR cells are skipped (they say so). ``platform`` is ``sys.platform``.
+    """
+    if shutil.which("tesseract"):
+        return None
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        how = ("winget install UB-Mannheim.TesseractOCR (or the UB Mannheim installer), then add its folder, "
+               "usually C:\\Program Files\\Tesseract-OCR, to PATH and open a new terminal")
+    elif platform == "darwin":
+        how = "brew install tesseract"
+    else:
+        how = "sudo apt-get install tesseract-ocr (Debian/Ubuntu; elsewhere your package manager's tesseract)"
+    return ("note: tesseract, the OCR engine of notebook 12, is not on PATH. The course runs without it; only "
+            f"notebook 12's OCR section is skipped.\n      To install it: {how}")
+
+
 def show(argv: list[str]) -> str:
     """A command line as the platform's shell would read it."""
     return subprocess.list2cmdline(argv) if is_windows() else shlex.join(argv)
@@ -309,6 +329,9 @@ class Planner:
     def do_lab(self) -> None:
         self.do_venv()
         self.steps.append(command(self.py, "-m", "course_tools.workspace"))
+        hint = tesseract_hint()
+        if hint:  # a note, never a failure: only notebook 12's OCR cells need the program
+            self.steps.append(Step(hint, action=lambda: 0))
         self.steps.append(command(self.py, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={self.port}",
                                   "--notebook-dir=my-work", *root_flag()))
 

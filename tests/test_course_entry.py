@@ -49,6 +49,21 @@ def simulate(monkeypatch, platform):
         raise ValueError(platform)
 
 
+_real_which = course.shutil.which
+
+
+@pytest.fixture(autouse=True)
+def tesseract_installed(monkeypatch):
+    """The planned steps must not depend on this machine: tesseract counts as installed unless a test says not."""
+    monkeypatch.setattr(course.shutil, "which",
+                        lambda name, *a, **k: f"/usr/bin/{name}" if name == "tesseract" else _real_which(name, *a, **k))
+
+
+def without_tesseract(monkeypatch):
+    monkeypatch.setattr(course.shutil, "which",
+                        lambda name, *a, **k: None if name == "tesseract" else _real_which(name, *a, **k))
+
+
 @pytest.fixture
 def course_dir(tmp_path, monkeypatch):
     """A folder with the course's requirement files and no venv; course.py's relative paths point into it."""
@@ -246,3 +261,34 @@ def test_run_prints_the_time_of_each_command_when_it_ran_several(capsys):
     assert [line.split(" s  ")[1] for line in tail] == [steps[0].text, steps[1].text, "in all"]
     assert int(tail[0].split()[0]) >= 1
     assert course.run(steps[1:]) == 0 and "time per command" not in capsys.readouterr().out  # one command: no table
+
+
+# ------------------------------------------------------------------------------------------------ the OCR engine
+@pytest.mark.parametrize("platform, install", [
+    ("linux", "sudo apt-get install tesseract-ocr"),
+    ("darwin", "brew install tesseract"),
+    ("win32", "winget install UB-Mannheim.TesseractOCR"),
+])
+def test_missing_tesseract_gives_one_platform_hint_and_lab_still_runs(course_dir, monkeypatch, capsys, platform,
+                                                                      install):
+    """Notebook 12's OCR engine is a program pip cannot install: `lab` says how to get it and goes on."""
+    make_venv(course_dir, windows=platform == "win32")
+    simulate(monkeypatch, {"linux": "linux-root", "darwin": "macos", "win32": "windows"}[platform])
+    without_tesseract(monkeypatch)
+    hint = course.tesseract_hint()
+    assert install in hint and "notebook 12's OCR section is skipped" in hint and "runs without it" in hint
+    others = {"sudo apt-get install tesseract-ocr", "brew install tesseract",
+              "winget install UB-Mannheim.TesseractOCR"} - {install}
+    assert not any(other in hint for other in others)          # this platform's hint only
+    assert ("PATH" in hint.split("To install it:")[1]) is (platform == "win32")   # the installer does not add it
+    steps = course.Planner().plan("lab")
+    notes = [s for s in steps if s.text == hint]
+    assert len(notes) == 1 and steps[-1].argv[1:3] == ["-m", "jupyter"]   # before JupyterLab starts, not instead
+    assert course.run(notes) == 0                               # a note never fails the command
+    assert install in capsys.readouterr().out
+
+
+def test_installed_tesseract_adds_nothing(course_dir, monkeypatch):
+    simulate(monkeypatch, "macos")
+    assert course.tesseract_hint() is None
+    assert not any("tesseract" in s for s in texts(course.Planner().plan("lab")))
