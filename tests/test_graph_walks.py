@@ -39,3 +39,55 @@ def test_wordnet_mammal_closure():
     tree, _ = graph_walks.wordnet_graph("mammal", closure=False)
     assert set(tree) == set(adj) and sum(map(len, tree.values())) < sum(map(len, adj.values()))
     assert len(wordnet.hypernym_edges()) == 84427
+
+
+# ---------------------------------------------------------------- node2vec
+# t - v, t - x1, v - x1, v - x2, v - x3: a walk that came from t to v can go back (t), stay near t (x1, also a
+# neighbour of t) or move away (x2, x3, two steps from t).
+N2V = graph_walks.adjacency([("t", "v"), ("t", "x1"), ("v", "x1"), ("v", "x2"), ("v", "x3")])
+
+
+def _second_steps(walks, start="t", via="v"):
+    """How often each node follows `start -> via` at the second step, as shares."""
+    nexts = [w[2] for w in walks if w[0] == start and w[1] == via]
+    return len(nexts), {x: nexts.count(x) / len(nexts) for x in sorted(N2V[via])}
+
+
+@pytest.mark.parametrize("p, q", [(0.5, 2.0), (4.0, 0.25), (1.0, 1.0)])
+def test_node2vec_second_step_odds_are_1_over_p_1_and_1_over_q(p, q):
+    weights = {"t": 1 / p, "x1": 1.0, "x2": 1 / q, "x3": 1 / q}        # by hand, from the definition
+    want = {x: w / sum(weights.values()) for x, w in weights.items()}
+    assert graph_walks.node2vec_step_probabilities(N2V, "t", "v", p, q) == pytest.approx(want)
+    walks = graph_walks.node2vec_walks(N2V, walks_per_node=8000, length=3, p=p, q=q, seed=1)
+    assert all(b in N2V[a] for w in walks for a, b in zip(w, w[1:]))
+    n, counted = _second_steps(walks)
+    assert n > 3000                                                     # half the walks from t go to v first
+    for x, share in counted.items():                                   # 5 standard errors: fails ~1 in 10^6
+        assert abs(share - want[x]) < 5 * np.sqrt(want[x] * (1 - want[x]) / n), (x, share, want[x])
+
+
+def test_node2vec_with_p_q_1_is_the_uniform_walk():
+    uniform = graph_walks.random_walks(N2V, walks_per_node=8000, length=3, seed=2)
+    assert graph_walks.node2vec_walks(N2V, walks_per_node=8000, length=3, p=1, q=1, seed=2) == uniform
+    n, counted = _second_steps(uniform)
+    assert all(abs(share - 0.25) < 5 * np.sqrt(0.25 * 0.75 / n) for share in counted.values()), counted
+    adj = graph_walks.adjacency([(0, 1), (1, 2), (2, 0), (2, 3)])
+    assert graph_walks.node2vec_walks(adj, 5, 7, 1.0, 1.0, seed=3) == graph_walks.random_walks(adj, 5, 7, seed=3)
+
+
+def test_node2vec_walks_are_seeded_and_biased_as_asked():
+    walks = graph_walks.node2vec_walks(N2V, 50, 10, p=0.25, q=4, seed=0)
+    assert walks == graph_walks.node2vec_walks(N2V, 50, 10, p=0.25, q=4, seed=0)
+    assert walks != graph_walks.node2vec_walks(N2V, 50, 10, p=0.25, q=4, seed=1)
+    assert all(len(w) == 10 and all(b in N2V[a] for a, b in zip(w, w[1:])) for w in walks)
+    back = lambda ws: np.mean([w[i] == w[i - 2] for w in ws for i in range(2, len(w))])   # noqa: E731
+    assert back(walks) > back(graph_walks.node2vec_walks(N2V, 50, 10, p=4, q=0.25, seed=0)) + 0.2
+
+
+def test_node2vec_bad_input():
+    for p, q in ((0, 1), (1, -2), (float("inf"), 1), (float("nan"), 1)):
+        with pytest.raises(ValueError, match="positive"):
+            graph_walks.node2vec_walks(N2V, 1, 3, p=p, q=q)
+    with pytest.raises(ValueError, match="not linked"):
+        graph_walks.node2vec_step_probabilities(N2V, "x2", "t")
+    assert graph_walks.node2vec_walks({"a": set()}, 2, 5, p=2, q=3) == [["a"], ["a"]]

@@ -76,3 +76,22 @@ def test_engine_reads_a_rendered_page(tmp_path):
     report = ocr.ingest([tmp_path / "scan.pdf", tmp_path / "bad.png"], store, lambda texts: [[0.0]] * len(texts),
                         root=tmp_path)
     assert list(report.added) == ["scan.pdf"] and len(report.skipped) == 1 and "bad.png" in report.skipped[0]
+
+
+def test_without_any_engine_each_path_names_tesseract_and_how_to_install_it(tmp_path, monkeypatch):
+    """A machine without tesseract (and without the optional rapidocr): nothing crashes, every message says what
+    to install - notebook 12's OCR cells print these lines and the rest of the notebook runs on."""
+    monkeypatch.setattr(ocr.shutil, "which", lambda name, *a, **k: None)
+    status = ocr.engine_status()
+    assert status["tesseract"].startswith("missing (no `tesseract` on PATH)")
+    assert "sudo apt-get install tesseract-ocr" in status["tesseract"] and "brew install tesseract" in status["tesseract"]
+    assert "requirements.txt" not in status["tesseract"]
+    if status["rapidocr"] != "ok":                  # rapidocr is optional: its hint must not promise requirements.txt
+        assert "pip install rapidocr-onnxruntime" in status["rapidocr"]
+    monkeypatch.setattr(ocr, "pick_engine", lambda prefer=ocr.ENGINES: None)
+    page, _ = ocr.render_page(["scanned words"])
+    (tmp_path / "scan.pdf").write_bytes(ocr.scanned_pdf([page]))
+    with pytest.raises(BadDocument, match="no OCR engine: install tesseract .*apt-get install tesseract-ocr"):
+        ocr.parse_file(tmp_path / "scan.pdf")
+    with pytest.raises(RuntimeError, match="OCR engine tesseract is missing"):
+        ocr.read_lines(page, "tesseract")

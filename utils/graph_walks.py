@@ -5,6 +5,8 @@ other on walks get similar vectors, as words that share contexts do.
 - :func:`wordnet_graph` - WordNet's noun "is a kind of" links under one synset (e.g. everything under "mammal"),
   as an undirected adjacency dict, with readable names;
 - :func:`random_walks` - uniform random walks (DeepWalk); every step follows an edge of the graph;
+- :func:`node2vec_walks` - node2vec's biased second-order walks (return parameter ``p``, in-out parameter ``q``;
+  ``p = q = 1`` is the uniform walk, step for step); :func:`node2vec_step_probabilities` - one step's odds;
 - :func:`split_edges` - hold out some edges (positives) and as many node pairs that are not linked (negatives),
   keeping every node on at least one training edge;
 - :func:`common_neighbours` - the classic baseline score of a pair; :func:`cosine_pairs` - the embedding score;
@@ -25,7 +27,7 @@ import numpy as np
 
 from utils import wordnet
 
-__all__ = ["wordnet_graph", "random_walks", "split_edges", "common_neighbours", "cosine_pairs", "auc",
+__all__ = ["wordnet_graph", "random_walks", "node2vec_walks", "node2vec_step_probabilities", "split_edges", "common_neighbours", "cosine_pairs", "auc",
            "adjacency"]
 
 
@@ -109,6 +111,73 @@ def random_walks(adj: dict, walks_per_node: int = 10, length: int = 20, seed: in
             while len(walk) < length and neighbours[walk[-1]]:
                 options = neighbours[walk[-1]]
                 walk.append(options[rng.integers(len(options))])
+            walks.append(walk)
+    return walks
+
+
+def _node2vec_weight(adj: dict, previous, candidate, p: float, q: float) -> float:
+    """node2vec's unnormalised odds of stepping to ``candidate`` (a neighbour of the current node), having come
+    from ``previous``: 1/p to go back, 1 to a node that is also a neighbour of ``previous`` (distance 1 from it),
+    1/q to a node farther away (distance 2)."""
+    if candidate == previous:
+        return 1.0 / p
+    return 1.0 if candidate in adj[previous] else 1.0 / q
+
+
+def _check_pq(p: float, q: float) -> None:
+    if not (p > 0 and q > 0 and np.isfinite(p) and np.isfinite(q)):
+        raise ValueError(f"p and q must be positive, finite numbers, got p={p}, q={q}")
+
+
+def node2vec_step_probabilities(adj: dict, previous, current, p: float = 1.0, q: float = 1.0) -> dict:
+    """The probability of each next node of a node2vec walk at ``current`` that came from ``previous``.
+
+    >>> adj = adjacency([("t", "v"), ("t", "x1"), ("v", "x1"), ("v", "x2")])
+    >>> {k: round(v, 3) for k, v in sorted(node2vec_step_probabilities(adj, "t", "v", p=0.5, q=2).items())}
+    {'t': 0.571, 'x1': 0.286, 'x2': 0.143}
+    """
+    _check_pq(p, q)
+    if previous not in adj.get(current, ()):
+        raise ValueError(f"{previous!r} and {current!r} are not linked: a walk only comes to a node along an edge")
+    weights = {x: _node2vec_weight(adj, previous, x, p, q) for x in sorted(adj[current])}
+    total = sum(weights.values())
+    return {x: w / total for x, w in weights.items()}
+
+
+def node2vec_walks(adj: dict, walks_per_node: int = 10, length: int = 20, p: float = 1.0, q: float = 1.0,
+                   seed: int = 0) -> list[list]:
+    """node2vec's walks (Grover & Leskovec, 2016): like :func:`random_walks`, but each step after the first looks
+    back at the node it came from. Leaving ``current`` (reached from ``previous``), a neighbour ``x`` has odds
+    1/p if it is ``previous`` (go back), 1 if it is also a neighbour of ``previous``, 1/q otherwise (move away).
+    Small p: walks return often; q > 1: walks stay near their start (breadth-first-like); q < 1: walks move
+    outward (depth-first-like).
+
+    Steps are drawn by rejection, as fast node2vec implementations do: a neighbour drawn uniformly is kept with
+    probability weight / (largest weight), so no per-edge table is built (a hub with 1,000 neighbours would need
+    one of 1,000 entries for each of its 1,000 in-edges). A weight equal to the largest is kept without a draw, so
+    p = q = 1 uses the generator exactly as :func:`random_walks` does: the same seed gives the same walks.
+    """
+    if walks_per_node < 1 or length < 1:
+        raise ValueError(f"walks_per_node and length must be >= 1, got {walks_per_node}, {length}")
+    _check_pq(p, q)
+    rng = np.random.default_rng(seed)
+    nodes = sorted(adj)
+    neighbours = {n: sorted(adj[n]) for n in nodes}      # sorted: the same seed gives the same walks
+    top = max(1.0 / p, 1.0, 1.0 / q)
+    walks = []
+    for _ in range(walks_per_node):
+        for i in rng.permutation(len(nodes)):
+            walk = [nodes[i]]
+            while len(walk) < length and neighbours[walk[-1]]:
+                options = neighbours[walk[-1]]
+                while True:
+                    candidate = options[rng.integers(len(options))]
+                    if len(walk) == 1:                   # the first step has nothing to look back at: uniform
+                        break
+                    weight = _node2vec_weight(adj, walk[-2], candidate, p, q)
+                    if weight >= top or rng.random() * top < weight:
+                        break
+                walk.append(candidate)
             walks.append(walk)
     return walks
 

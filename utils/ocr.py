@@ -37,11 +37,14 @@ from utils.retrieval import chunk_words
 
 ENGINES = ("tesseract", "rapidocr")     # preference order: measured in benchmarks/bench_ocr.py
 IMAGE_TYPES = (".png", ".jpg", ".jpeg")
-#: what to do when an engine is missing, per operating system (printed by ``make lab`` and by the notebook)
+#: what to do when an engine is missing, per operating system (the notebook prints them; ``make lab`` prints the
+#: tesseract line of the learner's own system, from course.py)
 INSTALL_HINTS = {
-    "rapidocr": "pip install -r requirements.txt (the wheel rapidocr-onnxruntime carries its models)",
+    "rapidocr": "optional, not in requirements.txt: pip install rapidocr-onnxruntime==1.4.4 (its wheel carries its "
+                "models)",
     "tesseract": "Debian/Ubuntu: sudo apt-get install tesseract-ocr; macOS: brew install tesseract; "
-                 "Windows: the UB Mannheim installer, then add tesseract.exe to PATH",
+                 "Windows: winget install UB-Mannheim.TesseractOCR (the UB Mannheim installer), then add its folder "
+                 "to PATH",
 }
 
 
@@ -274,12 +277,13 @@ def parse_file(path, root=None, max_bytes: int = rag_ingest.MAX_BYTES, engine: s
         if engine is None:
             if any(c.text.strip() for c in chunks):
                 return [c for c in chunks if c.text.strip()]
-            raise BadDocument("scanned PDF (no text layer) and no OCR engine: " + INSTALL_HINTS["rapidocr"])
+            raise BadDocument("scanned PDF (no text layer) and no OCR engine: install tesseract ("
+                              + INSTALL_HINTS["tesseract"] + ")")
         chunks = chunk_scanned_pdf(data, source, engine)
     else:
         image = _open_image(data)
         if engine is None:
-            raise BadDocument("an image needs an OCR engine: " + INSTALL_HINTS["rapidocr"])
+            raise BadDocument("an image needs an OCR engine: install tesseract (" + INSTALL_HINTS["tesseract"] + ")")
         chunks = chunk_image(image, source, engine=engine)
     if not any(c.text.strip() for c in chunks):
         raise BadDocument("no text found by OCR")
