@@ -29,9 +29,7 @@ A worked example, on two cells as ``json`` gives them:
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from pathlib import PurePath
 
 # ------------------------------------------------------------------------------------------------ tags and markers
@@ -105,31 +103,6 @@ def called_checks(source: str) -> list[str]:
     return CHECK_CALL.findall(source)
 
 
-def rename_names(source: str, renames: dict[str, str]) -> str:
-    """``source`` with each plain name in ``renames`` replaced; attribute names (after a dot), strings and comments
-    stay as they are. The grader uses it to call the course's check cell with an answer saved under a former name.
-
-    >>> rename_names("check.cosine_similarity(cosine_similarity)  # cosine_similarity", {"cosine_similarity": "cosine"})
-    'check.cosine_similarity(cosine)  # cosine_similarity'
-    """
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return source
-    lines = source.splitlines(keepends=True)
-    previous, edits = None, []
-    for tok in tokens:
-        if tok.type == tokenize.NAME and tok.string in renames and not (previous and previous.string == "."):
-            edits.append(tok)
-        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
-            previous = tok
-    for tok in reversed(edits):  # from the end, so that earlier positions on a line stay valid
-        (row, col), (_, end) = tok.start, tok.end
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + renames[tok.string] + line[end:]
-    return "".join(lines)
-
-
 # ------------------------------------------------------------------------------------------------ exercise <-> check
 def next_code_cell(cells, i: int) -> int | None:
     """Index of the first code cell after position ``i``, or None."""
@@ -183,15 +156,6 @@ def chapter_of(path, nb=None, *, required: bool = False) -> str | None:
     if required:
         raise SourceError(f"{path}: notebook names start with their number, e.g. 01_tensors.ipynb")
     return None
-
-
-def course_metadata(name: str) -> dict[str, str]:
-    """What the generator records in a learner notebook's ``metadata.course`` for the solution file ``name``.
-
-    >>> course_metadata("02_norms.ipynb")
-    {'chapter': '02', 'source': 'solutions/02_norms.ipynb'}
-    """
-    return {"chapter": chapter_of(name, required=True), "source": f"solutions/{name}"}
 
 
 # ------------------------------------------------------------------------------------------------ names in a cell

@@ -11,6 +11,9 @@ What changes on the way:
 - check cells get the ``raises-exception`` tag so "Run All" goes on past unfinished exercises;
 - cell ids stay those of the solution, so the grader can match cells across versions.
 
+It also writes the course manifest ``notebooks/course.json`` (:mod:`course_tools.manifest`): the chapters, their
+exercises, checks and cell ids, which every other tool reads instead of the notebooks.
+
 The format itself (tags, markers, chapter numbers, exercise/check pairs) is :mod:`course_tools.course_format`.
 """
 from __future__ import annotations
@@ -24,8 +27,9 @@ from pathlib import Path
 
 import nbformat
 
+from course_tools import manifest
 from course_tools.course_format import (BEGIN, END, METADATA_KEY, RAISES_EXCEPTION, SourceError,  # noqa: F401 (re-exported)
-                                 assigned_names, course_metadata, exercise_check_pairs, has_solution, is_begin,
+                                 assigned_names, chapter_of, exercise_check_pairs, has_solution, is_begin,
                                  is_check, is_code, is_end, is_exercise, tags)
 
 STUB_MESSAGE = "Exercise not attempted yet: replace this line with your code"
@@ -72,6 +76,15 @@ def _stub_for(region: list[str], indent: str) -> list[str]:
         if names:
             return [f"{name} = ...  # YOUR CODE HERE\n" for name in names]
     return [f"{indent}# YOUR CODE HERE\n", f'{indent}raise NotImplementedError("{STUB_MESSAGE}")\n']
+
+
+def course_metadata(name: str) -> dict[str, str]:
+    """What the generator records in a learner notebook's ``metadata.course`` for the solution file ``name``.
+
+    >>> course_metadata("02_norms.ipynb")
+    {'chapter': '02', 'source': 'solutions/02_norms.ipynb'}
+    """
+    return {"chapter": chapter_of(name, required=True), "source": f"solutions/{name}"}
 
 
 def validate(nb, name: str) -> None:
@@ -121,12 +134,16 @@ def render(nb) -> str:
 
 
 def build_all(solutions_dir: Path, notebooks_dir: Path) -> dict[Path, str]:
-    """Map each learner notebook path to the text it should have."""
+    """Map each learner notebook path, and the course manifest's, to the text it should have."""
     wanted: dict[Path, str] = {}
+    solutions, learners = {}, {}
     for path in sorted(solutions_dir.glob("*.ipynb")):
         solution = nbformat.read(path, as_version=4)
         validate(solution, path.name)
-        wanted[notebooks_dir / path.name] = render(learner_version(solution, path.name))
+        learner = learner_version(solution, path.name)
+        solutions[path.name], learners[path.name] = solution, learner
+        wanted[notebooks_dir / path.name] = render(learner)
+    wanted[notebooks_dir / manifest.NAME] = manifest.render(manifest.build(solutions, learners))
     return wanted
 
 

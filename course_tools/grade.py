@@ -19,7 +19,7 @@ How a notebook is graded (the stages live in :mod:`course_tools.grading`):
 - The chapter is identified from the cell ids the generator writes (they survive renaming the file), else from
   ``metadata.course.chapter``, else from the file name.
 - The learner's own check cells are dropped, whatever they were edited to. The course's check cells, read from
-  ``notebooks/NN_*.ipynb``, run right after the learner's matching exercise cell (matched by cell id, else by the
+  the course manifest ``notebooks/course.json``, run right after the learner's matching exercise cell (matched by cell id, else by the
   names the exercise defines). The check itself runs in the grader's process, where no learner code runs
   (:mod:`course_tools.grading.judge`): it reads the learner's answers from the kernel as plain data and calls the
   learner's functions there, one probe at a time. Patching ``utils.checks``, numpy or builtins in the notebook, or
@@ -46,16 +46,12 @@ import sys
 
 from course_tools.grading.cli import build_parser as _build_parser
 from course_tools.grading.cli import main as _main
-from course_tools.grading.course import (Course, CourseExercise, chapter_of, course_exercises, defined_names,
-                                  expected_exercises, identify_chapter, plan, reference_uses)
 from course_tools.grading.notebook import grade_notebook
 from course_tools.grading.results import (FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult,
-                                   format_text)
-from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
+                                          format_text)
 
 __all__ = ["main", "build_parser", "grade_notebook", "format_text", "NotebookResult", "ExerciseResult", "PASSED",
-           "FAILED", "NOT_ATTEMPTED", "NOT_RUN", "Course", "CourseExercise", "chapter_of", "identify_chapter",
-           "course_exercises", "expected_exercises", "defined_names", "plan", "reference_uses", "DEFAULT_MEMORY_MB"]
+           "FAILED", "NOT_ATTEMPTED", "NOT_RUN"]
 
 
 def build_parser():

@@ -5,7 +5,7 @@ attempted yet, with an overall progress bar.
     python -m course_tools.progress --grade    # slower, exact: grades every notebook (runs a copy; your files stay)
     make progress                              # the same as the first line (Windows: py course.py progress)
 
-The list of exercises of each chapter comes from the course (its check modules ``utils/checks/chNN.py``), so an
+The list of exercises of each chapter comes from the course manifest (``notebooks/course.json``), so an
 exercise whose check cell you never ran is counted too ("not checked"). The saved results are what the notebook file
 on disk says: save it first (Ctrl+S), and remember that a check run before you last changed your answer may be out of
 date; ``--grade`` runs everything again and is always current.
@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.checks.contract import read_outputs
-from course_tools.course_format import chapter_of
-from course_tools.grading.course import COURSE, Course, expected_exercises
+from course_tools.manifest import Chapter, Course
 from course_tools.grading.results import FAILED, ICONS, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,9 +95,9 @@ def _read(path: Path) -> tuple[dict | None, str | None]:
     return nb, None
 
 
-def notebook_progress(path: Path, chapter: str, course: Course = COURSE) -> NotebookProgress:
-    """The progress of one notebook of ``chapter`` at ``path``, from its saved outputs."""
-    expected = expected_exercises(chapter, course)
+def notebook_progress(path: Path, chapter: Chapter) -> NotebookProgress:
+    """The progress of the learner's copy at ``path`` of ``chapter``'s notebook, from its saved outputs."""
+    expected, chapter = chapter.expected, chapter.number
     name = Path(path).name
     if not Path(path).exists():
         return NotebookProgress(name, chapter, MISSING,
@@ -116,24 +115,24 @@ def notebook_progress(path: Path, chapter: str, course: Course = COURSE) -> Note
     return NotebookProgress(name, chapter, RUN, exercises)
 
 
-def _graded_progress(path: Path, chapter: str, course: Course, timeout: float) -> NotebookProgress:
+def _graded_progress(path: Path, chapter: Chapter, course: Course, timeout: float) -> NotebookProgress:
     from course_tools.grading.notebook import grade_notebook  # starts kernels: only imported when asked to grade
     result = grade_notebook(path, timeout, course=course)
-    return NotebookProgress(Path(path).name, chapter, GRADED, result.exercises, result.problem)
+    return NotebookProgress(Path(path).name, chapter.number, GRADED, result.exercises, result.problem)
 
 
 def collect(workspace: Path = WORKSPACE, *, grade: bool = False, timeout: float = 120,
-            course: Course = COURSE, on_grade=None) -> Progress:
+            course: Course | None = None, on_grade=None) -> Progress:
     """The progress of every course notebook's copy in ``workspace`` (from saved outputs, or by grading)."""
-    workspace = Path(workspace)
+    workspace, course = Path(workspace), course or Course()
     notebooks = []
-    for canon in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
-        chapter = chapter_of(canon.name)
-        mine = workspace / canon.name
-        progress = notebook_progress(mine, chapter, course)
+    for chapter in course.chapters():
+        name = chapter.notebook.name
+        mine = workspace / name
+        progress = notebook_progress(mine, chapter)
         if grade and progress.state not in (MISSING, UNREADABLE):
             if on_grade:
-                on_grade(canon.name)
+                on_grade(name)
             progress = _graded_progress(mine, chapter, course, timeout)
         notebooks.append(progress)
     return Progress(workspace, grade, notebooks)

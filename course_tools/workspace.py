@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from course_tools.manifest import NAME, Course, ManifestError
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".course-versions.json"
 
@@ -30,9 +32,9 @@ def update_name(name: str, digest: str) -> str:
 
 
 def sync(course_dir: Path, workspace: Path) -> list[str]:
-    """Bring ``workspace`` up to date with ``course_dir`` without overwriting anything; return messages."""
-    if not course_dir.is_dir():
-        raise FileNotFoundError(f"course folder {course_dir} not found")
+    """Bring ``workspace`` up to date with the notebooks of the course manifest in ``course_dir`` without
+    overwriting anything; return messages."""
+    chapters = Course(Path(course_dir) / NAME).chapters()
     workspace.mkdir(parents=True, exist_ok=True)
     manifest_path = workspace / MANIFEST
     try:
@@ -40,7 +42,7 @@ def sync(course_dir: Path, workspace: Path) -> list[str]:
     except json.JSONDecodeError:
         manifest = {}  # a damaged manifest only costs us the "changed since" knowledge; files stay untouched
     messages = []
-    for course_nb in sorted(course_dir.glob("*.ipynb")):
+    for course_nb in (chapter.notebook for chapter in chapters):
         name, digest = course_nb.name, _digest(course_nb)
         mine = workspace / name
         if not mine.exists():
@@ -64,12 +66,12 @@ def sync(course_dir: Path, workspace: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.workspace", description=__doc__.splitlines()[0])
-    parser.add_argument("--course", type=Path, default=ROOT / "notebooks", help="learner notebooks of the course")
+    parser.add_argument("--course", type=Path, default=ROOT / "notebooks", help="the course's learner notebooks and their manifest")
     parser.add_argument("--workspace", type=Path, default=ROOT / "my-work", help="the learner's own copies")
     args = parser.parse_args(argv)
     try:
         messages = sync(args.course, args.workspace)
-    except OSError as exc:
+    except (OSError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for m in messages:

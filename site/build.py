@@ -1,6 +1,6 @@
 """Build the course as an offline static website from the executed solution notebooks.
 
-    python site/build.py [OUTPUT_DIR [NOTEBOOK ...]]   # defaults: _build/site, solutions/NN_*.ipynb (make site)
+    python site/build.py [OUTPUT_DIR [NOTEBOOK ...]]   # defaults: _build/site, every chapter of the manifest (make site)
 
 Every page works without a network: require.js, the Jupyter widget manager and MathJax are vendored under
 site/vendor/ (copied from npm, licences alongside) and the search index is a plain script, so the site opens from
@@ -41,6 +41,7 @@ ROOT = SITE.parent
 if str(ROOT) not in sys.path:  # run as a script (python site/build.py): the course's package is one folder up
     sys.path.insert(0, str(ROOT))
 from course_tools.course_format import is_exercise, strip_markers  # noqa: E402
+from course_tools.manifest import Course  # noqa: E402
 
 DEFAULT_OUT = ROOT / "_build" / "site"
 MARKER = ".course-site"  # written into the output folder; only such a folder is ever wiped by a rebuild
@@ -338,7 +339,7 @@ def build(out: Path = DEFAULT_OUT, notebooks: list[Path] | None = None, quiet: b
     """Build the site into ``out``; returns the manifest (also written to ``out/site-manifest.json``)."""
     start = time.monotonic()
     out = Path(out).resolve()
-    paths = sorted(notebooks) if notebooks else sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    paths = sorted(notebooks) if notebooks else [ROOT / ch.solution for ch in Course().chapters()]
     if not paths:
         raise SystemExit("no solutions/NN_*.ipynb to build the site from")
     nbs = {p: nbformat.read(p, as_version=4) for p in paths}

@@ -89,7 +89,7 @@ def test_hostile_case_graded_correctly(hostile, name):
     for ex, fragment in want["message"].items():
         assert fragment in by_ex[ex]["message"], (ex, by_ex[ex])
     if want["status"] and not want["problem"]:
-        assert len(by_ex) == 8 and all(r["chapter"] == "01" and r["checks"] == "course" for r in rows)
+        assert len(by_ex) == 8 and all(r["chapter"] == "01" for r in rows)
     if "row_message" in want:
         assert rows[0]["status"] == "error" and want["row_message"] in rows[0]["message"]
 
@@ -147,10 +147,10 @@ def test_find_submissions_skips_checkpoints(tmp_path):
 
 def test_rows_and_summary_from_results():
     results = [
-        grade.NotebookResult("a.ipynb", chapter="01", checks="course", seconds=3.0, exercises=[
+        grade.NotebookResult("a.ipynb", chapter="01", seconds=3.0, exercises=[
             grade.ExerciseResult("1.1", "First", grade.PASSED, ""),
             grade.ExerciseResult("1.2", "Second", grade.FAILED, "n_elements is 2 | oops")]),
-        grade.NotebookResult("b.ipynb", chapter="01", checks="course", problem="the kernel died", exercises=[
+        grade.NotebookResult("b.ipynb", chapter="01", problem="the kernel died", exercises=[
             grade.ExerciseResult("1.1", "First", grade.FAILED, "n_elements is 2 | oops"),
             grade.ExerciseResult("1.2", "Second", grade.NOT_RUN, "not reached: the kernel died")]),
         grade.NotebookResult("c.ipynb", problem="not a valid notebook (NotJSONError: x)"),

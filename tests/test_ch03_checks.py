@@ -221,18 +221,6 @@ def train_merges(text, n_merges):
     return merges
 """
 
-# As a notebook saved before the rename wrote it: the helpers of 3.2 / 3.3 were called pair_counts / merge_pair.
-TRAIN_WITH_FORMER_HELPERS = """
-def train_merges(text, n_merges):
-    ids, merges = list(text.encode("utf-8")), []
-    for k in range(n_merges):
-        counts = pair_counts(ids)
-        pair = most_frequent_pair(counts)
-        ids = merge_pair(ids, pair, 256 + k)
-        merges.append((pair, 256 + k))
-    return merges
-"""
-
 
 def test_train_merges_names_the_tie_rule_with_expected_and_got():
     assert_rejects(ch03.train_merges, train_first_seen_tie,
@@ -247,19 +235,6 @@ def test_train_merges_blames_a_broken_helper():
     assert_rejects(ch03.train_merges, bad_counts, match=r"calls your get_pair_counts, which is wrong.*exercise 3\.2")
     bad_merge = notebook_function(TRAIN_WITH_HELPERS, get_pair_counts=get_pair_counts, merge=merge_keep_right, bpe=bpe)
     assert_rejects(ch03.train_merges, bad_merge, match=r"calls your merge, which is wrong.*exercise 3\.3")
-
-
-def test_train_merges_blames_a_broken_helper_under_its_former_name():
-    from utils.bpe import most_frequent_pair
-    ok = notebook_function(TRAIN_WITH_FORMER_HELPERS, pair_counts=get_pair_counts, merge_pair=merge,
-                           most_frequent_pair=most_frequent_pair)
-    assert_passes(ch03.train_merges, ok)
-    bad_counts = notebook_function(TRAIN_WITH_FORMER_HELPERS, pair_counts=counts_stop_early, merge_pair=merge,
-                                   most_frequent_pair=most_frequent_pair)
-    assert_rejects(ch03.train_merges, bad_counts, match=r"calls your pair_counts, which is wrong.*exercise 3\.2")
-    bad_merge = notebook_function(TRAIN_WITH_FORMER_HELPERS, pair_counts=get_pair_counts, merge_pair=merge_keep_right,
-                                  most_frequent_pair=most_frequent_pair)
-    assert_rejects(ch03.train_merges, bad_merge, match=r"calls your merge_pair, which is wrong.*exercise 3\.3")
 
 
 TRAIN_WITH_THE_REFERENCE = """
@@ -333,14 +308,6 @@ def test_encode_blames_a_broken_merge_not_encode():
                    match=r"merge\(.*\) raised IndexError")
 
 
-def test_encode_blames_a_broken_merge_pair_under_its_former_name():
-    old = ENCODE_WITH_MERGE.replace("merge(", "merge_pair(")
-    assert_passes(ch03.encode, notebook_function(old, merge_pair=merge))
-    assert_rejects(ch03.encode, notebook_function(old, merge_pair=merge_keep_right),
-                   match=r"encode calls your merge_pair, which is wrong: merge_pair\(.*\) gave .*, expected .* "
-                         r"- fix merge_pair first \(exercise 3\.3\)")
-
-
 def test_encode_first_occurrence_only_is_caught_without_helpers():
     def encode_first_only(text, merges):
         ids = list(text.encode("utf-8"))
@@ -378,19 +345,6 @@ def test_quiz_rare_words():
     assert_rejects(ch03.quiz_rare_words, "c", match="capitals")
     assert_rejects(ch03.quiz_rare_words, "d", match="never fails")
     assert_rejects(ch03.quiz_rare_words, "x", match="one letter")
-
-
-def test_former_names_still_reach_their_checks():
-    """A notebook saved before the rename calls check.pair_counts(pair_counts) and the like."""
-    assert ch03.RENAMED == {"pair_counts": "get_pair_counts", "merge_pair": "merge", "encode_text": "encode",
-                            "decode_ids": "decode"}
-    for old, new in ch03.RENAMED.items():
-        assert getattr(ch03, old) is getattr(ch03, new)
-    assert_passes(ch03.pair_counts, counts_ok)
-    assert_rejects(ch03.merge_pair, merge_first_only, match="only the first")
-    assert_passes(ch03.encode_text, encode_ok)
-    assert_passes(ch03.decode_ids, decode_ok)
-    assert not hasattr(ch03, "no_such_check")
 
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input

@@ -167,13 +167,6 @@ def test_sgns_train_step_names_each_typical_mistake():
     assert_rejects(ch05.sgns_train_step, lambda *a: _step(*a) + 1.0, match="before the update")
 
 
-def test_former_check_names_still_reach_the_checks():
-    # a notebook saved before the renames calls check.<old name>(...)
-    for old, new in ch05.RENAMED.items():
-        assert getattr(ch05, old) is getattr(ch05, new)
-    assert not hasattr(ch05, "no_such_check")
-
-
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def repeats_the_first_pair(wv, pairs):
     """Wrong (one cosine for every pair), and hides it: the check used to read the pairs back after the call."""

@@ -192,13 +192,6 @@ def test_rope_score_explains_a_negative_offset():
     assert_rejects(ch06.rope_score, offset_form, match="negative position")
 
 
-def test_former_check_names_still_reach_the_checks():
-    # a notebook saved before the renames calls check.<old name>(...)
-    for old, new in ch06.RENAMED.items():
-        assert getattr(ch06, old) is getattr(ch06, new)
-    assert not hasattr(ch06, "no_such_check")
-
-
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def zeroes_table_returns_ones(token_ids, table):
     """The attack a review found: zero the table, set one looked-up row to ones, return ones - the check used to

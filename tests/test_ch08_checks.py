@@ -193,17 +193,6 @@ def test_quizzes():
     assert_rejects(ch08.quiz_scaling, "z", match="one letter")
 
 
-# ---------------------------------------------------------------- names before the renames
-def test_former_names_still_reach_the_checks():
-    assert ch08.RENAMED == {"stable_softmax": "softmax", "attention": "scaled_dot_product_attention"}
-    assert ch08.stable_softmax is ch08.softmax
-    assert ch08.attention is ch08.scaled_dot_product_attention
-    assert_passes(ch08.stable_softmax, attention.softmax)
-    assert_passes(ch08.attention, attention.scaled_dot_product_attention)
-    with pytest.raises(AttributeError):
-        ch08.no_such_check
-
-
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def identity_mask_returns_v(q, k, v, mask=None):
     """The attack a review found: no masking at all; with a mask it overwrites the check's mask with the identity

@@ -223,14 +223,6 @@ def test_quizzes(quiz, right, wrong):
     assert_rejects(quiz, "e", match="one letter")
 
 
-def test_renamed_quiz_answers():
-    # the answers were renamed after their quizzes; neither former name is a check
-    assert ch09.RENAMED == {"answer_master": "answer_master_weights", "answer_cache": "answer_kv_cache"}
-    for former in ch09.RENAMED:
-        with pytest.raises(AttributeError):
-            getattr(ch09, former)
-
-
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def ff_with_doubled_W2(x, W1, b1, W2, b2):
     """Doubles W2 in place, then applies the right formula to the changed weights (the check used to compute its

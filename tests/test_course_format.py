@@ -9,7 +9,7 @@ import pytest
 
 from course_tools import course_format as fmt
 from utils.checks import REGISTRY
-from course_tools.generate import stub_source
+from course_tools.generate import course_metadata, stub_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*_*.ipynb"))
@@ -26,7 +26,7 @@ def test_every_exercise_of_a_solution_has_its_check_and_the_learner_copy_its_cha
     module = importlib.import_module(f"utils.checks.ch{chapter}")
     assert sorted(getattr(module, name).ex_id for name in called) == sorted(REGISTRY[chapter])  # order may differ
     learner = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
-    assert learner.metadata[fmt.METADATA_KEY] == fmt.course_metadata(path.name)
+    assert learner.metadata[fmt.METADATA_KEY] == course_metadata(path.name)
     assert fmt.chapter_of("renamed.ipynb", learner) == chapter
     for i, _ in pairs:
         source = nb.cells[i].source

@@ -16,6 +16,9 @@ import nbformat
 import pytest
 
 from course_tools import grade
+from course_tools.course_format import defined_names
+from course_tools.grading.course import plan as make_plan
+from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "01_scalars_to_tensors.ipynb"
@@ -92,7 +95,6 @@ def test_solution_all_passed_exit_0(solution_run):
     assert code == 0
     [entry] = payload
     assert entry["chapter"] == "01" and entry["problem"] is None and entry["all_passed"] is True
-    assert entry["checks"] == "course"
     assert statuses(entry) == {i: "passed" for i in ALL_CH01}
 
 
@@ -151,7 +153,7 @@ def test_dead_kernel_reported(mixed_run):
 @pytest.mark.slow
 def test_json_shape(mixed_run, solution_run):
     for entry in [*mixed_run[1].values(), *solution_run[1]]:
-        assert set(entry) == {"path", "chapter", "problem", "exercises", "all_passed", "checks", "seconds"}
+        assert set(entry) == {"path", "chapter", "problem", "exercises", "all_passed", "seconds"}
         assert isinstance(entry["all_passed"], bool) and isinstance(entry["seconds"], (int, float))
         for e in entry["exercises"]:
             assert set(e) == {"id", "title", "status", "message", "private"} and e["private"] is False
@@ -171,7 +173,7 @@ def test_text_output_and_exit_code_without_a_kernel(tmp_path):
 
 
 def test_format_text():
-    result = grade.NotebookResult("x/01_a.ipynb", chapter="01", checks="course", exercises=[
+    result = grade.NotebookResult("x/01_a.ipynb", chapter="01", exercises=[
         grade.ExerciseResult("1.1", "First", grade.PASSED, ""),
         grade.ExerciseResult("1.2", "Second", grade.FAILED, "n_elements is 2"),
     ])
@@ -188,24 +190,25 @@ def test_bad_arguments():
 
 def test_defined_names_and_chapter_identification(tmp_path):
     source = "def f(x):\n    return x\na, (b, c) = 1, (2, 3)\nd: int = 4\n"
-    assert grade.defined_names(source) == {"f", "a", "b", "c", "d"}
-    assert "s" in grade.defined_names("s = ...  # YOUR CODE HERE\nthis is not python(")
+    assert defined_names(source) == {"f", "a", "b", "c", "d"}
+    assert "s" in defined_names("s = ...  # YOUR CODE HERE\nthis is not python(")
     learner = nbformat.read(LEARNER, as_version=4)
     renamed = tmp_path / "my homework.ipynb"
     learner.metadata.pop("course")
-    assert grade.identify_chapter(learner, renamed) == "01"  # from the cell ids alone
-    assert grade.identify_chapter(learner, tmp_path / "02_norms.ipynb") == "01"  # another chapter's name: ids win
-    assert grade.identify_chapter(nbformat.v4.new_notebook(), tmp_path / "07_x.ipynb") == "07"
+    assert Course().identify(learner, renamed) == "01"  # from the cell ids alone
+    assert Course().identify(learner, tmp_path / "02_norms.ipynb") == "01"  # another chapter's name: ids win
+    assert Course().identify(nbformat.v4.new_notebook(), tmp_path / "07_x.ipynb") == "07"
 
 
 def test_plan_replaces_learner_check_cells():
     learner = nbformat.read(LEARNER, as_version=4)
-    exercises = grade.course_exercises("01")
+    chapter = Course().chapter("01")
+    exercises = chapter.exercises
     assert [e.id for e in exercises] == ALL_CH01
     for cell in learner.cells:
         if "check" in cell.metadata.get("tags", []):
             cell.source = "pass"
-    plan = grade.plan(learner, "01", exercises)
+    plan = make_plan(learner, chapter)
     assert "pass" not in [s.source for s in plan.steps]
     checks = [s for s in plan.steps if s.kind == "check"]
     assert [s.exercise for s in checks] == ALL_CH01
@@ -213,19 +216,15 @@ def test_plan_replaces_learner_check_cells():
     # each course check runs right after the learner's exercise cell with the same id
     by_id = {c.get("id"): i + 1 for i, c in enumerate(learner.cells)}
     for ex in exercises:
-        i = next(i for i, s in enumerate(plan.steps) if s.cell == by_id[ex.exercise_cell_id])
+        i = next(i for i, s in enumerate(plan.steps) if s.cell == by_id[ex.exercise_cell])
         assert plan.steps[i + 1].kind == "check" and plan.steps[i + 1].exercise == ex.id
         assert plan.steps[i + 1].source == ex.check_source and plan.steps[i + 1].answer == plan.steps[i].source
 
 
-def test_the_old_notebook_own_checks_fallback_is_gone(tmp_path):
-    """A chapter with checks but no course notebook is reported, not graded with the submission's own checks."""
-    course = grade.Course(notebooks=tmp_path)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print("✅ [1.1] Build tensors: passed")')])
-    nbformat.write(nb, tmp_path / "01_x.ipynb")
-    moved = tmp_path / "elsewhere"
-    moved.mkdir()
-    (tmp_path / "01_x.ipynb").rename(moved / "01_x.ipynb")
-    result = grade.grade_notebook(moved / "01_x.ipynb", course=course)
-    assert result.problem == "the course has no notebook for chapter 01: its checks cannot be placed"
-    assert {e.status for e in result.exercises} == {"not run"} and len(result.exercises) == 8
+def test_a_chapter_the_manifest_does_not_know_is_not_graded(tmp_path):
+    """A notebook whose chapter the course has no exercises for is reported as such, never graded with its own
+    check cells (a printed pass line is not a result)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print("✅ [99.1] Build tensors: passed")')])
+    nbformat.write(nb, tmp_path / "99_x.ipynb")
+    result = grade.grade_notebook(tmp_path / "99_x.ipynb")
+    assert result.chapter == "99" and result.exercises == [] and not result.all_passed

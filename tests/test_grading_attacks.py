@@ -241,17 +241,19 @@ def test_gradescope_grades_only_the_assignments_notebook(tmp_path, monkeypatch):
 def test_the_fixture_is_a_notebook_whose_plan_breaks_the_rules(tmp_path):
     """The plan (no kernel): two definitions of an answer in its cell fail the rule; the mirrored reference reached
     from a helper cell and through the check module are reference uses."""
-    from course_tools.grading.course import course_exercises, plan
+    from course_tools.grading.course import plan
+    from course_tools.manifest import Course
 
     path = hostile_submission(tmp_path / "a.ipynb", victim=tmp_path / "v", private_check=tmp_path / "p.py")
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    the_plan = plan(nb, "02", course_exercises("02"))
+    chapter = Course().chapter("02")
+    the_plan = plan(nb, chapter)
     assert the_plan.rules == {"2.6": "its cell defines pairwise_cosine more than once: keep one definition, the one "
                                      "you want graded"}
     assert the_plan.references == {"2.4": ["utils.vectors.cosine_similarity"],
                                    "2.5": ["utils.checks.ch02.vectors.normalize_rows"]}
-    honest = plan(nbformat.read(SOLUTION, as_version=4), "02", course_exercises("02"))
+    honest = plan(nbformat.read(SOLUTION, as_version=4), chapter)
     assert honest.rules == {} and honest.references == {}
 
 

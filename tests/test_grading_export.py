@@ -46,7 +46,7 @@ def ch01_result(path: str, statuses: dict[str, str], *, problem=None, seconds=4.
         message = {PASSED: "", FAILED: f"wrong answer to {ex_id}", NOT_ATTEMPTED: "the stub is still there",
                    NOT_RUN: "not reached"}[status]
         exercises.append(ExerciseResult(ex_id, title, status, message))
-    return NotebookResult(path, chapter="01", problem=problem, exercises=exercises, checks="course",
+    return NotebookResult(path, chapter="01", problem=problem, exercises=exercises,
                           seconds=seconds)
 
 
@@ -390,7 +390,7 @@ def test_bundle_zip(tmp_path, capsys):
         assert script in names and (infos[script].external_attr >> 16) & stat.S_IXUSR, script
     for needed in ("course/requirements.txt", "course/pyproject.toml", "course/course_tools/grade.py",
                    "course/course_tools/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
-                   "course/grading_references.json", "course/utils/checks/ch01.py", "course/LICENSE", "course/NOTICE"):
+                   "course/notebooks/course.json", "course/utils/checks/ch01.py", "course/LICENSE", "course/NOTICE"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("course/data/cache/") or "/." in n]
     assert not [n for n in names if n.startswith("course/solutions/")]  # learners' code runs on that image

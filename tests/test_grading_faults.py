@@ -13,6 +13,9 @@ import nbformat
 import pytest
 
 from course_tools import grade
+from course_tools.grading.course import plan
+from course_tools.grading.references import reference_uses
+from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "02_norms_distances_similarity.ipynb"
@@ -100,24 +103,22 @@ def test_printed_pass_lines_and_a_patched_check_module_gain_nothing(graded):
 
 def test_reference_uses_are_found_statically():
     before = ["import numpy as np\nimport utils.vectors as vec\nfrom utils.minilm import encode"]
-    assert grade.reference_uses(before, "def cosine(a, b):\n    return vec.cosine_similarity(a, b)") == [
+    assert reference_uses(before, "def cosine(a, b):\n    return vec.cosine_similarity(a, b)") == [
         "utils.vectors.cosine_similarity"]
-    assert grade.reference_uses(before, "def f(x):\n    from utils.vectors import cosine_similarity as c\n"
+    assert reference_uses(before, "def f(x):\n    from utils.vectors import cosine_similarity as c\n"
                                         "    return c(x, x)") == ["utils.vectors.cosine_similarity"]
-    assert grade.reference_uses(before, "import importlib\nm = importlib.import_module('utils.vectors')") == [
+    assert reference_uses(before, "import importlib\nm = importlib.import_module('utils.vectors')") == [
         "utils.vectors"]
-    assert grade.reference_uses(before, "def f(vec):\n    return vec.sum()") == []   # a parameter, not the module
-    assert grade.reference_uses(before, "def f(a):\n    return np.linalg.norm(a)") == []
-    assert grade.reference_uses(before, "import utils.checks.ch02 as c\nc.cosine(f)") == []  # checks are fine
+    assert reference_uses(before, "def f(vec):\n    return vec.sum()") == []   # a parameter, not the module
+    assert reference_uses(before, "def f(a):\n    return np.linalg.norm(a)") == []
+    assert reference_uses(before, "import utils.checks.ch02 as c\nc.cosine(f)") == []  # checks are fine
 
 
 def test_solutions_use_no_reference_beyond_what_they_allow():
     """The rule never fails a course's own answer: every solution cell's utils.* uses are its allowed set."""
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        chapter = path.name[:2]
-        solution = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
-        exercises = grade.course_exercises(chapter)
-        assert grade.plan(solution, chapter, exercises).references == {}, path.name
+    for chapter in Course().chapters():
+        solution = nbformat.read(ROOT / chapter.solution, as_version=4)
+        assert plan(solution, chapter).references == {}, chapter.solution
 
 
 TAMPERED_00 = {

@@ -15,9 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("utils", "course_tools")
 TOOLING = ("course_tools",)
-#: the commands that moved to course_tools, kept under their old names for notebooks and scripts written before: they
-#: forward and hold no code of their own (test_moved_modules_only_forward)
-MOVED = ("utils.grade", "utils.progress")
 CHECKS = ("utils.checks",)
 LONG = 400
 LONG_REASON = "Why one long module:"
@@ -34,7 +31,7 @@ def modules(root: Path = ROOT) -> dict[str, Path]:
 
 
 def layer(name: str) -> int:
-    if name.startswith(TOOLING) or name in MOVED:
+    if name.startswith(TOOLING):
         return 2
     if name.startswith(CHECKS):
         return 1
@@ -137,14 +134,3 @@ def test_both_packages_are_installed():
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     for package in PACKAGES:
         assert any(fnmatch.fnmatch(package, pattern) for pattern in include), (package, include)
-
-
-def test_moved_modules_only_forward():
-    for name in MOVED:
-        path = modules()[name]
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        assert (ast.get_docstring(tree) or "").startswith("Moved to"), name
-        for node in tree.body[1:]:
-            assert isinstance(node, (ast.ImportFrom, ast.If)), f"{name} should only forward, found {ast.dump(node)[:80]}"
-            if isinstance(node, ast.ImportFrom):
-                assert node.module.startswith("course_tools."), name

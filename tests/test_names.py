@@ -1,18 +1,15 @@
-"""One name per idea (issue #18, item 4), read from the notebooks and the source without running them:
+"""One name per idea, read from the notebooks and the source without running them:
 
 - an exercise that asks for one function ``f`` (or one value ``v``) is checked by ``check.f(f)``; a quiz's check is
   ``quiz_<topic>`` and its answer ``answer`` or ``answer_<topic>``;
 - when the reference library has a function of the exercise's name, the exercise's docstring names it
   (``Mirrors utils.vectors.cosine_similarity.``), and every reference a docstring names exists, so a learner finds it
   in one hop;
-- notebooks import the course's modules under their own names (``from utils import positional``, not ``as pos``);
-- a renamed exercise keeps working in notebooks saved before the rename: the check module's ``RENAMED`` table gives
-  the old check names to old check cells, and the grader calls the course's check with the old answer name.
+- notebooks import the course's modules under their own names (``from utils import positional``, not ``as pos``).
 """
 from __future__ import annotations
 
 import ast
-import importlib
 import json
 import re
 from pathlib import Path
@@ -21,9 +18,9 @@ import nbformat
 import pytest
 
 from tests.test_layers import layer, modules
-from course_tools.course_format import (called_checks, defined_names, exercise_check_pairs, is_check, is_code, is_exercise,
-                                 rename_names)
-from course_tools.grading import course as grading_course
+from course_tools.course_format import called_checks, defined_names, exercise_check_pairs, is_code
+from course_tools.grading.course import plan
+from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -154,100 +151,13 @@ def test_notebooks_import_course_modules_under_their_own_names(path):
     assert not aliased, f"{path.name} hides module names behind aliases: {aliased}"
 
 
-# ------------------------------------------------------------------------------------------------ renames
-def renamed_chapters() -> dict[str, dict[str, str]]:
-    tables = {}
-    for path in sorted((ROOT / "utils" / "checks").glob("ch[0-9][0-9].py")):
-        module = importlib.import_module(f"utils.checks.{path.stem}")
-        if getattr(module, "RENAMED", None):
-            tables[path.stem[2:]] = module.RENAMED
-    return tables
-
-
-RENAMED = renamed_chapters()
-
-
-def test_some_chapters_were_renamed():
-    assert {"02"} <= set(RENAMED)
-
-
-@pytest.mark.parametrize("chapter", sorted(RENAMED))
-def test_renamed_tables_point_from_gone_names_to_current_ones(chapter):
-    module = importlib.import_module(f"utils.checks.ch{chapter}")
-    learner = next((ROOT / "notebooks").glob(f"{chapter}_*.ipynb"))
-    answer_names = set().union(*(defined_names(e) for e, _ in exercises(learner)))
-    checks = {n for n, f in vars(module).items() if hasattr(f, "ex_id")}
-    for old, new in module.RENAMED.items():
-        assert new in checks | answer_names, f"{old} -> {new}: {new} is neither a check nor an exercise's answer"
-        assert old not in checks | answer_names, f"{old} is still used: it cannot also be a former name"
-        if new in checks:  # an old notebook's check cell calls check.<old>(...)
-            assert getattr(module, old) is getattr(module, new)
-    with pytest.raises(AttributeError):
-        getattr(module, "no_such_check")
-
-
-def old_notebook(chapter: str, *, solved: bool) -> nbformat.NotebookNode:
-    """The chapter as a notebook saved before its renames: exercise and check cells use the former names."""
-    path = next((ROOT / ("solutions" if solved else "notebooks")).glob(f"{chapter}_*.ipynb"))
-    nb = nbformat.read(path, as_version=4)
-    back = {}
-    for old, new in RENAMED[chapter].items():  # two former names of one answer (a check's and the answer's): any works
-        back.setdefault(new, old)
-    for cell in nb.cells:
-        if is_exercise(cell):
-            cell.source = rename_names(cell.source, back)
-        elif is_check(cell):  # check.<new>(<new>) -> check.<old>(<old>), as the old notebook had it
-            cell.source = re.sub(r"\bcheck\.(\w+)", lambda m: "check." + back.get(m.group(1), m.group(1)),
-                                 rename_names(cell.source, back))
-    return nb
-
-
-@pytest.mark.parametrize("chapter", sorted(RENAMED))
-def test_the_grader_calls_the_check_with_the_old_answer_name(chapter):
-    nb = old_notebook(chapter, solved=False)
-    the_exercises = grading_course.course_exercises(chapter)
-    plan = grading_course.plan(nb, chapter, the_exercises)
-    assert not plan.missing, plan.missing
-    former = set(RENAMED[chapter])
-    checked = 0
-    for step in (s for s in plan.steps if s.kind == "check"):
-        used = {n.id for n in ast.walk(ast.parse(step.source)) if isinstance(n, ast.Name)} - {"check"}
-        defined = defined_names(step.answer)
-        renamed_here = {old for old in former if old in defined}
-        if renamed_here:
-            checked += 1
-            assert renamed_here <= used, f"{step.exercise}: {step.source!r} does not use {renamed_here}"
-        assert not (used & set(RENAMED[chapter].values()) - defined), f"{step.exercise}: {step.source!r}"
-    assert checked or not any(old in set().union(*(defined_names(c.source) for c in nb.cells if is_exercise(c)))
-                              for old in former)
-
-
-def test_an_old_notebook_is_graded_as_before(tmp_path):
-    """Chapter 02 saved before its renames (cosine, normalize, pairwise_cos), solved: the grader passes every
-    exercise, and the old check cells still run in the notebook itself."""
-    from course_tools.grading.notebook import grade_notebook
-
-    nb = old_notebook("02", solved=True)
-    path = tmp_path / "02_old.ipynb"
-    nbformat.write(nb, path)
-    result = grade_notebook(path, timeout=120)
-    statuses = {e.id: e.status for e in result.exercises}
-    assert result.problem is None and statuses and set(statuses.values()) == {"passed"}, \
-        (result.problem, [(e.id, e.status, e.message) for e in result.exercises])
-    assert {"2.4", "2.5", "2.6"} <= set(statuses)
-    sources = [c.source for c in nb.cells if is_check(c)]
-    assert "check.cosine(cosine)" in sources and "check.pairwise_cos(pairwise_cos)" in sources
-
-
 def test_naming_the_mirrored_reference_does_not_allow_calling_it():
     """The docstring says ``Mirrors utils.vectors.cosine_similarity.``; an answer that calls it is still reported."""
-    chapter = "02"
-    the_exercises = grading_course.course_exercises(chapter)
-    cosine = next(e for e in the_exercises if e.id == "2.4")
-    assert "utils.vectors.cosine_similarity" not in cosine.allowed_references
-    nb = nbformat.read(next((ROOT / "notebooks").glob("02_*.ipynb")), as_version=4)
-    cell = next(c for c in nb.cells if c.get("id") == cosine.exercise_cell_id)
+    chapter = Course().chapter("02")
+    cosine = next(e for e in chapter.exercises if e.id == "2.4")
+    assert "utils.vectors.cosine_similarity" not in cosine.references
+    nb = nbformat.read(chapter.notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == cosine.exercise_cell)
     assert "Mirrors utils.vectors.cosine_similarity." in cell.source
     cell.source = cell.source.replace('raise NotImplementedError', 'return vectors.cosine_similarity(a, b)  #')
-    plan = grading_course.plan(nb, chapter, the_exercises)
-    assert plan.references.get("2.4") == ["utils.vectors.cosine_similarity"], plan.references
+    assert plan(nb, chapter).references.get("2.4") == ["utils.vectors.cosine_similarity"]

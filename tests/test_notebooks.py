@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from course_tools import grade
+from course_tools.manifest import Course
 from utils.checks import REGISTRY
 from utils.checks.contract import PASSED, read_outputs
 from course_tools.course_format import chapter_of, is_check
@@ -75,7 +76,7 @@ def test_a_renamed_learner_notebook_is_recognised_by_its_cell_ids(path):
     """The grader tells a submission's chapter by its cell ids, which survive renaming: a tool that renumbers ids
     ("0", "1", ... as nbstripout does without --keep-id) would make chapters indistinguishable."""
     nb = nbformat.read(path, as_version=4)
-    assert grade.identify_chapter(nb, Path("submission.ipynb")) == path.name[:2]
+    assert Course().identify(nb, Path("submission.ipynb")) == path.name[:2]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_ids(SOLUTIONS))

@@ -8,12 +8,12 @@ import pytest
 
 from course_tools import progress
 from utils.checks import contract
-from course_tools.grading.course import expected_exercises
+from course_tools.manifest import Course
 from course_tools.grading.results import FAILED, NOT_ATTEMPTED, PASSED, ExerciseResult, NotebookResult
 
 ROOT = Path(__file__).resolve().parent.parent
-CH00 = list(expected_exercises("00"))          # ["0.1", "0.2", "0.3"]
-TOTAL = sum(len(expected_exercises(p.name[:2])) for p in (ROOT / "notebooks").glob("[0-9]*_*.ipynb"))
+CH00 = list(Course().chapter("00").expected)          # ["0.1", "0.2", "0.3"]
+TOTAL = sum(len(chapter.exercises) for chapter in Course().chapters())
 
 
 def code(count, *outputs, source="x = 1"):
@@ -51,7 +51,7 @@ def half_done(tmp_path):
           code(3, error("ExerciseFailed", CH00[1], "a distance is never negative - take abs(...)")),
           code(4, error("ExerciseNotAttempted", CH00[2], "replace the `...`")))
     shutil.copy(ROOT / "notebooks" / "01_scalars_to_tensors.ipynb", work)
-    first = list(expected_exercises("02"))[0]
+    first = list(Course().chapter("02").expected)[0]
     write(work / "02_norms_distances_similarity.ipynb", code(7, passed(first)),
           code(5, error("ExerciseFailed", first, "older attempt")), code(1), code(None))
     (work / "03_tokenization.ipynb").write_text("{not json", encoding="utf-8")
@@ -130,7 +130,7 @@ def test_grade_mode_grades_copied_notebooks_only(half_done, monkeypatch):
         graded.append(Path(path).name)
         chapter = Path(path).name[:2]
         return NotebookResult(str(path), chapter, exercises=[
-            ExerciseResult(i, t, PASSED, "") for i, t in expected_exercises(chapter).items()])
+            ExerciseResult(i, t, PASSED, "") for i, t in Course().chapter(chapter).expected.items()])
 
     import course_tools.grading.notebook
     monkeypatch.setattr(course_tools.grading.notebook, "grade_notebook", fake_grade)

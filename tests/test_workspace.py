@@ -1,14 +1,19 @@
 """The learner's workspace never loses work: copies are made once, course updates land beside them."""
 import json
 
-from course_tools import workspace
+from course_tools import manifest, workspace
 
 
 def _course(tmp_path, **notebooks):
-    course = tmp_path / "course"
+    """A course folder with ``notebooks`` (name -> text) and a manifest that lists them."""
+    course = tmp_path / "notebooks"
     course.mkdir(exist_ok=True)
-    for name, text in notebooks.items():
+    chapters = []
+    for k, (name, text) in enumerate(notebooks.items(), 1):
         (course / f"{name}.ipynb").write_text(text)
+        chapters.append({"chapter": f"{k:02d}", "title": name, "notebook": f"notebooks/{name}.ipynb",
+                         "solution": f"solutions/{name}.ipynb", "cells": {}, "exercises": []})
+    (course / manifest.NAME).write_text(json.dumps({"format": manifest.FORMAT, "chapters": chapters}))
     return course
 
 
@@ -65,7 +70,7 @@ def test_deleted_copy_is_restored(tmp_path):
 
 def test_missing_course_folder_is_one_line(tmp_path, capsys):
     assert workspace.main(["--course", str(tmp_path / "nope"), "--workspace", str(tmp_path / "w")]) == 1
-    assert "not found" in capsys.readouterr().err
+    assert "no course manifest" in capsys.readouterr().err
 
 
 def test_update_name():

@@ -37,7 +37,7 @@ from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED,
 from course_tools.grading.worker import grade_in_process
 
 ERROR = "error"
-COLUMNS = ["submission", "chapter", "exercise", "title", "status", "message", "problem", "checks", "seconds"]
+COLUMNS = ["submission", "chapter", "exercise", "title", "status", "message", "problem", "seconds"]
 STATUS_ORDER = [PASSED, FAILED, NOT_ATTEMPTED, ERROR]
 MARGIN_S = 120  # on top of a notebook's time limit: kernel starts and restarts, reading, writing
 
@@ -139,7 +139,7 @@ def report_rows(results: list[NotebookResult]) -> list[dict]:
     """One row per submission and exercise (one row with an empty exercise when there is nothing to list)."""
     rows = []
     for r in results:
-        base = {"submission": r.path, "chapter": r.chapter or "", "problem": r.problem or "", "checks": r.checks,
+        base = {"submission": r.path, "chapter": r.chapter or "", "problem": r.problem or "",
                 "seconds": f"{r.seconds:.1f}"}
         if not r.exercises:
             why = r.problem or ("could not tell which chapter this notebook belongs to" if r.chapter is None

@@ -68,9 +68,9 @@ def run_bundle(args) -> int:
               "[--timeout S] [--memory-mb MB] [--force]   (one bundle per assignment: the chapter it grades)",
               file=sys.stderr)
         return 2
-    from course_tools.grading.course import expected_exercises
+    from course_tools.manifest import Course
     chapter = args.chapter.zfill(2)
-    if not expected_exercises(chapter):
+    if not getattr(Course().chapter(chapter), "exercises", None):
         print(f"error: --chapter {args.chapter}: the course has no chapter {chapter} with exercises", file=sys.stderr)
         return 2
     try:

@@ -35,8 +35,8 @@ AUTOGRADER_DIR = ROOT / "autograder"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "Points Possible"
 # what the bundle carries of the course (folders walked, minus caches; files at the top level)
-# never solutions/: an autograder image is a place learners' code runs (what the grader needs of them is
-# grading_references.json, written into the bundle)
+# never solutions/: an autograder image is a place learners' code runs (what the grader needs of them is in the
+# course manifest, notebooks/course.json)
 BUNDLE_FOLDERS = ("utils", "course_tools", "notebooks", "data", "licenses")
 BUNDLE_FILES = ("pyproject.toml", "requirements.txt", "README.md", "LICENSE", "NOTICE")
 BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", "cache", ".egg-info")
@@ -244,17 +244,15 @@ def write_canvas(rows: list[list[str]], path: Path) -> None:
 
 def notebook_titles(course=None) -> dict[str, str]:
     """Chapter -> the course notebook's file name without .ipynb (the Canvas column of that notebook)."""
-    from course_tools.course_format import chapter_of
-    from course_tools.grading.course import COURSE
+    from course_tools.manifest import Course
 
-    course = course or COURSE
-    return {chapter_of(p): p.stem for p in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb"))}
+    return {chapter.number: chapter.notebook.stem for chapter in (course or Course()).chapters()}
 
 
 # ---------------------------------------------------------------------------------------------- the bundle
 def bundle_files(course_root: Path = ROOT) -> list[tuple[Path, str]]:
-    """``(file, name in the zip)`` of the course as the autograder needs it: its package, notebooks, solutions,
-    data (without caches) and install files, under ``course/``."""
+    """``(file, name in the zip)`` of the course as the autograder needs it: its package, notebooks (with the
+    course manifest), data (without caches) and install files, under ``course/``."""
     found = []
     for folder in BUNDLE_FOLDERS:
         for p in sorted(Path(course_root, folder).rglob("*")):
@@ -290,12 +288,6 @@ def build_bundle(out: Path, *, points_path: Path | None, settings: dict, course_
         if points_path is not None:
             add(zf, "points.json", Path(points_path).read_bytes())
             names.append("points.json")
-        from course_tools.grading.course import Course, reference_table
-        course = Course(notebooks=Path(course_root) / "notebooks", solutions=Path(course_root) / "solutions",
-                        checks=Path(course_root) / "utils" / "checks")
-        add(zf, "course/grading_references.json",
-            (json.dumps(reference_table(course), indent=1, sort_keys=True) + "\n").encode())
-        names.append("course/grading_references.json")
         for path, name in bundle_files(course_root):
             add(zf, name, path.read_bytes(), executable=os.access(path, os.X_OK))
             names.append(name)
@@ -308,13 +300,13 @@ def assignment_notebook(found: list[tuple[Path, str]], chapter: str | None) -> t
     """The one notebook a Gradescope submission is graded on, and a note for each other one: the first notebook of
     the assignment's ``chapter`` (a bundle pins it), or, when none is pinned, the first notebook. A second copy is
     never graded too (its points would add up), and a notebook of another chapter is not the assignment."""
-    from course_tools.grading.course import identify_chapter
     from course_tools.grading.notebook import read_notebook
+    from course_tools.manifest import Course
 
-    chosen, notes = [], []
+    chosen, notes, course = [], [], Course()
     for path, name in found:
         nb, _ = read_notebook(path)
-        of = identify_chapter(nb, path) if nb is not None else None
+        of = course.identify(nb, path) if nb is not None else None
         if chapter is not None and of != chapter:
             notes.append(f"Ignored {name}: not the notebook of this assignment (chapter {chapter}).")
         elif chosen:

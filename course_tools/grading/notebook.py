@@ -32,8 +32,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_tools.grading.course import (COURSE, STARTUP, Course, course_exercises, expected_exercises, identify_chapter,
-                                  plan)
+from course_tools.grading.course import STARTUP, plan
+from course_tools.manifest import Course
 from course_tools.grading.judge import Judge, Verdict, load_check_module
 from course_tools.grading.kernel import START_TIMEOUT, CellRun, Kernel, KernelStartError
 from course_tools.grading.private import load_private_checks
@@ -45,23 +45,21 @@ MAX_RESTARTS = 10
 
 
 def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = DEFAULT_MEMORY_MB,
-                   notebook_timeout: float | None = None, course: Course | None = None,
-                   course_dir: Path | None = None, network: bool = False,
+                   notebook_timeout: float | None = None, course: Course | None = None, network: bool = False,
                    private_checks: Path | None = None, hide=()) -> NotebookResult:
     """Grade one notebook with the course's checks; never modifies ``path``.
 
     ``timeout`` limits each cell, ``notebook_timeout`` (default 2 x timeout + 60 s) the whole run, restarts
-    included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` (or ``course_dir``, its
-    folder of learner notebooks) says where the course's own notebooks and checks are; ``private_checks`` is an
+    included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` is the course the
+    notebook belongs to (default: this checkout's manifest); ``private_checks`` is an
     instructor's folder of extra checks (:mod:`course_tools.grading.private`). The kernel does not see the solutions,
     the private checks, the notebook's own folder nor the folders of ``hide`` (a batch's submissions), where
     namespaces allow and the folder holds nothing the course needs."""
-    if course is None:
-        course = Course(notebooks=Path(course_dir)) if course_dir else COURSE
     start = time.monotonic()
     path = Path(path)
     result = NotebookResult(str(path))
     try:
+        course = course or Course()
         _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network,
                     private_checks, [*hide, path.resolve().parent])
     except Exception as exc:  # a bug of the grader's, or one a submission found: never a result
@@ -112,20 +110,11 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
     nb, result.problem = read_notebook(path)
     if nb is None:
         return
-    result.chapter = identify_chapter(nb, path, course)
-    results = {ex_id: ExerciseResult(ex_id, title)
-               for ex_id, title in expected_exercises(result.chapter, course).items()}
-    exercises = course_exercises(result.chapter, course)
-    result.exercises = list(results.values())
-    if not results and not exercises:
+    result.chapter = course.identify(nb, path)
+    chapter = course.chapter(result.chapter)
+    if chapter is None or not chapter.exercises:
         return  # no chapter we know of: nothing to grade (format_text says so), no need to run it
-    if not exercises:
-        result.problem = f"the course has no notebook for chapter {result.chapter}: its checks cannot be placed"
-        _not_run(results, result.problem)
-        return
-    result.checks = "course"
-    for ex in exercises:
-        results.setdefault(ex.id, ExerciseResult(ex.id, ex.title))
+    results = {ex.id: ExerciseResult(ex.id, ex.title) for ex in chapter.exercises}
     private = load_private_checks(private_folder, result.chapter, list(results))
     if private.by_exercise:  # each private check's line right after its exercise's
         ordered = {}
@@ -136,7 +125,7 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
         results.clear()
         results.update(ordered)
     result.exercises = list(results.values())
-    the_plan = plan(nb, result.chapter, exercises, course)
+    the_plan = plan(nb, chapter)
     for ex_id, why in the_plan.missing.items():
         _record(results, ex_id, FAILED, why)
         for result_id, _ in private.by_exercise.get(ex_id, []):

@@ -129,13 +129,7 @@ def load_points(path: Path | None, known: dict[str, dict[str, str]] | None = Non
 
 
 def course_exercise_table(course=None) -> dict[str, dict[str, str]]:
-    """Chapter -> {exercise id: title} for every chapter of the course (read from its check modules)."""
-    from course_tools.course_format import chapter_of
-    from course_tools.grading.course import COURSE, expected_exercises
+    """Chapter -> {exercise id: title} for every chapter of the course (from its manifest)."""
+    from course_tools.manifest import Course
 
-    course = course or COURSE
-    table = {}
-    for nb in sorted(Path(course.notebooks).glob("[0-9]*_*.ipynb")):
-        chapter = chapter_of(nb)
-        table[chapter] = expected_exercises(chapter, course)
-    return table
+    return {chapter.number: chapter.expected for chapter in (course or Course()).chapters()}

@@ -35,7 +35,6 @@ class NotebookResult:
     chapter: str | None = None
     problem: str | None = None  # the notebook could not be graded completely: why
     exercises: list[ExerciseResult] = field(default_factory=list)
-    checks: str = ""  # where the checks came from: "course" (the only source since the grader always inserts them)
     seconds: float = 0.0
 
     @property
@@ -66,7 +65,7 @@ class NotebookResult:
         if not isinstance(seconds, (int, float)):
             raise ValueError("seconds is not a number")
         return cls(text(data.get("path")), text(data.get("chapter"), True), text(data.get("problem"), True),
-                   exercises, text(data.get("checks", "")), float(seconds))
+                   exercises, float(seconds))
 
 
 def spreadsheet_safe(value):

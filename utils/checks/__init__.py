@@ -32,7 +32,7 @@ from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFail
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
-    "learner_helper", "is_torch", "returned", "scalar", "former_names", "call_on_copies", "same_value",
+    "learner_helper", "is_torch", "returned", "scalar", "call_on_copies", "same_value",
     "expect_unchanged",
 ]
 
@@ -90,25 +90,6 @@ def private_check(ex_id: str, title: str) -> Callable:
         return check
 
     return decorate
-
-
-def former_names(namespace: dict, renamed: dict[str, str]) -> Callable[[str], Callable]:
-    """A module ``__getattr__`` for a check module whose exercises were renamed (``{"old": "new"}``): a notebook saved
-    before the rename calls ``check.old(old)``, and finds the check now called ``new``. Each check module keeps its
-    renames in ``RENAMED``; the grader reads the same table to grade answers saved under the old names.
-
-    >>> import types
-    >>> demo = types.ModuleType("demo_checks")
-    >>> demo.new = lambda fn: "checked"
-    >>> demo.__getattr__ = former_names(vars(demo), {"old": "new"})
-    >>> demo.old(None), hasattr(demo, "other")
-    ('checked', False)
-    """
-    def lookup(name: str):
-        if name in renamed and renamed[name] in namespace:
-            return namespace[renamed[name]]
-        raise AttributeError(f"module {namespace.get('__name__')!r} has no attribute {name!r}")
-    return lookup
 
 
 def _wrap(body: Callable, ex_id: str, title: str) -> Callable:

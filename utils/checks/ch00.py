@@ -1,12 +1,7 @@
 """Checks for notebook 00 (welcome): character codes and why they carry no meaning."""
 from __future__ import annotations
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice, former_names, returned
-
-#: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
-#: saved earlier still calls check.<old>(...), and the grader still grades it
-RENAMED = {"code_distance": "distance"}
-__getattr__ = former_names(globals(), RENAMED)
+from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
 
 
 @exercise("0.1", "Character codes of a word")

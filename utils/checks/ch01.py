@@ -4,13 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
-                          expect_unchanged, former_names, is_torch, returned)
+                          expect_unchanged, is_torch, returned)
 from utils.tensors import broadcast_shape, matmul_shape
 
-#: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
-#: saved earlier still calls check.<old>(...), and the grader still grades it
-RENAMED = {"broadcast_predictions": "broadcast_answers", "matmul_predictions": "matmul_answers"}
-__getattr__ = former_names(globals(), RENAMED)
 
 #: the pairs the notebook asks about (its markdown lists them); the answers must cover exactly these
 BROADCAST_PAIRS = [((3, 1), (1, 4)), ((2, 3), (3,)), ((2, 3), (2,)), ((8, 1, 5), (7, 1)), ((4, 768), (768,))]

@@ -11,13 +11,8 @@ import math
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, calls, exercise, expect, expect_choice, former_names, returned, scalar,
+from utils.checks import (CheckFailed, as_numpy, calls, exercise, expect, expect_choice, returned, scalar,
                           source_tree)
-
-#: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
-#: saved earlier still calls check.<old>(<old>), and the grader still grades it
-RENAMED = {"cosine": "cosine_similarity", "normalize": "normalize_rows", "pairwise_cos": "pairwise_cosine"}
-__getattr__ = former_names(globals(), RENAMED)
 
 
 def _number(value, name: str) -> float:

@@ -2,13 +2,8 @@
 from __future__ import annotations
 
 from utils import bpe
-from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          former_names, learner_helper, returned)
+from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, learner_helper, returned)
 
-#: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
-#: saved earlier still calls check.<old>(<old>), and the grader still grades it
-RENAMED = {"pair_counts": "get_pair_counts", "merge_pair": "merge", "encode_text": "encode", "decode_ids": "decode"}
-__getattr__ = former_names(globals(), RENAMED)
 
 LOW_TEXT = "low low low lower lowest"
 
@@ -79,10 +74,9 @@ def _helper_problem(fn, helper_name: str, reference, cases, exercise_id: str) ->
 
 _MERGE_CASES = [([1, 2, 3, 1, 2], (1, 2), 256), ([7, 7, 7], (7, 7), 256), ([3, 1, 2, 1, 2, 3], (1, 2), 300)]
 _COUNT_CASES = [([1, 2, 3, 1, 2],), ([7, 7, 7],), (list(_PAIR_PROBE),)]
-# The helpers of exercises 3.2 and 3.3, under their names now and their former names (RENAMED): a notebook saved
-# before the rename defines pair_counts / merge_pair, and its train_merges / encode call those.
-_COUNT_HELPERS = [(name, bpe.get_pair_counts, _COUNT_CASES, "3.2") for name in ("get_pair_counts", "pair_counts")]
-_MERGE_HELPERS = [(name, bpe.merge, _MERGE_CASES, "3.3") for name in ("merge", "merge_pair")]
+# The helpers of exercises 3.2 and 3.3, which train_merges and encode call
+_COUNT_HELPERS = [("get_pair_counts", bpe.get_pair_counts, _COUNT_CASES, "3.2")]
+_MERGE_HELPERS = [("merge", bpe.merge, _MERGE_CASES, "3.3")]
 
 
 def _blame_helpers(fn, body, helpers):

@@ -5,18 +5,7 @@ import numpy as np
 
 from utils import vectors
 from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
-                          expect_unchanged, former_names, returned, scalar)
-
-#: names of this chapter's exercises and checks before they took the names of what they check (old -> new): a
-#: notebook saved earlier still calls check.<old>(<old>), and the grader still grades it. The SGNS training step of
-#: 5.5 was the learner's ``train_step`` (checked by ``training_step``): ``utils.train_gpt.train_step`` is a different
-#: idea (a GPT step), and ``utils.word2vec.sgd_step`` steps on the summed loss, which 5.5 names as a mistake, so it is
-#: now ``sgns_train_step``, which had two former names (the learner's and the check's); the grader takes whichever
-#: of them the learner's cell defines.
-RENAMED = {"gd_step": "x_new", "hand_gradient": "grad_neg_log_sigmoid", "pair_loss": "sgns_pair_loss",
-           "negative_sampler": "sample_negatives", "training_step": "sgns_train_step", "train_step": "sgns_train_step",
-           "quiz_static": "quiz_bank"}
-__getattr__ = former_names(globals(), RENAMED)
+                          expect_unchanged, returned, scalar)
 
 
 def _scalar(x, name: str) -> float:

@@ -3,13 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          former_names, returned)
-
-#: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
-#: saved earlier still calls check.<old>(<old>), and the grader still grades it
-RENAMED = {"sinusoidal_table": "sinusoidal_positions", "rope": "apply_rope", "quiz_max_length": "quiz_length"}
-__getattr__ = former_names(globals(), RENAMED)
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned)
 
 
 def _torch():

@@ -6,13 +6,7 @@ import re
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          former_names, returned)
-
-#: names of this chapter's checks before they took the names of the answers they check (old -> new): a notebook
-#: saved earlier still calls check.<old>(...), and the grader still grades it
-RENAMED = {"quiz_approximate": "quiz_ann"}
-__getattr__ = former_names(globals(), RENAMED)
+from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned)
 
 
 def _words(n: int) -> str:

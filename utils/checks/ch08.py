@@ -7,12 +7,7 @@ import numpy as np
 
 from utils import vectors
 from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          former_names, returned)
-
-#: names of this chapter's exercises and checks before they took the reference's names (old -> new): a notebook
-#: saved earlier still calls check.<old>(<old>), and the grader still grades it
-RENAMED = {"stable_softmax": "softmax", "attention": "scaled_dot_product_attention"}
-__getattr__ = former_names(globals(), RENAMED)
+                          returned)
 
 
 def _torch():

@@ -3,14 +3,8 @@ from __future__ import annotations
 
 import math
 
-from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, former_names,
+from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
                           returned, same_value)
-
-#: names of this chapter's answers before they were named after their quizzes (old -> new): a notebook saved earlier
-#: still defines answer_master and calls check.quiz_master_weights(answer_master), and the grader still grades it.
-#: No exercise of 09 shares its reference's signature, so no function or check was renamed.
-RENAMED = {"answer_master": "answer_master_weights", "answer_cache": "answer_kv_cache"}
-__getattr__ = former_names(globals(), RENAMED)
 
 
 def _torch():

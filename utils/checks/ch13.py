@@ -5,9 +5,6 @@ import math
 
 from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, expect_choice, expect_unchanged, returned
 
-#: no exercise of 13 was ever renamed
-RENAMED: dict[str, str] = {}
-
 
 def _torch():
     import torch
