@@ -8,14 +8,16 @@ from pathlib import Path
 
 import nbformat
 
-from course_tools import grade
 from course_tools.course_format import is_check, is_exercise
+from course_tools.grading.course import plan
 from course_tools.grading.judge import parse_check_call
 from course_tools.grading.notebook import read_notebook
+from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNER = ROOT / "notebooks" / "01_scalars_to_tensors.ipynb"
 ALL_CH01 = [f"1.{k}" for k in range(1, 9)]
+CH01 = Course().chapter("01")
 
 
 def learner():
@@ -28,16 +30,16 @@ def exercise_cells(nb):
 
 def checked_after(nb) -> dict[str, str]:
     """Exercise id -> source of the learner cell its course check runs after."""
-    steps = grade.plan(nb, "01", grade.course_exercises("01")).steps
+    steps = plan(nb, CH01).steps
     return {s.exercise: steps[i - 1].source for i, s in enumerate(steps) if s.kind == "check"}
 
 
 def test_deleted_exercise_cell_is_reported_not_guessed():
     nb = learner()
     nb.cells.remove(exercise_cells(nb)[2])
-    plan = grade.plan(nb, "01", grade.course_exercises("01"))
-    assert plan.missing == {"1.3": "no exercise cell found for it (deleted, or its names changed?)"}
-    assert [s.exercise for s in plan.steps if s.kind == "check"] == [i for i in ALL_CH01 if i != "1.3"]
+    the_plan = plan(nb, CH01)
+    assert the_plan.missing == {"1.3": "no exercise cell found for it (deleted, or its names changed?)"}
+    assert [s.exercise for s in the_plan.steps if s.kind == "check"] == [i for i in ALL_CH01 if i != "1.3"]
 
 
 def test_check_cells_removed_or_moved_change_nothing():
@@ -65,12 +67,12 @@ def test_duplicated_exercise_cell_the_later_copy_answers(tmp_path):
 
 def test_a_notebook_of_another_chapter_is_graded_as_that_chapter(tmp_path):
     nb = learner()
-    assert grade.identify_chapter(nb, tmp_path / "02_norms_distances_similarity.ipynb") == "01"
+    assert Course().identify(nb, tmp_path / "02_norms_distances_similarity.ipynb") == "01"
 
 
 def test_check_steps_carry_the_course_check_call_and_the_learner_answer():
     nb = learner()
-    steps = grade.plan(nb, "01", grade.course_exercises("01")).steps
+    steps = plan(nb, CH01).steps
     checks = [(i, s) for i, s in enumerate(steps) if s.kind == "check"]
     assert [s.exercise for _, s in checks] == ALL_CH01
     for i, s in checks:
