@@ -23,8 +23,11 @@ def _patchify(order, flat=True):
 def test_patchify():
     assert_passes(ch12.patchify, vision.patchify)
     assert_passes(ch12.patchify, _patchify((0, 2, 4, 1, 3, 5)))
-    assert_passes(ch12.patchify, lambda x, p: torch.nn.functional.unfold(x, p, stride=p).transpose(1, 2)
-                  if x.shape[-2] % p == 0 and x.shape[-1] % p == 0 else 1 / 0)
+    def unfolded(x, p):
+        if x.shape[-2] % p or x.shape[-1] % p:
+            raise ValueError(f"patch {p} does not divide {tuple(x.shape[-2:])}")
+        return torch.nn.functional.unfold(x, p, stride=p).transpose(1, 2)
+    assert_passes(ch12.patchify, unfolded)
     assert_not_attempted(ch12.patchify, stub_function)
     assert_rejects(ch12.patchify, lambda x, p: x.reshape(x.shape[0], -1, x.shape[1] * p * p), match="without permute")
     assert_rejects(ch12.patchify, _patchify((0, 2, 4, 3, 5, 1)), match="channel LAST")
@@ -41,6 +44,11 @@ def test_patchify_must_refuse_bad_sizes():
         return x[:, :, :H // p * p, :W // p * p].reshape(B, C, H // p, p, W // p, p).permute(
             0, 2, 4, 1, 3, 5).reshape(B, -1, C * p * p)
     assert_rejects(ch12.patchify, no_check, match="raise an error")
+
+    def reshape_error(x, p):                     # no size check: reshape's RuntimeError says nothing of the patch
+        B, C, H, W = x.shape
+        return x.reshape(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5).reshape(B, -1, C * p * p)
+    assert_rejects(ch12.patchify, reshape_error, match="raised RuntimeError: .*raise a ValueError")
 
 
 def test_patchify_in_place():
@@ -107,6 +115,10 @@ def test_zero_shot_predict():
                    match="score matrix")
     assert_rejects(ch12.zero_shot_predict, lambda i, p: np.argmax(
         i @ (p / np.linalg.norm(p, axis=1, keepdims=True)).T, axis=0), match="wrong axis|4 class indices")
+    assert_rejects(ch12.zero_shot_predict, lambda i, p: np.argmax(i @ (p / np.linalg.norm(p, axis=0, keepdims=True)).T,
+                                                                  axis=1), match="wrong axis: divide each prompt")
+    assert_rejects(ch12.zero_shot_predict, lambda i, p: np.argmin(((i[:, None] - p[None]) ** 2).sum(-1), axis=1),
+                   match="best prompt by cosine")             # nearest by distance, prompts not normalised
     assert_rejects(ch12.zero_shot_predict, lambda i, p: np.argmin(
         i @ (p / np.linalg.norm(p, axis=1, keepdims=True)).T, axis=1), match="best prompt by cosine")
 
@@ -117,7 +129,7 @@ def test_zero_shot_predict():
 
 
 # ---------------------------------------------------------------- 12.5 OCR chunk
-def _ocr_chunk(order="top", box="all", page_shift=0, corners=True):
+def _ocr_chunk(order="top", box="all", page_shift=0, corners=True, sep=" "):
     def fn(lines, source, page):
         if order == "top":
             ordered = sorted(lines, key=lambda ln: ln.box[1])
@@ -129,7 +141,7 @@ def _ocr_chunk(order="top", box="all", page_shift=0, corners=True):
         x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
         x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
         region = (x0, y0, x1, y1) if corners else (x0, y0, x1 - x0, y1 - y0)
-        return ImageChunk(source, 0, " ".join(ln.text for ln in ordered), "scan", page=page + page_shift,
+        return ImageChunk(source, 0, sep.join(ln.text for ln in ordered), "scan", page=page + page_shift,
                           region=region)
     return fn
 
@@ -142,6 +154,11 @@ def test_ocr_chunk():
     assert_rejects(ch12.ocr_chunk, _ocr_chunk(box="first"), match="first line's box")
     assert_rejects(ch12.ocr_chunk, _ocr_chunk(corners=False), match="width and height")
     assert_rejects(ch12.ocr_chunk, _ocr_chunk(page_shift=-1), match="1-based")
+    assert_rejects(ch12.ocr_chunk, _ocr_chunk(page_shift=1), match="do not add 1")
+    assert_rejects(ch12.ocr_chunk, _ocr_chunk(sep="\n"), match="single spaces")
+    assert_rejects(ch12.ocr_chunk, _ocr_chunk(sep=""), match="top to bottom")
+    assert_rejects(ch12.ocr_chunk, lambda lines, s, p: ImageChunk(s, 0, _ocr_chunk()(lines, s, p).text, "scan", page=p),
+                   match="box around all the lines")       # no region: the citation would not say where
     assert_rejects(ch12.ocr_chunk, lambda lines, s, p: {"text": "x", "page": p}, match="ImageChunk")
 
     def sorts_in_place(lines, source, page):
@@ -165,6 +182,10 @@ def _walker(kind="ok"):
                         walk.append(nodes[rng.integers(len(nodes))])
                     elif kind == "first":
                         walk.append(sorted(adj[walk[-1]])[0])
+                    elif kind in ("no-back", "self-avoiding"):   # not uniform: the previous (or any seen) node excluded
+                        seen = walk[-2:-1] if kind == "no-back" else walk
+                        options = [x for x in sorted(adj[walk[-1]]) if x not in seen] or sorted(adj[walk[-1]])
+                        walk.append(options[rng.integers(len(options))])
                     else:
                         options = sorted(adj[walk[-1]])
                         walk.append(options[rng.integers(len(options))])
@@ -184,6 +205,9 @@ def test_random_walks():
     assert_rejects(ch12.random_walks, lambda a, w, l, s: _walker()(a, w, l, np.random.randint(1 << 30)),
                    match="same seed")
     assert_rejects(ch12.random_walks, lambda a, w, l, s: _walker()(a, 1, l, s), match="160 walks")
+    assert_rejects(ch12.random_walks, lambda a, w, l, s: _walker()(a, w, l, 0), match="seed=1 gave the same walks")
+    assert_rejects(ch12.random_walks, _walker("no-back"), match="never step back")
+    assert_rejects(ch12.random_walks, _walker("self-avoiding"), match="never step back")
 
     def pops(adj, w, l, s):
         walks = _walker()(adj, w, l, s)
@@ -201,6 +225,12 @@ def test_auc():
     assert_rejects(ch12.auc, lambda p, n: np.mean([a > b for a in p for b in n]), match="ties ignored")
     assert_rejects(ch12.auc, lambda p, n: np.mean([a >= b for a in p for b in n]), match="ties counted as wins")
     assert_rejects(ch12.auc, lambda p, n: np.mean(p) - np.mean(n), match="mean scores")
+    assert_rejects(ch12.auc, lambda p, n: np.mean([(a > b) + 0.5 * (a == b) for a, b in zip(p, n)]), match="zip")
+
+    def ranks_without_ties(p, n):                # Mann-Whitney from a plain argsort: a tie is broken, not halved
+        ranks = np.argsort(np.argsort(np.r_[p, n], kind="stable"), kind="stable")
+        return (ranks[:len(p)].sum() - len(p) * (len(p) - 1) / 2) / (len(p) * len(n))
+    assert_rejects(ch12.auc, ranks_without_ties, match="ties")
     assert_rejects(ch12.auc, lambda p, n: [(a > b) for a in p for b in n], match="number")
 
 

@@ -67,8 +67,12 @@ def patchify(fn):
     odd = torch.zeros(1, 1, 5, 4)
     try:
         fn(odd.clone(), 2)
-    except Exception:  # noqa: BLE001 - any clear error is fine for a size the patch does not divide
+    except ValueError:
         return None
+    except Exception as err:  # noqa: BLE001 - reshape's own error does not tell the caller what is wrong
+        raise CheckFailed(f"for an image of height 5 and patch 2 your code raised {type(err).__name__}: check the "
+                          "sizes first and raise a ValueError that names them (patch 2 does not divide 5 x 4)"
+                          ) from None
     raise CheckFailed("an image of height 5 cannot be cut into 2 x 2 patches: raise an error (ValueError) instead "
                       "of returning something")
 
@@ -147,7 +151,10 @@ def zero_shot_predict(fn):
     from utils import clip
     image_emb = np.array([[1.0, 0.35, 0.0], [0.0, 1.0, 0.2], [0.6, 0.0, 0.8], [0.1, 0.9, 0.0]])
     image_emb /= np.linalg.norm(image_emb, axis=1, keepdims=True)                     # unit images, as CLIP gives
-    prompt_emb = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) * np.array([[1.0], [4.0], [1.0]])
+    # prompts of different lengths, not orthogonal: the longest one wins by dot product, and dividing by the norms
+    # of the COLUMNS (axis 0) instead of the rows gives yet another answer
+    prompt_emb = np.array([[0.2, 0.0, 0.0], [0.0, 4.0, 0.0], [0.5, 0.0, 1.0]])        # right [0, 1, 2, 1];
+    # unnormalised [1, 1, 2, 1]; columns normalised [2, 1, 2, 1]; every best cosine ahead of the next by > 0.38
     want = clip.zero_shot_predict(image_emb, prompt_emb).tolist()                     # [0, 1, 2, 1]
     got, (img_after, prompt_after) = call_on_copies(fn, image_emb, prompt_emb)
     returned(got, "zero_shot_predict")
@@ -165,6 +172,10 @@ def zero_shot_predict(fn):
     if got == (image_emb @ prompt_emb.T).argmax(1).tolist() and got != want:
         raise CheckFailed("prompts not normalised: the prompt with the longest vector wins by dot product; divide "
                           "each prompt embedding by its norm so you compare cosines")
+    columns = prompt_emb / np.linalg.norm(prompt_emb, axis=0, keepdims=True)
+    if got == (image_emb @ columns.T).argmax(1).tolist() and got != want:
+        raise CheckFailed("prompts normalised over the wrong axis: divide each prompt (ROW) by its own norm, "
+                          "np.linalg.norm(prompt_emb, axis=1, keepdims=True), not each column")
     if got == (image_emb @ prompt_emb.T).argmax(0).tolist():
         raise CheckFailed("argmax over the wrong axis: you picked the best image per prompt; pick the best prompt "
                           "per image (axis 1)")
@@ -203,7 +214,10 @@ def ocr_chunk(fn):
     except (TypeError, ValueError):
         raise CheckFailed(f"region should be four integers (x0, y0, x1, y1), got {region!r}") from None
     got = ImageChunk(**fields)                                      # the course's class computes the citation
-    text = " ".join(str(got.text).split())
+    text = str(got.text)
+    if text != " ".join(text.split()) and " ".join(text.split()) == want.text:
+        raise CheckFailed(f"the right lines in the right order, but joined with {text[22:23]!r}: join the lines' "
+                          "texts with single spaces, ' '.join(...)")
     if text == "embedding matrix of a Each patch is a token: ViT projects patches.":
         raise CheckFailed("the text is in the order the engine listed the lines: sort the lines top to bottom "
                           "(by box[1], the top edge) before joining them")
@@ -213,6 +227,9 @@ def ocr_chunk(fn):
     if got.page == 2:
         raise CheckFailed("page 2 for page=3: pages are cited 1-based, as a reader counts them - keep the page "
                           "number you were given")
+    if got.page == 4:
+        raise CheckFailed("page 4 for page=3: the page number you are given is already 1-based, as a reader counts "
+                          "- keep it as it is, do not add 1")
     expect(got.page == 3, f"the chunk should cite page 3, got {got.page!r}")
     region = got.region
     if region == (50, 120, 430, 146):
@@ -272,6 +289,17 @@ def random_walks(fn):
     if len(from_hub) == 1:
         raise CheckFailed("every walk from the hub takes the same first step: draw the neighbour at random (with "
                           "your generator), not the first one")
+    other = fn(_graph(), 20, 6, 1)
+    expect([list(w) for w in other] != [list(w) for w in got], "seed=1 gave the same walks as seed=0: make your "
+                                                              "generator from the seed argument, "
+                                                              "np.random.default_rng(seed), not from a fixed number")
+    # at the hub, a uniform step goes back to the node the walk came from 1 time in 5; over the ~250 such steps of
+    # 160 walks, never going back has odds below 1e-10 (0.8 ** 100), whatever the generator
+    via_hub = [(w[i - 2], w[i]) for w in got for i in range(2, len(w)) if w[i - 1] == 0]
+    if len(via_hub) >= 100 and not any(a == b for a, b in via_hub):
+        raise CheckFailed("your walks never step back to the node they just came from: a uniform step draws from ALL "
+                          "the neighbours of the current node, the previous one included (no visited list, no "
+                          "exclusions)")
     # 20 uniform draws from 5 neighbours reach at least 3 of them but for odds of about 1e-7, whatever the generator
     expect(len(from_hub) >= 3, f"20 walks from the hub should reach most of its 5 neighbours at random, got "
                                f"{sorted(from_hub)}")
@@ -284,9 +312,11 @@ def random_walks(fn):
 def auc(fn):
     """``fn(positive_scores, negative_scores)`` -> P(random positive > random negative), ties counting 1/2."""
     from utils import graph_walks
-    pos = np.array([0.9, 0.7, 0.4, 0.4])
-    neg = np.array([0.4, 0.3, 0.8])
-    want = graph_walks.auc(pos, neg)                                   # (7 wins + 2 ties / 2) / 12 = 0.6667
+    # one tied pair (0.4, 0.4): breaking ties either way (sorting, ranks without averaging) is 1/12 off; 4 positives
+    # and 3 negatives: comparing only pairs i with i (zip) gives 1.0
+    pos = np.array([0.9, 0.7, 0.4, 0.35])
+    neg = np.array([0.8, 0.4, 0.3])
+    want = graph_walks.auc(pos, neg)                                   # (7 wins + 1 tie / 2) / 12 = 0.625
     got, (pos_after, neg_after) = call_on_copies(fn, pos, neg)
     got = scalar(returned(got, "auc"), "auc", finite="auc returned {value}")
     expect_unchanged(pos, pos_after, "positive_scores")
@@ -297,9 +327,12 @@ def auc(fn):
     strict = float((pos[:, None] > neg[None, :]).mean())
     if np.isclose(got, strict, atol=1e-4):
         raise CheckFailed("ties ignored: a positive and a negative with the same score (0.4 and 0.4) count 1/2, "
-                          "as a coin would decide them")
+                          "as a coin would decide them (ranks from a sort must give tied scores their average rank)")
     if np.isclose(got, float((pos[:, None] >= neg[None, :]).mean()), atol=1e-4):
         raise CheckFailed("ties counted as wins: a tie (0.4 and 0.4) counts 1/2")
+    if np.isclose(got, 1.0, atol=1e-4):
+        raise CheckFailed("1.0 here, where the AUC is 0.625: compare EVERY positive with EVERY negative (4 x 3 = 12 "
+                          "pairs), not positive i with negative i (zip)")
     if np.isclose(got, float(pos.mean() - neg.mean()), atol=1e-4):
         raise CheckFailed("you compared the mean scores: AUC compares EVERY positive with EVERY negative and counts "
                           "the share of pairs the positive wins")
