@@ -56,9 +56,33 @@ def test_info_nce():
     assert_rejects(ch11.info_nce, lambda q, d, t: 2 * _nce(q, d, t), match="summed the two directions")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t) * len(q), match="summed over the batch")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t).item(), match="no gradient")
+    assert_rejects(ch11.info_nce,
+                   lambda q, d, t: _nce(F.normalize(q, dim=0), F.normalize(d, dim=0), t, normalise=False),
+                   match="normalised the columns")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(F.normalize(q, dim=-1), d, t, normalise=False),
+                   match="only q was normalised")
     assert_rejects(ch11.info_nce, lambda q, d, t: F.cross_entropy(F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
                                                                   / t, torch.arange(len(q)), reduction="none"),
                    match="ONE number")
+
+
+def test_info_nce_rejects_a_loss_no_gradient_reaches():
+    # the right value in a new leaf tensor: it requires a gradient, but none flows back to q and d
+    assert_rejects(ch11.info_nce, lambda q, d, t: torch.tensor(_nce(q, d, t).item(), requires_grad=True),
+                   match="no gradient flows back to the embeddings.*do not wrap a number in torch.tensor")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t).detach().requires_grad_(True),
+                   match="no gradient flows back to the embeddings")
+    assert_rejects(ch11.info_nce, lambda q, d, t: torch.tensor(_nce(q, d, t).item()),
+                   match="no gradient flows back to the queries")
+    assert_rejects(ch11.info_nce, _nce_without_grad, match="no gradient flows back to the queries")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d.detach(), t),
+                   match="no gradient flows back to the documents")
+    assert_passes(ch11.info_nce, lambda q, d, t: _nce(q.double(), d.double(), t))     # float64 is fine
+
+
+def _nce_without_grad(q, d, t):
+    with torch.no_grad():
+        return _nce(q, d, t)
 
 
 # ---------------------------------------------------------------- 11.3 hard negatives
@@ -87,6 +111,49 @@ def test_mine_hard_negatives():
     assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, 2), match="k is fixed")
     assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k).astype(float), match="integer indices")
     assert_rejects(ch11.mine_hard_negatives, lambda s, p, k: _mine(s, p, k).tolist(), match="numpy array")
+    assert_rejects(ch11.mine_hard_negatives,
+                   lambda s, p, k: np.stack([np.argsort(-np.delete(r, i), kind="stable")[:k] for r, i in zip(s, p)]),
+                   match="indices shifted")            # the positive's column deleted: later indices move down
+    assert_rejects(ch11.mine_hard_negatives, _mine_blanking_columns, match="every query's positive from every row")
+
+
+def _mine_blanking_columns(scores, positives, k):
+    S = scores.copy()
+    S[:, positives] = -np.inf                          # every positive's column, in every row
+    return np.argsort(-S, axis=1, kind="stable")[:, :k]
+
+
+def _mine_unsorted(scores, positives, k, how):
+    S = _without_positives(scores, positives)
+    if how == "argpartition k":
+        return np.argpartition(-S, k, axis=1)[:, :k]
+    if how == "argpartition k-1":
+        return np.argpartition(-S, k - 1, axis=1)[:, :k]
+    if how == "argpartition last k":
+        return np.argpartition(S, -k, axis=1)[:, -k:][:, ::-1]
+    return torch.from_numpy(S).topk(k, dim=1, sorted=False).indices.numpy()
+
+
+def test_mine_hard_negatives_rejects_an_unsorted_top_k():
+    # with k=2 of 5 np.argpartition happens to return the two best in order; the check's k=300 of 1000 does not
+    for how in ("argpartition k", "argpartition k-1", "argpartition last k", "topk unsorted"):
+        assert_rejects(ch11.mine_hard_negatives, lambda s, p, k, how=how: _mine_unsorted(s, p, k, how),
+                       match="wrong order.*sort the top k by score")
+    assert_passes(ch11.mine_hard_negatives, _mine_partitioned_then_sorted)
+    assert_passes(ch11.mine_hard_negatives,
+                  lambda s, p, k: torch.from_numpy(_without_positives(s, p)).topk(k, dim=1).indices.numpy())
+
+
+def _without_positives(scores, positives):
+    S = scores.copy()
+    S[np.arange(len(S)), positives] = -np.inf
+    return S
+
+
+def _mine_partitioned_then_sorted(scores, positives, k):
+    S = _without_positives(scores, positives)
+    best = np.argpartition(-S, k - 1, axis=1)[:, :k]                       # the k best, in no particular order
+    return np.take_along_axis(best, np.argsort(-np.take_along_axis(S, best, axis=1), axis=1), axis=1)
 
 
 # ---------------------------------------------------------------- 11.4 int8
@@ -133,8 +200,10 @@ def test_int8_quantize_accepts_every_way_of_writing_the_formula():
 
 # ---------------------------------------------------------------- 11.5 binary + rescore
 def _bsearch(Q, codes, X, k, s, *, sign=1, rescore=True, short=None, by_bytes=False, exact=False, byte_sum=False,
-             kind="stable", map_back=True, worst_first=False):
-    qbits = np.packbits(sign * Q > 0, axis=1)
+             kind="stable", map_back=True, worst_first=False, at_zero=False, own_codes=False, unsorted=False):
+    qbits = np.packbits(sign * Q >= 0 if at_zero else sign * Q > 0, axis=1)
+    if own_codes:                                      # codes made again from the vectors, with the same rule
+        codes = np.packbits(X >= 0 if at_zero else X > 0, axis=1)
     if by_bytes:
         dist = (qbits[:, None, :] != codes[None]).sum(-1)
     elif byte_sum:
@@ -147,6 +216,9 @@ def _bsearch(Q, codes, X, k, s, *, sign=1, rescore=True, short=None, by_bytes=Fa
     if not rescore:
         return cand[:, :k]
     scores = np.einsum("qd,qsd->qs", Q, X[cand])
+    if unsorted:
+        order = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        return np.take_along_axis(cand, order, axis=1)
     order = np.argsort(scores if worst_first else -scores, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(cand, order, axis=1) if map_back else order
 
@@ -173,6 +245,21 @@ def test_binary_search():
     assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a).tolist(), match="integer row indices")
 
 
+def test_binary_search_rejects_bits_made_with_greater_or_equal():
+    X, Q = ch11._binary_data()
+    assert (Q == 0).any() and (X == 0).any()           # exact zeros, where x >= 0 and x > 0 give different bits
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, at_zero=True), match="bits were made with >= 0")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, at_zero=True, own_codes=True),
+                   match="bits were made with >= 0")
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, sign=-1), match="wrong sign convention")
+    assert_passes(ch11.binary_search, lambda *a: _bsearch(*a, own_codes=True))   # the same codes, made again
+
+
+def test_binary_search_rejects_an_unsorted_top_k():
+    # with k=5 of 20 np.argpartition happens to return the five best in order; the check's k=300 of 1000 does not
+    assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, unsorted=True), match="wrong order.*sort the top k")
+
+
 def test_binary_search_accepts_equivalent_hamming_and_rescoring():
     def unpacked(Q, codes, X, k, s):                   # Hamming on unpacked bits, rescored by cosine: same rows
         bits = np.unpackbits(codes, axis=1)[:, :Q.shape[1]]
@@ -181,6 +268,8 @@ def test_binary_search_accepts_equivalent_hamming_and_rescoring():
         qn = Q / np.linalg.norm(Q, axis=1, keepdims=True)
         return np.take_along_axis(cand, np.argsort(-np.einsum("qd,qsd->qs", qn, X[cand]), axis=1)[:, :k], axis=1)
     assert_passes(ch11.binary_search, unpacked)
+    assert_passes(ch11.binary_search, lambda Q, c, X, k, s: _bsearch(Q.astype(np.float64), c, X.astype(np.float64),
+                                                                    k, s))
 
 
 # ---------------------------------------------------------------- 11.6 quiz

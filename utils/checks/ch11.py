@@ -87,7 +87,15 @@ def _nce_variants(q, d, t):
     one_way = F.cross_entropy(logits, labels)
     other_way = F.cross_entropy(logits.T, labels)
     zeros = torch.zeros(len(q), dtype=torch.long)
+
+    def symmetric(a, b, temperature=t):
+        lg = a @ b.T / temperature
+        return float((F.cross_entropy(lg, labels) + F.cross_entropy(lg.T, labels)) / 2)
+
     return {
+        "normalised along dim 0": symmetric(F.normalize(q, dim=0), F.normalize(d, dim=0)),
+        "only q normalised": symmetric(qn, d),
+        "only d normalised": symmetric(q, dn),
         "multiplied": float((F.cross_entropy(mult, labels) + F.cross_entropy(mult.T, labels)) / 2),
         "one direction": float(one_way),
         "raw dot products": float((F.cross_entropy(raw, labels) + F.cross_entropy(raw.T, labels)) / 2),
@@ -97,6 +105,17 @@ def _nce_variants(q, d, t):
         "summed directions": float(one_way + other_way),
         "summed over the batch": float((one_way + other_way) / 2 * len(q)),
     }
+
+
+NO_GRADIENT_LEAF = ("no gradient flows back to the embeddings: your loss requires a gradient even when q and d do "
+                    "not, so it is a new tensor cut off from them; build the loss from the inputs with torch "
+                    "operations, do not wrap a number in torch.tensor")
+NO_GRADIENT = {
+    "q": "no gradient flows back to the queries q: compute the loss with torch operations on q and d (no .item(), no "
+         "numpy, no torch.no_grad(), no detach)",
+    "d": "no gradient flows back to the documents d: the symmetric loss trains both sides, so build it from d with "
+         "torch operations too (no .item(), no numpy, no detach)",
+}
 
 
 @exercise("11.2", "Symmetric InfoNCE with in-batch negatives")
@@ -117,9 +136,14 @@ def info_nce(fn):
     value = scalar(got, "info_nce", one="the loss should be ONE number (the mean over the batch), got shape {shape}",
                    finite="the loss is {value}: check the temperature and the log-softmax")
     if np.isclose(value, want, atol=1e-4):
-        again = fn(q.clone().requires_grad_(True), d.clone(), t)        # training needs a gradient
-        expect(is_torch(again) and again.requires_grad,
-               "the loss has no gradient: compute it with torch operations on q and d (no .item(), no numpy)")
+        # Training needs the gradient of the loss with respect to q and d. The graph itself cannot be inspected when
+        # grading (a returned tensor arrives as data), but whether the loss requires a gradient does: a loss built
+        # from q and d with torch operations requires one exactly when q or d does.
+        if is_torch(got) and got.requires_grad:         # neither q nor d required a gradient in the first call
+            raise CheckFailed(NO_GRADIENT_LEAF)
+        for name in ("q", "d"):                         # a gradient must reach both the queries and the documents
+            again = fn(q.clone().requires_grad_(name == "q"), d.clone().requires_grad_(name == "d"), t)
+            expect(is_torch(again) and again.requires_grad, NO_GRADIENT[name])
         t2 = 0.5                                                        # the temperature is an argument, not 0.1
         other = scalar(fn(q.clone(), d.clone(), t2), "info_nce")
         if np.isclose(other, value, atol=1e-4):
@@ -140,6 +164,10 @@ def info_nce(fn):
         "raw dot products": "you used raw dot products: normalise q and d to unit length first, so the logits are "
                             "cosines / temperature",
         "labels zero": "labels not the diagonal: the positive of row i is column i, labels = torch.arange(B)",
+        "normalised along dim 0": "you normalised the columns (dim=0): each ROW is a vector, normalise along the "
+                                  "last dimension, F.normalize(q, dim=-1)",
+        "only q normalised": "only q was normalised: normalise the rows of d too, so the logits are cosines",
+        "only d normalised": "only d was normalised: normalise the rows of q too, so the logits are cosines",
         "no temperature": "the temperature is missing: divide the cosines by it",
         "summed directions": "you summed the two directions: the symmetric loss is their MEAN, (rows + columns) / 2",
         "summed over the batch": "you summed over the batch: take the MEAN cross-entropy (F.cross_entropy's default "
@@ -154,6 +182,17 @@ def info_nce(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 11.3 hard-negative mining
 
+def _long_list():
+    """3 queries x 1000 documents of continuous scores (no ties) and a positive each: with k = 300 an unsorted top k
+    (np.argpartition, torch.topk(sorted=False)) comes out in another order on every CPU; with k = 2 of 5 it happens
+    to come out sorted."""
+    rng = np.random.default_rng(113)
+    return rng.normal(size=(3, 1000)), rng.integers(0, 1000, size=3)
+
+
+ORDER = "sort the top k by score, best first"
+
+
 @exercise("11.3", "Mine hard negatives, never the positive")
 def mine_hard_negatives(fn):
     """``fn(scores (Q, N), positives (Q,), k)`` -> (Q, k) indices of the best-scoring non-positive documents."""
@@ -164,6 +203,9 @@ def mine_hard_negatives(fn):
                        [-1.2, -1.5, -0.2, -2.0, -1.9]])   # scores can be negative (cosines, dot products)
     positives = np.array([1, 3, 4, 3])         # row 0's positive is NOT its top score: a real retriever's mistake
     want = contrastive.mine_hard_negatives(scores, positives, k=2).tolist()
+    big, big_positives = _long_list()
+    k_big = 300
+    want_big = contrastive.mine_hard_negatives(big, big_positives, k=k_big).tolist()
     got, (scores_after, positives_after, _) = call_on_copies(fn, scores, positives, 2)
     returned(got, "mine_hard_negatives")
     expect_unchanged(scores, scores_after, "scores", "copy the scores before you overwrite the positives "
@@ -174,6 +216,15 @@ def mine_hard_negatives(fn):
     if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
         raise CheckFailed("return document INDICES, not scores")
     rows = arr.astype(int).tolist()
+    every_positive = scores.copy()
+    every_positive[:, positives] = -np.inf
+    if rows != want and rows == np.argsort(-every_positive, axis=1, kind="stable")[:, :2].tolist():
+        raise CheckFailed("you removed every query's positive from every row (scores[:, positives]): blank one "
+                          "cell per query, scores[np.arange(Q), positives]")
+    deleted = [np.argsort(-np.delete(r, p), kind="stable")[:2].tolist() for r, p in zip(scores, positives)]
+    if rows != want and rows == deleted:
+        raise CheckFailed("indices shifted: you deleted the positive's column, so every document after it moved "
+                          "down by one; keep all N columns and set the positive's score to -inf instead")
     if any(p in r for p, r in zip(positives.tolist(), rows)):
         raise CheckFailed("positives mined as negatives: a query's own positive is among its 'negatives' - set its "
                           "score to -inf before taking the top k (0 or -1 is not low enough: scores can be "
@@ -184,16 +235,23 @@ def mine_hard_negatives(fn):
         raise CheckFailed("you took the LOWEST scores (easy negatives): hard negatives are the highest-scoring "
                           "wrong documents")
     if [sorted(r) for r in rows] == [sorted(r) for r in want] and rows != want:
-        raise CheckFailed("the right documents in the wrong order: best score first")
+        raise CheckFailed(f"the right documents in the wrong order: {ORDER}")
     expect(rows == want, f"the two highest-scoring non-positive documents per query are {want}, got {rows}")
     expect(isinstance(got, np.ndarray) and got.dtype.kind in "iu",
            f"return a numpy array of integer indices (np.argsort gives one), got {_kind(got)}")
-    want3 = contrastive.mine_hard_negatives(scores, positives, k=3).tolist()
-    got3 = as_numpy(fn(scores.copy(), positives.copy(), 3), "your result for k=3")
-    if got3.shape == (4, 2):
-        raise CheckFailed("k is fixed in your code: with k=3 your function still returned 2 negatives per query")
-    expect(got3.shape == (4, 3) and got3.astype(int).tolist() == want3,
-           f"with k=3 the negatives should be {want3}, got {got3.tolist()}")
+    got_big = as_numpy(fn(big.copy(), big_positives.copy(), k_big), f"your result for k={k_big}")
+    if got_big.shape == (3, 2):
+        raise CheckFailed(f"k is fixed in your code: with k={k_big} your function still returned 2 negatives per "
+                          "query")
+    expect(got_big.shape == (3, k_big), f"with 3 queries and k={k_big} the result should have shape (3, {k_big}), "
+                                        f"got {got_big.shape}")
+    rows_big = got_big.astype(int).tolist()
+    if [sorted(r) for r in rows_big] == [sorted(r) for r in want_big] and rows_big != want_big:
+        raise CheckFailed(f"the right documents in the wrong order when k={k_big} of 1000: {ORDER} (np.argpartition "
+                          "returns the k best in no particular order)")
+    wrong = sum(r != w for r, w in zip(rows_big, want_big))
+    expect(wrong == 0, f"with 1000 documents and k={k_big} the negatives of {wrong} of the 3 queries differ from the "
+                       f"{k_big} highest-scoring non-positive documents, best first")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,11 +323,28 @@ def int8_quantize(fn):
 # 11.5 binary search with rescoring
 
 def _binary_data():
+    """300 unit vectors and 6 queries near the first 6, with exact zeros in both (about 10% of the query numbers, 5%
+    of the stored ones, as after a ReLU or a pruned dimension): a zero gives bit 0 (the bit is x > 0), and making the
+    bits with x >= 0 changes the shortlists."""
     rng = np.random.default_rng(3)
     X = rng.normal(size=(300, 32)).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Q = (X[:6] + 0.6 * rng.normal(size=(6, 32))).astype(np.float32)
+    zeros = np.random.default_rng(31)
+    Q[zeros.random(Q.shape) < 0.1] = 0
+    X[zeros.random(X.shape) < 0.05] = 0
+    X /= np.linalg.norm(X, axis=1, keepdims=True)                      # unit rows again; the zeros stay 0
     return X, Q
+
+
+def _long_collection():
+    """1000 unit vectors and 3 queries, rescored all at once (shortlist = 1000) and k = 300: an unsorted top k
+    (np.argpartition, torch.topk(sorted=False)) comes out in another order on every CPU, where with k = 5 of 20 it
+    happens to come out sorted."""
+    rng = np.random.default_rng(115)
+    X = rng.normal(size=(1000, 32)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, rng.normal(size=(3, 32)).astype(np.float32)
 
 
 def _tie_broken(Q, X, ham, rows, s) -> bool:
@@ -298,6 +373,11 @@ def binary_search(fn):
     k, s = 5, 20
     want = qz.binary_search(Q, codes, X, k=k, shortlist=s).tolist()
     ham = qz.hamming_distances(qz.binary_quantize(Q), codes)
+    k2, s2 = 3, 8                                                      # k and shortlist are arguments
+    want2 = qz.binary_search(Q, codes, X, k=k2, shortlist=s2).tolist()
+    X3, Q3 = _long_collection()
+    codes3, k3, s3 = qz.binary_quantize(X3), 300, len(X3)
+    want3 = qz.binary_search(Q3, codes3, X3, k=k3, shortlist=s3).tolist()
     got, (Q_after, codes_after, X_after, _, _) = call_on_copies(fn, Q, codes, X, k, s)
     returned(got, "binary_search")
     expect_unchanged(Q, Q_after, "queries")
@@ -311,8 +391,6 @@ def binary_search(fn):
     if rows == want:
         expect(isinstance(got, np.ndarray) and got.dtype.kind in "iu",
                f"return a numpy array of integer row indices, got {_kind(got)}")
-        k2, s2 = 3, 8                                                  # k and shortlist are arguments
-        want2 = qz.binary_search(Q, codes, X, k=k2, shortlist=s2).tolist()
         got2 = as_numpy(fn(Q.copy(), codes.copy(), X.copy(), k2, s2), "your result for k=3, shortlist=8")
         if got2.shape != (len(Q), k2):
             raise CheckFailed(f"k is fixed in your code: with k={k2} the result should have shape ({len(Q)}, {k2}), "
@@ -322,8 +400,28 @@ def binary_search(fn):
             raise CheckFailed(f"the shortlist length is fixed in your code: with shortlist={s2} you still rescored "
                               f"{s} candidates")
         expect(rows2 == want2, f"with k={k2}, shortlist={s2} the first query should get {want2[0]}, got {rows2[0]}")
+        got3 = as_numpy(fn(Q3.copy(), codes3.copy(), X3.copy(), k3, s3), f"your result for k={k3}, shortlist={s3}")
+        expect(got3.shape == (len(Q3), k3), f"with {len(Q3)} queries and k={k3} the result should have shape "
+                                            f"({len(Q3)}, {k3}), got {got3.shape}")
+        rows3 = got3.astype(int).tolist()
+        if [sorted(r) for r in rows3] == [sorted(r) for r in want3] and rows3 != want3:
+            raise CheckFailed(f"the right rows in the wrong order when k={k3} of {s3}: {ORDER} (np.argpartition "
+                              "returns the k best in no particular order)")
+        wrong = sum(r != w for r, w in zip(rows3, want3))
+        expect(wrong == 0, f"with k={k3}, shortlist={s3} the rows of {wrong} of the {len(Q3)} queries differ from "
+                           f"the {k3} best float scores of the Hamming shortlist, best first")
         return
     qbits = qz.binary_quantize(Q)
+    ge_bits = np.packbits(Q >= 0, axis=1)
+    ge = qz.rescore(Q, X, qz.hamming_top_k(ge_bits, codes, s), k).tolist()
+    ge_both = qz.rescore(Q, X, qz.hamming_top_k(ge_bits, np.packbits(X >= 0, axis=1), s), k).tolist()
+    if rows == ge_both and rows != ge:
+        raise CheckFailed("your bits were made with >= 0: a number equal to 0 gives bit 0 (x > 0), and compare the "
+                          "queries with the stored `codes` you are given rather than making new ones; some numbers "
+                          "here are exactly 0")
+    if rows == ge:
+        raise CheckFailed("the queries' bits were made with >= 0: a number equal to 0 gives bit 0, as in the stored "
+                          "codes (np.packbits(vectors > 0, axis=1)); some query numbers here are exactly 0")
     exact = qz.exact_top_k(Q, X, k).tolist()
     hamming_only = qz.hamming_top_k(qbits, codes, k).tolist()
     shortlist = qz.hamming_top_k(qbits, codes, s)
@@ -365,7 +463,7 @@ def binary_search(fn):
     if rows == worst_first:
         raise CheckFailed("you kept the LOWEST float scores: rescoring keeps the k largest dot products, best first")
     if [sorted(r) for r in rows] == [sorted(r) for r in want]:
-        raise CheckFailed("the right rows in the wrong order: best float score first")
+        raise CheckFailed(f"the right rows in the wrong order: {ORDER} (the float dot products)")
     if _tie_broken(Q, X, ham, rows, s):
         raise CheckFailed("equal Hamming distances broken differently: many codes tie at the edge of the shortlist; "
                           "sort with np.argsort(..., kind=\"stable\") so that ties keep the smaller index")
