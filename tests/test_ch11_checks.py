@@ -260,6 +260,15 @@ def test_binary_search_rejects_an_unsorted_top_k():
     assert_rejects(ch11.binary_search, lambda *a: _bsearch(*a, unsorted=True), match="wrong order.*sort the top k")
 
 
+def test_long_lists_have_no_near_ties():
+    # k=300 of 1000 must have one right order whatever the float rounding: the 301 best scores stay apart
+    X, Q = ch11._long_collection()
+    scores, positives = ch11._long_list()
+    for S in (Q.astype(np.float64) @ X.astype(np.float64).T, _without_positives(scores, positives)):
+        best = -np.sort(-S, axis=1)[:, :301]
+        assert (best[:, :-1] - best[:, 1:]).min() > 4e-6
+
+
 def test_binary_search_accepts_equivalent_hamming_and_rescoring():
     def unpacked(Q, codes, X, k, s):                   # Hamming on unpacked bits, rescored by cosine: same rows
         bits = np.unpackbits(codes, axis=1)[:, :Q.shape[1]]

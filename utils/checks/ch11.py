@@ -338,13 +338,15 @@ def _binary_data():
 
 
 def _long_collection():
-    """1000 unit vectors and 3 queries, rescored all at once (shortlist = 1000) and k = 300: an unsorted top k
+    """1000 unit vectors and 3 unit queries, rescored all at once (shortlist = 1000) and k = 300: an unsorted top k
     (np.argpartition, torch.topk(sorted=False)) comes out in another order on every CPU, where with k = 5 of 20 it
-    happens to come out sorted."""
-    rng = np.random.default_rng(115)
+    happens to come out sorted. The seed keeps the 301 best scores of each query at least 4e-6 apart, over 100
+    float32 rounding steps, so every correct way of computing the dot products gives the same order."""
+    rng = np.random.default_rng(227)
     X = rng.normal(size=(1000, 32)).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X, rng.normal(size=(3, 32)).astype(np.float32)
+    Q = rng.normal(size=(3, 32)).astype(np.float32)
+    return X, Q / np.linalg.norm(Q, axis=1, keepdims=True)
 
 
 def _tie_broken(Q, X, ham, rows, s) -> bool:
