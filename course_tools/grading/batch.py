@@ -35,6 +35,7 @@ from pathlib import Path, PurePath
 
 from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult, spreadsheet_safe
 from course_tools.grading.worker import grade_in_process
+from course_tools.manifest import ExerciseId
 
 ERROR = "error"
 COLUMNS = ["submission", "chapter", "exercise", "title", "status", "message", "problem", "seconds"]
@@ -165,7 +166,7 @@ def _cell(text: str) -> str:
 
 
 def _ex_order(key: tuple[str, str]):
-    return key[0], [int(x) for x in key[1].split(".") if x.isdigit()]
+    return key[0], ExerciseId.sort_key(key[1])
 
 
 def _group_key(message: str) -> str:

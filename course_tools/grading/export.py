@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 
 from course_tools.grading.points import Points, PointsError, load_points
 from course_tools.grading.results import PASSED, NotebookResult, spreadsheet_safe
+from course_tools.manifest import ExerciseId
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTOGRADER_DIR = ROOT / "autograder"
@@ -191,12 +192,12 @@ def canvas_table(results: list[NotebookResult], labels: dict[str, str], points: 
             for e in r.exercises:
                 col = f"{e.id} {e.title}"
                 columns[col] = pts[e.id]
-                order[col] = (r.chapter, [int(x) if x.isdigit() else 0 for x in e.id.split(".")])
+                order[col] = (r.chapter, ExerciseId.sort_key(e.id))
                 got[col] = pts[e.id] if e.status == PASSED else 0.0
         else:
             col = titles.get(r.chapter) or f"notebook {r.chapter}"
             columns[col] = sum(pts.values())
-            order[col] = (r.chapter, [])
+            order[col] = (r.chapter, ())
             got = {col: sum(pts[e.id] for e in r.exercises if e.status == PASSED)}
         mine = cells[learner]
         key = (learner, r.chapter)

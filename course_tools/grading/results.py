@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from utils.checks.contract import FAILED, NOT_ATTEMPTED, PASSED  # what a check reports, defined once
+from utils.checks.contract import (FAIL_MARK, FAILED, NOT_ATTEMPTED, PASS_MARK, PASSED,  # what a check reports,
+                                   TODO_MARK)                                          # defined once
 
 NOT_RUN = "not run"  # the grader's own status: grading stopped before this exercise's check
 STATUSES = (PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN)
-ICONS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⏳", NOT_RUN: "⛔"}
+ICONS = {PASSED: PASS_MARK, FAILED: FAIL_MARK, NOT_ATTEMPTED: TODO_MARK, NOT_RUN: "⛔"}
 NEVER_REPORTED = "its check cell never reported (deleted, or not run?)"
 
 
