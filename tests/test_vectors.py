@@ -152,8 +152,8 @@ def test_top_k_from_scores_batches_ties_and_k():
     assert idx.tolist() == [[1, 2], [0, 1]] and val.tolist() == [[0.9, 0.9], [3.0, 2.0]]
     with pytest.raises(ValueError, match=r"k must be between 1 and 3 \(the size of the collection\), got 4"):
         vectors.top_k_from_scores([1.0, 2.0, 3.0], 4)
-    from utils.retrieval import ranking
-    assert ranking.top_k_from_scores is vectors.top_k_from_scores        # one implementation, two import paths
+    from utils import retrieval
+    assert retrieval.top_k_from_scores is vectors.top_k_from_scores        # one implementation, re-exported
 
 
 def test_unit_rows_keeps_zero_rows_and_float32():

@@ -1,7 +1,7 @@
 """Retrieval for RAG, written for teaching (notebook 07): chunk, index, search, evaluate, build the prompt.
 
 The pieces of a retrieval-augmented pipeline, each small enough to read in one sitting, one module per section of
-notebook 07 (every name is also importable from ``utils.retrieval`` itself, as ``rag.<name>`` in the notebooks):
+notebook 07 (every name is also importable from ``utils.retrieval`` itself, as ``retrieval.<name>`` in the notebooks):
 
 - :mod:`.dataset` - :func:`python_docs` (the documents of sections 1-4, 7, 8) and :func:`wordnet_retrieval_set`
   (the labelled WordNet set: definitions = documents, examples = queries; section 5);
@@ -17,7 +17,7 @@ notebook 07 (every name is also importable from ``utils.retrieval`` itself, as `
   out (sections 7 and 8);
 - :mod:`.generation` - :func:`build_prompt`, :func:`extractive_answer`, :func:`generate_with_llm`, :func:`answer`:
   the "A and G" (section 7);
-- :mod:`.ranking` - :func:`top_k_from_scores`, the top-k step all the searchers above share.
+- :func:`top_k_from_scores` (from :mod:`utils.vectors`), the top-k step all the searchers above share.
 
 Bad input (empty query, k larger than the collection, vectors of the wrong length, an index file of another
 version) raises a one-line ValueError.
@@ -27,16 +27,15 @@ version) raises a one-line ValueError.
 >>> retrieval.answer("how do I end a loop", retrieval.BM25Retriever(chunks), k=1)["answer"]
 'break ends the loop'
 """
+from utils.vectors import top_k_from_scores
 from utils.retrieval.chunking import Chunk, chunk_documents, chunk_words
-from utils.retrieval.dataset import _UNDERLINE, RetrievalSet, python_docs, wordnet_retrieval_set
+from utils.retrieval.dataset import RetrievalSet, python_docs, wordnet_retrieval_set
 from utils.retrieval.dense import INDEX_FORMAT, VectorIndex, average_word_vectors, cosine_scores
 from utils.retrieval.faiss_index import FaissIndex
-from utils.retrieval.generation import (_SENTENCE_END, answer, build_prompt, extractive_answer, generate_with_llm,
-                                        split_sentences)
-from utils.retrieval.lexical import _WORD, BM25, TfidfIndex, _check_corpus, _check_query, tokenize
-from utils.retrieval.metrics import _gold_sets, evaluate_scores, gold_ranks, mrr, recall_at_k
-from utils.retrieval.ranking import _check_k, top_k_from_scores
-from utils.retrieval.retrievers import BM25Retriever, DenseRetriever, _check_question
+from utils.retrieval.generation import answer, build_prompt, extractive_answer, generate_with_llm, split_sentences
+from utils.retrieval.lexical import BM25, TfidfIndex, tokenize
+from utils.retrieval.metrics import evaluate_scores, gold_ranks, mrr, recall_at_k
+from utils.retrieval.retrievers import BM25Retriever, DenseRetriever
 
 __all__ = [
     "BM25", "BM25Retriever", "Chunk", "DenseRetriever", "FaissIndex", "INDEX_FORMAT", "RetrievalSet", "TfidfIndex",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.retrieval.lexical import tokenize
-from utils.retrieval.ranking import _check_k, top_k_from_scores
+from utils.vectors import _check_k, top_k_from_scores
 from utils.vectors import normalize_rows, to_numpy, unit_rows
 
 INDEX_FORMAT = "course-vector-index-v1"  # written into every saved VectorIndex; load() refuses any other value

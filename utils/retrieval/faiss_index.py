@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.retrieval.ranking import _check_k
+from utils.vectors import _check_k
 from utils.vectors import normalize_rows, to_numpy
 
 

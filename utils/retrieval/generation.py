@@ -14,7 +14,7 @@ import numpy as np
 from utils.retrieval.chunking import Chunk
 from utils.retrieval.dense import cosine_scores
 from utils.retrieval.lexical import BM25, tokenize
-from utils.retrieval.ranking import top_k_from_scores
+from utils.vectors import top_k_from_scores
 
 
 def build_prompt(question: str, chunks, max_chunks: int | None = None) -> str:

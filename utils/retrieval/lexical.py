@@ -16,7 +16,7 @@ from collections import Counter
 
 import numpy as np
 
-from utils.retrieval.ranking import top_k_from_scores
+from utils.vectors import top_k_from_scores
 from utils.vectors import unit_rows
 
 _WORD = re.compile(r"[a-z0-9_]+")
