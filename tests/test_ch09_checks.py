@@ -13,10 +13,15 @@ def ff(x, W1, b1, W2, b2):
     return F.gelu(x @ W1 + b1, approximate="tanh") @ W2 + b2
 
 
-def test_feed_forward(capsys):
+def gelu_by_hand(x, W1, b1, W2, b2):
+    """GPT-2's tanh approximation written out: the same function as F.gelu(h, approximate='tanh')."""
+    h = x @ W1 + b1
+    return 0.5 * h * (1 + torch.tanh((2 / torch.pi) ** 0.5 * (h + 0.044715 * h ** 3))) @ W2 + b2
+
+
+def test_feed_forward():
     assert_passes(ch09.feed_forward, ff)
-    assert_passes(ch09.feed_forward, lambda x, W1, b1, W2, b2: F.gelu(x @ W1 + b1) @ W2 + b2)   # exact GELU is fine
-    assert "exact GELU" in capsys.readouterr().out
+    assert_passes(ch09.feed_forward, gelu_by_hand)
     assert_not_attempted(ch09.feed_forward, stub_function)
     assert_not_attempted(ch09.feed_forward, ...)
 
@@ -24,11 +29,13 @@ def test_feed_forward(capsys):
 @pytest.mark.parametrize("wrong, match", [
     (lambda x, W1, b1, W2, b2: (x @ W1 + b1) @ W2 + b2, "no nonlinearity"),
     (lambda x, W1, b1, W2, b2: F.relu(x @ W1 + b1) @ W2 + b2, "ReLU"),
+    (lambda x, W1, b1, W2, b2: F.gelu(x @ W1 + b1) @ W2 + b2, "exact GELU .*tanh approximation.*GPT-2's logits"),
+    (lambda x, W1, b1, W2, b2: F.silu(x @ W1 + b1) @ W2 + b2, "another nonlinearity"),
     (lambda x, W1, b1, W2, b2: F.gelu(x @ W1 + b1, approximate="tanh"), "stopped after the first layer"),
     (lambda x, W1, b1, W2, b2: F.gelu((x @ W1 + b1) @ W2 + b2, approximate="tanh"), "output .* is not activated"),
     (lambda x, W1, b1, W2, b2: F.gelu(x @ W1, approximate="tanh") @ W2 + b2, "bias is missing"),
     (lambda x, W1, b1, W2, b2: x + ff(x, W1, b1, W2, b2), "residual"),
-    (lambda x, W1, b1, W2, b2: ff(x, W1, b1, W2, b2) * 2, "wrong values"),
+    (lambda x, W1, b1, W2, b2: ff(x, W1, b1, W2, b2) * 2, "wrong values, and none of the usual mistakes"),
     (lambda x, W1, b1, W2, b2: None, "forget `return`"),
 ])
 def test_feed_forward_rejects(wrong, match):
@@ -65,8 +72,12 @@ def test_pre_norm_block():
     (lambda x, attn, mlp, ln_1, ln_2: block(ln_1(x), attn, mlp, lambda h: h, ln_2), "NORMALISED input"),
     (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, ln_1, ln_1), "ln_1 used twice"),
     (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, ln_1, lambda h: h), "not normalised"),
+    (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, lambda h: h, ln_2), "attention's input is not normal"),
+    (lambda x, attn, mlp, ln_1, ln_2: block(x, mlp, attn, ln_1, ln_2), "wrong order"),
+    (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, ln_2, ln_1), "swapped"),
+    (lambda x, attn, mlp, ln_1, ln_2: ln_2(block(x, attn, mlp, ln_1, ln_2)), "normalised the block's output"),
     (in_place, "in place"),
-    (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, ln_1, ln_2) + 1, "wrong values"),
+    (lambda x, attn, mlp, ln_1, ln_2: block(x, attn, mlp, ln_1, ln_2) + 1, "wrong values, and none of the usual"),
 ])
 def test_pre_norm_block_rejects(wrong, match):
     assert_rejects(ch09.pre_norm_block, wrong, match=match)
@@ -80,7 +91,7 @@ def loss(logits, ids):
 
 def test_next_token_loss():
     assert_passes(ch09.next_token_loss, loss)
-    assert_passes(ch09.next_token_loss, lambda lg, ids: loss(lg, ids).item())      # a float is fine too
+    assert_passes(ch09.next_token_loss, lambda lg, ids: F.cross_entropy(lg[:, :-1].transpose(1, 2), ids[:, 1:]))
     assert_not_attempted(ch09.next_token_loss, stub_function)
 
 
@@ -92,7 +103,14 @@ def test_next_token_loss():
     (lambda lg, ids: loss(torch.softmax(lg, -1), ids), "softmax before"),
     (lambda lg, ids: -loss(lg, ids), "sign"),
     (lambda lg, ids: F.cross_entropy(lg[:, :-1], ids[:, 1:]), "reshape"),
-    (lambda lg, ids: loss(lg, ids) * 2, "wrong value"),
+    (lambda lg, ids: loss(lg, ids).item(), "Python number .*loss.item"),
+    (lambda lg, ids: loss(lg, ids).detach(), "cut off from the logits"),
+    (lambda lg, ids: torch.tensor(loss(lg, ids).item()), "cut off from the logits"),
+    (lambda lg, ids: F.cross_entropy(lg[:, :-1].reshape(-1, lg.shape[-1]), ids[:, :-1].reshape(-1)), "not shifted"),
+    (lambda lg, ids: F.cross_entropy(lg[:, 1:].reshape(-1, lg.shape[-1]), ids[:, 1:].reshape(-1)), "not shifted"),
+    (lambda lg, ids: F.cross_entropy(lg[:-1].reshape(-1, lg.shape[-1]), ids[1:].reshape(-1)), "batch axis"),
+    (lambda lg, ids: F.cross_entropy(lg[:, :-2].reshape(-1, lg.shape[-1]), ids[:, 2:].reshape(-1)), "by two"),
+    (lambda lg, ids: loss(lg, ids) * 2, "wrong value, and none of the usual mistakes"),
 ])
 def test_next_token_loss_rejects(wrong, match):
     assert_rejects(ch09.next_token_loss, wrong, match=match)
@@ -104,17 +122,28 @@ def accumulate(model, x, y, k, loss_fn, *, divide=True, zero="before", slices="a
         model.zero_grad()
     m = len(x) // k
     total = 0.0
-    for i in range(k if slices == "all" else 1):
+    for i in range(k if slices in ("all", "strided", "unequal") else 1):
         if zero == "inside":
             model.zero_grad()
-        l = loss_fn(model(x[i * m:(i + 1) * m]), y[i * m:(i + 1) * m])
+        unequal = slice(0, 2) if i == 0 else slice(2 + (i - 1) * 5, 2 + i * 5)          # 2, 5 and 5 rows
+        rows = {"strided": slice(i, None, k), "unequal": unequal}.get(slices, slice(i * m, (i + 1) * m))
+        l = loss_fn(model(x[rows]), y[rows])
         (l / k if divide else l).backward()
         total += (l / k).item() if ret == "mean" else l.item()
     return None if ret == "none" else total
 
 
+def whole_batch(model, x, y, k, loss_fn):
+    """Ignores k: one forward and backward over all B rows (for a GPT, the same gradient, but no accumulation)."""
+    model.zero_grad()
+    l = loss_fn(model(x), y)
+    l.backward()
+    return l.item()
+
+
 def test_accumulate_gradients():
     assert_passes(ch09.accumulate_gradients, accumulate)
+    assert_passes(ch09.accumulate_gradients, lambda *a: accumulate(*a, slices="strided"))   # any equal split is fine
     assert_not_attempted(ch09.accumulate_gradients, stub_function)
 
 
@@ -126,9 +155,14 @@ def test_accumulate_gradients():
     (dict(slices="first"), "only the first micro-batch"),
     (dict(ret="none"), "return the mean loss"),
     (dict(ret="sum"), "k times too large"),
+    (dict(slices="unequal"), "not that of 3 equal micro-batches"),
 ])
 def test_accumulate_gradients_rejects(kw, match):
     assert_rejects(ch09.accumulate_gradients, lambda *a: accumulate(*a, **kw), match=match)
+
+
+def test_accumulate_gradients_rejects_ignoring_k():
+    assert_rejects(ch09.accumulate_gradients, whole_batch, match="k was ignored")
 
 
 def test_accumulate_gradients_rejects_no_backward():

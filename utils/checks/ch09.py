@@ -59,11 +59,21 @@ def feed_forward(fn):
         raise CheckFailed("a bias is missing: add b1 after x @ W1 and b2 after the second product")
     if _close(got, x + F.gelu(h, approximate="tanh") @ W2 + b2):
         raise CheckFailed("you added x back: the residual connection belongs to the block (next exercise), not here")
-    if _close(got, F.gelu(h) @ W2 + b2):
-        return "exact GELU (erf) - GPT-2 uses the tanh approximation, which differs by less than 0.001 here"
-    expect(_close(got, F.gelu(h, approximate="tanh") @ W2 + b2),
-           "wrong values: compute h = x @ W1 + b1, then F.gelu(h, approximate='tanh') @ W2 + b2")
-    return "the hidden layer is 4x wider (32 for d = 8): most of a transformer's parameters live here"
+    want = gelu(h) @ W2 + b2
+    exact = F.gelu(h) @ W2 + b2                                              # erf GELU: not GPT-2's
+    if _close(got, exact) and not _close(got, want):
+        gap = float((exact - want).abs().max())
+        raise CheckFailed(f"exact GELU (erf): GPT-2 uses its tanh approximation, F.gelu(h, approximate='tanh'); "
+                          f"here the outputs differ by up to {gap:.0e}, so a model built this way would no longer "
+                          f"match GPT-2's logits to 1e-5")
+    if _close(got, F.silu(h) @ W2 + b2) or _close(got, torch.sigmoid(h) @ W2 + b2) or _close(got, torch.tanh(h) @ W2
+                                                                                           + b2):
+        raise CheckFailed("another nonlinearity (SiLU, sigmoid or tanh): GPT-2's feed-forward uses GELU, "
+                          "F.gelu(h, approximate='tanh')")
+    expect(_close(got, want), "wrong values, and none of the usual mistakes (no or another nonlinearity, a missing "
+                              "bias, activating the output, adding x): look again at the order of the operations")
+    return ("the hidden layer is 4x wider (32 for d = 8); its two matrices hold 8d^2 of a block's 12d^2 weights, "
+            "two thirds of every block")
 
 
 # ------------------------------------------------------------------------------------------------------- 9.2
@@ -117,7 +127,20 @@ def pre_norm_block(fn):
             raise CheckFailed("ln_1 used twice: the feed-forward has its own norm, ln_2")
         if _close(got, h + mlp(h)):
             raise CheckFailed("the feed-forward's input is not normalised: use mlp(ln_2(x))")
-        expect(_close(got, want), "wrong values: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)); return x")
+        if _close(got, x + attn(x) + mlp(ln_2(x + attn(x)))) or _close(got, x + attn(x) + mlp(x + attn(x))):
+            raise CheckFailed("the attention's input is not normalised: use attn(ln_1(x))")
+        hm = x + mlp(ln_1(x))
+        if _close(got, hm + attn(ln_2(hm))) or _close(got, hm + attn(ln_1(hm))):
+            raise CheckFailed("the sub-layers are in the wrong order: attention first (positions exchange "
+                              "information), then the feed-forward")
+        hs = x + attn(ln_2(x))
+        if _close(got, hs + mlp(ln_1(hs))):
+            raise CheckFailed("ln_1 and ln_2 swapped: ln_1 belongs to the attention, ln_2 to the feed-forward")
+        if _close(got, ln_2(want)) or _close(got, ln_1(want)):
+            raise CheckFailed("you normalised the block's output: in a pre-norm block only the sub-layers' inputs are "
+                              "normalised; the stream itself is normalised once, by ln_f at the top of the model")
+        expect(_close(got, want), "wrong values, and none of the usual mistakes (post-norm, a missing residual, a "
+                                  "missing or swapped norm, the wrong order, a normalised output)")
     return "the residual stream x is never normalised inside the block; only ln_f at the top normalises it"
 
 
@@ -131,14 +154,21 @@ def next_token_loss(fn):
     B, T, V = 3, 7, 11
     logits = torch.randn(B, T, V, generator=g) * 2
     ids = torch.randint(0, V, (B, T), generator=g)
-    try:
-        got = fn(logits.clone(), ids.clone())
+    try:                                    # a leaf that needs gradients, as a model's logits do in training
+        got = fn(logits.clone().requires_grad_(), ids.clone())
     except (RuntimeError, ValueError) as err:
         if "size" in str(err) or "shape" in str(err) or "dimension" in str(err):
             raise CheckFailed("cross_entropy wants (N, V) scores and (N,) targets: reshape logits[:, :-1] to "
                               "(-1, V) and ids[:, 1:] to (-1,)") from None
         raise
-    got = _tensor(got if isinstance(got, torch.Tensor) else torch.tensor(float(got)), "next_token_loss")
+    returned(got, "next_token_loss")
+    if isinstance(got, (int, float)) and not isinstance(got, bool):
+        raise CheckFailed("you returned a Python number (loss.item()?): return the loss TENSOR; training calls "
+                          "loss.backward(), which a float cannot do")
+    if isinstance(got, torch.Tensor) and not got.requires_grad:
+        raise CheckFailed("the loss is cut off from the logits (.detach(), torch.tensor(...) or a no_grad block): "
+                          "return F.cross_entropy's tensor so that backward() reaches the model")
+    got = _tensor(got, "next_token_loss")
     if got.numel() != 1:
         raise CheckFailed(f"return one number (the mean loss), got shape {tuple(got.shape)}")
     got = got.reshape(())
@@ -153,6 +183,14 @@ def next_token_loss(fn):
     if _close(got, ce(logits[:, 1:], ids[:, :-1])):
         raise CheckFailed("shifted the wrong way: logits[:, 1:] vs ids[:, :-1] predicts the PREVIOUS token; use "
                           "logits[:, :-1] and ids[:, 1:]")
+    if _close(got, ce(logits[:, :-1], ids[:, :-1])) or _close(got, ce(logits[:, 1:], ids[:, 1:])):
+        raise CheckFailed("not shifted: you dropped one end of both tensors, so position t still predicts the token "
+                          "at t itself; drop the LAST position of the logits and the FIRST token of the ids")
+    if _close(got, ce(logits[:-1], ids[1:])):
+        raise CheckFailed("shifted along the batch axis (logits[:-1], ids[1:] cut whole sequences): the shift is "
+                          "along time, the second axis")
+    if _close(got, ce(logits[:, :-2], ids[:, 2:])):
+        raise CheckFailed("shifted by two positions: each position predicts the very next token, t + 1")
     if _close(got, ce(logits[:, :-1], ids[:, 1:], "sum")):
         raise CheckFailed("you summed the losses; take the mean over the B * (T - 1) predictions")
     if _close(got, ce(torch.softmax(logits[:, :-1], -1), ids[:, 1:])):
@@ -160,15 +198,20 @@ def next_token_loss(fn):
                           "logits")
     if _close(got, -want):
         raise CheckFailed("the sign is flipped: the loss is the NEGATIVE log-probability of the right token")
-    expect(_close(got, want), "wrong value: F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))")
+    expect(_close(got, want), "wrong value, and none of the usual mistakes (no shift, the wrong direction or axis, "
+                              "a shift of two, a sum, softmax first, the sign)")
     return f"{B} sequences of {T} tokens give {B} x {T - 1} = {B * (T - 1)} predictions"
 
 
 # ------------------------------------------------------------------------------------------------------- 9.4
 def _accum_setup():
+    """A small model whose output depends on which rows share a forward pass (a batch norm in training mode), so the
+    check can tell k micro-batches from one pass over the whole batch, and consecutive slices from other splits.
+    Its ``num_batches_tracked`` buffer counts the forward passes."""
     torch = _torch()
     torch.manual_seed(94)
-    model = torch.nn.Sequential(torch.nn.Embedding(13, 6), torch.nn.Tanh(), torch.nn.Linear(6, 13))
+    model = torch.nn.Sequential(torch.nn.Embedding(13, 6), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
+                                torch.nn.Linear(6, 13))
     g = torch.Generator().manual_seed(94)
     x = torch.randint(0, 13, (12, 5), generator=g)
     y = torch.randint(0, 13, (12, 5), generator=g)
@@ -185,16 +228,31 @@ def _grads(model):
     return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in model.parameters()])
 
 
+def _reference_grads(parts, scale):
+    """The gradient (and summed scaled loss) of a fresh copy of the setup's model over the row sets ``parts``."""
+    model, x, y = _accum_setup()
+    model.zero_grad()
+    total = 0.0
+    for rows in parts:
+        loss = _loss_fn(model(x[rows]), y[rows]) * scale
+        loss.backward()
+        total += loss.item()
+    return _grads(model).double(), total
+
+
 @exercise("9.4", "Gradient accumulation with the right loss scaling")
 def accumulate_gradients(fn):
     """fn(model, x, y, k, loss_fn): zero the grads, k micro-batches, each loss / k backward; return the mean loss."""
     torch = _torch()
     model, x, y = _accum_setup()
-    model.zero_grad()
-    full_loss = _loss_fn(model(x), y)
-    full_loss.backward()
-    want = _grads(model).double()
-    k = 3
+    k, B = 3, len(x)
+    m = B // k
+    consecutive = [slice(i * m, (i + 1) * m) for i in range(k)]
+    want, want_loss = _reference_grads(consecutive, 1 / k)                   # computed before fn runs
+    strided, strided_loss = _reference_grads([slice(i, None, k) for i in range(k)], 1 / k)
+    whole, whole_loss = _reference_grads([slice(None)], 1.0)                 # one pass over all B rows
+    last, _ = _reference_grads(consecutive[-1:], 1.0)
+    first, _ = _reference_grads(consecutive[:1], 1.0)
     for p in model.parameters():                                           # stale gradients from an earlier step
         p.grad = torch.full_like(p, 0.5)
     weights = [p.detach().clone() for p in model.parameters()]
@@ -206,41 +264,47 @@ def accumulate_gradients(fn):
                           "optimizer step, no update of the parameters)")
     got = _grads(model).double()
     stale = torch.cat([torch.full((p.numel(),), 0.5) for p in model.parameters()]).double()
-    if torch.allclose(got, stale):
+    passes = int(model[1].num_batches_tracked)                               # forward passes fn made
+
+    def near(a, b):
+        return torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+    if near(got, stale):
         raise CheckFailed("the gradients were not touched: call (loss / k).backward() for each micro-batch")
-    if torch.allclose(got - stale, want, atol=1e-5) or torch.allclose(got - stale, k * want, atol=1e-5):
+    if any(near(got - stale, g) or near(got - stale, k * g) for g in (want, strided, whole)):
         raise CheckFailed("gradients from the previous step are still in .grad: call model.zero_grad() once BEFORE "
                           "the loop (backward adds to .grad)")
-    if torch.allclose(got, k * want, atol=1e-5):
+    if near(got, whole) or near(got, whole / k):
+        raise CheckFailed(f"k was ignored: this is the gradient of one pass over all {B} rows (the check's model has a "
+                          f"batch norm, so it can tell); gradient accumulation runs k forward "
+                          f"and backward passes on micro-batches of B // k rows (here {k} of {m}), so that a batch too "
+                          f"large for memory never has to be in it at once")
+    if near(got, k * want) or near(got, k * strided):
         raise CheckFailed(f"accumulation without dividing the loss: the gradient is {k}x too large; backward "
                           f"(loss / k), so the sum of k micro-batch gradients is the gradient of the mean")
-    model2, _, _ = _accum_setup()
-    model2.zero_grad()
-    _loss_fn(model2(x[-4:]), y[-4:]).backward()
-    last = _grads(model2).double()
-    if torch.allclose(got, last, atol=1e-5) or torch.allclose(got, last / k, atol=1e-5):
+    if near(got, last) or near(got, last / k):
         raise CheckFailed("only the last micro-batch's gradient is left: zero the gradients before the loop, "
                           "not inside it")
-    model3, _, _ = _accum_setup()
-    model3.zero_grad()
-    _loss_fn(model3(x[:4]), y[:4]).backward()
-    first = _grads(model3).double()
-    if torch.allclose(got, first, atol=1e-5) or torch.allclose(got, first / k, atol=1e-5):
+    if near(got, first) or near(got, first / k):
         raise CheckFailed("only the first micro-batch was used: loop over all k slices x[i*m:(i+1)*m] with m = B // k")
-    expect(torch.allclose(got, want, atol=1e-5, rtol=1e-4),
-           "the accumulated gradient differs from the one-batch gradient: split x and y into k equal slices and "
-           "backward loss / k for each")
+    if not (near(got, want) or near(got, strided)):
+        if passes != k:
+            raise CheckFailed(f"the model ran {passes} times: run it once per micro-batch, k = {k} times")
+        raise CheckFailed(f"the accumulated gradient is not that of {k} equal micro-batches: split x and y into k "
+                          f"slices of B // k = {m} rows (x[i*m:(i+1)*m]) and backward loss / k for each")
     if ret is None:
         raise CheckFailed("the gradients are right, but return the mean loss too (the sum of the k scaled losses)")
     try:
         ret_f = float(ret)
     except (TypeError, ValueError, RuntimeError):
         raise CheckFailed(f"return the mean loss as a number, got {type(ret).__name__}") from None
-    if math.isclose(ret_f, k * full_loss.item(), rel_tol=1e-4):
+    mean_loss = want_loss if near(got, want) else strided_loss
+    if math.isclose(ret_f, k * mean_loss, rel_tol=1e-4):
         raise CheckFailed("the returned loss is k times too large: add up the SCALED losses (loss / k), or average")
-    expect(math.isclose(ret_f, full_loss.item(), rel_tol=1e-4, abs_tol=1e-5),
-           f"the returned loss {ret_f:.5g} is not the mean loss over the whole batch ({full_loss.item():.5g})")
-    return "k micro-batches of B / k sequences give the gradient of one batch of B"
+    expect(math.isclose(ret_f, mean_loss, rel_tol=1e-4, abs_tol=1e-5),
+           f"the returned loss {ret_f:.5g} is not the mean of the {k} micro-batch losses ({mean_loss:.5g})")
+    return ("for a model that treats every sequence on its own (a GPT does), k micro-batches of B / k sequences "
+            "give the gradient of one batch of B")
 
 
 # ------------------------------------------------------------------------------------------------------- 9.5
