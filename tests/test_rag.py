@@ -183,3 +183,136 @@ def test_rrf_and_maxsim():
     assert hybrid.maxsim(np.eye(2), np.eye(2)) == 2.0
     with pytest.raises(ValueError):
         hybrid.reciprocal_rank_fusion("ab")
+
+
+# ---------------------------------------------------------------- citations hold only the cited code
+def test_module_chunks_are_contiguous_and_hold_exactly_their_lines():
+    for path in (corpus.CORPUS_DIR / "code").glob("*.py"):
+        code = path.read_text(encoding="utf-8")
+        lines = code.splitlines()
+        chunks = ingest.chunk_python(code, path.name)
+        definitions = {i for c in chunks if c.section != "<module>" for i in range(c.line_start, c.line_end + 1)}
+        for c in chunks:
+            assert c.text == "\n".join(lines[c.line_start - 1:c.line_end]), c.citation()   # lines a-b, nothing else
+            if c.section == "<module>":
+                assert not definitions & set(range(c.line_start, c.line_end + 1)), c.citation()
+        kept = {i for c in chunks for i in range(c.line_start, c.line_end + 1)}
+        assert all(i in kept for i, line in enumerate(lines, start=1) if line.strip())     # no line is lost
+
+
+# ---------------------------------------------------------------- chunks the encoder reads to the end
+def test_fit_to_tokens_makes_every_corpus_chunk_fit_minilm():
+    raw = [c for p in corpus.corpus_paths() for c in ingest.parse_file(p, root=corpus.CORPUS_DIR)]
+    fitted = [c for p in corpus.corpus_paths()
+              for c in ingest.parse_file(p, root=corpus.CORPUS_DIR, max_tokens=ingest.MAX_TOKENS)]
+    assert max(ingest.minilm_tokens([c.text for c in raw])) > ingest.MAX_TOKENS     # the problem is real here
+    assert max(ingest.minilm_tokens([c.text for c in fitted])) <= ingest.MAX_TOKENS
+    assert len({c.chunk_id for c in fitted}) == len(fitted)                         # ids stay unique
+    for source in {c.source for c in fitted}:                                       # indices 0, 1, 2, ... per file
+        assert sorted(c.index for c in fitted if c.source == source) == list(range(
+            sum(c.source == source for c in fitted)))
+    words = lambda chunks: {w for c in chunks for w in c.text.split()}              # noqa: E731
+    assert words(fitted) == words(raw)                                              # nothing is cut away
+    for c in fitted:
+        if c.doc_type == "code":
+            lines = (corpus.CORPUS_DIR / c.source).read_text(encoding="utf-8").splitlines()
+            assert c.text == "\n".join(lines[c.line_start - 1:c.line_end])
+
+
+def test_fit_to_tokens_packs_by_the_given_count():
+    count = lambda texts: [len(t.split()) for t in texts]                          # noqa: E731
+    chunk = ingest.DocChunk("a.md", 0, " ".join(f"w{i}" for i in range(10)), "markdown", section="S")
+    pieces = ingest.fit_to_tokens([chunk], limit=4, count=count, overlap=1)
+    assert [p.text.split() for p in pieces][:2] == [["w0", "w1", "w2", "w3"], ["w3", "w4", "w5", "w6"]]
+    assert all(len(p.text.split()) <= 4 and p.section == "S" for p in pieces)
+    assert pieces[-1].text.split()[-1] == "w9"
+    short = ingest.DocChunk("b.md", 3, "one two", "markdown")
+    assert ingest.fit_to_tokens([short], limit=4, count=count) == [short.__class__("b.md", 0, "one two", "markdown")]
+
+
+# ---------------------------------------------------------------- the encoder's disk cache
+class CountingModel:
+    """A stand-in for sentence-transformers' encode(output_value=None): per text a dict of token vectors, mask and
+    sentence vector, all computed from the words; counts how many texts it encoded."""
+
+    def __init__(self):
+        self.encoded = 0
+
+    def encode(self, texts, **kwargs):
+        import torch
+        self.encoded += len(texts)
+        out = []
+        for text in texts:
+            vecs = torch.tensor(hash_embed(["[CLS]"] + text.split() + ["[SEP]"]))   # (T + 2, DIM)
+            out.append({"attention_mask": torch.ones(len(vecs)), "token_embeddings": vecs,
+                        "sentence_embedding": torch.tensor(hash_embed([text])[0])})
+        return out
+
+
+class BrokenModel:
+    def encode(self, texts, **kwargs):
+        raise AssertionError("the cache should have answered")
+
+
+def test_encoder_disk_cache_is_written_read_back_and_rebuilt(tmp_path):
+    texts = [f"text number {i} about heaps" for i in range(20)]
+    model = CountingModel()
+    first = hybrid.Encoder(model=model, model_name="counting", cache_dir=tmp_path)
+    vectors = first.embed(texts)
+    assert model.encoded == 20 and len(list(tmp_path.glob("rag_encoder_*.npz"))) == 1
+    again = hybrid.Encoder(model=BrokenModel(), model_name="counting", cache_dir=tmp_path)
+    assert np.array_equal(again.embed(texts), vectors)                              # read back, never encoded
+    assert np.array_equal(again.tokens(texts[3]), first.tokens(texts[3]))
+    assert again.tokens(texts[3]).shape == (5, DIM)                                 # [CLS] and [SEP] dropped
+    # another model name is another file: vectors of two models are never mixed up
+    other = hybrid.Encoder(model=CountingModel(), model_name="other", cache_dir=tmp_path)
+    other.embed(texts)
+    assert other.cache_path(texts) != first.cache_path(texts)
+    # a damaged file is encoded again and rewritten
+    path = first.cache_path(texts)
+    path.write_bytes(b"not an npz")
+    model = CountingModel()
+    fixed = hybrid.Encoder(model=model, model_name="counting", cache_dir=tmp_path)
+    assert np.array_equal(fixed.embed(texts), vectors) and model.encoded == 20
+    assert np.array_equal(hybrid.Encoder(model=BrokenModel(), model_name="counting", cache_dir=tmp_path)
+                          .embed(texts), vectors)
+    # small batches stay in memory only; without a model name a custom model gets no disk cache
+    small = hybrid.Encoder(model=CountingModel(), model_name="counting", cache_dir=tmp_path / "small")
+    small.embed(["one question"])
+    assert not (tmp_path / "small").exists()
+    assert hybrid.Encoder(model=CountingModel()).cache_dir is None
+    with pytest.raises(ValueError, match="model_name"):
+        hybrid.Encoder(model=CountingModel(), cache_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- per-query metrics and paired bootstrap
+def test_query_ndcg_and_per_query_metrics_match_the_table():
+    assert evaluate.query_ndcg(["b", "a"], {"a"}, 10) == pytest.approx(1 / np.log2(3))
+    with pytest.raises(ValueError, match="at least one relevant"):
+        evaluate.query_ndcg(["a"], set(), 10)
+    ranked = [["a", "b", "c"], ["x", "y", "a"], ["q"], ["b", "a"]]
+    gold = [{"a"}, {"a", "y"}, {"z"}, {"a"}]
+    table = evaluate.metrics(ranked, gold, ks=(1, 2))
+    rows = evaluate.per_query(ranked, gold, ks=(1, 2))
+    assert {name: round(float(v.mean()), 4) for name, v in rows.items()} == table
+    assert rows["MRR"].tolist() == [1.0, 0.5, 0.0, 0.5]
+
+
+def test_paired_bootstrap_interval():
+    rng = np.random.default_rng(1)
+    a = rng.random(200)
+    mean, low, high = evaluate.paired_bootstrap(a + 0.1, a)                         # a constant gain: no spread
+    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    b = (rng.random(200) < 0.5).astype(float)
+    c = (rng.random(200) < 0.5).astype(float)
+    mean, low, high = evaluate.paired_bootstrap(b, c, seed=3)
+    assert low < mean < high and (mean, low, high) == evaluate.paired_bootstrap(b, c, seed=3)   # reproducible
+    # the interval is about mean +- 1.96 standard errors of the mean difference
+    se = (b - c).std(ddof=1) / np.sqrt(len(b))
+    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.1)
+    narrow = evaluate.paired_bootstrap(np.tile(b, 4), np.tile(c, 4), seed=3)       # 4x the queries: half as wide
+    assert (narrow[2] - narrow[1]) == pytest.approx((high - low) / 2, rel=0.15)
+    with pytest.raises(ValueError, match="equally long"):
+        evaluate.paired_bootstrap([1, 0], [1])
+    with pytest.raises(ValueError, match="level"):
+        evaluate.paired_bootstrap([1, 0], [0, 1], level=95)

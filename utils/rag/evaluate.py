@@ -1,7 +1,9 @@
 """Fair evaluation of retrievers: the same queries, the same chunks and the same cut-off for everyone.
 
-recall@k and MRR come from notebook 07 (:mod:`utils.retrieval`); this module adds nDCG@k, the gold sets of the
-labelled multi-format queries (chunk level and document level), and one table for several retrievers.
+recall@k and MRR come from notebook 07 (:mod:`utils.retrieval`); this module adds nDCG@k (:func:`query_ndcg` for one
+query, :func:`ndcg_at_k` averaged over queries), the gold sets of the labelled multi-format queries (chunk level and
+document level), one table for several retrievers, and the uncertainty of a difference between two retrievers
+(:func:`per_query` scores and :func:`paired_bootstrap` intervals over the queries).
 """
 from __future__ import annotations
 
@@ -12,33 +14,44 @@ import numpy as np
 from utils.retrieval import mrr, recall_at_k
 
 
-def ndcg_at_k(ranked, relevant, k: int = 10) -> float:
-    """Mean normalised discounted cumulative gain at ``k`` with binary relevance.
+def query_ndcg(ranked, relevant, k: int = 10) -> float:
+    """nDCG@k of ONE ranked list of ids against a set of relevant ids (binary relevance).
 
-    Per query: DCG = sum over the first ``k`` results of rel_i / log2(i + 1) (i = 1 for the top result), divided by
-    the best possible DCG (all relevant results first, at most ``k`` of them). A relevant result counts less the
-    lower it is ranked; 1.0 means every relevant chunk that fits is at the top.
+    DCG = sum over the first ``k`` results of rel_i / log2(i + 1) (i = 1 for the top result), divided by the best
+    possible DCG (``min(len(relevant), k)`` relevant results at ranks 1, 2, ...). A query with no relevant id cannot
+    be scored: ValueError.
+
+    >>> round(query_ndcg(["x", "a"], {"a"}, 10), 3)          # (1 / log2(3)) / 1
+    0.631
+    >>> query_ndcg(["a"], set(), 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: a query needs at least one relevant id to be scored
+    """
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    rel = set(relevant) if isinstance(relevant, (set, frozenset, list, tuple)) else {relevant}
+    if not rel:
+        raise ValueError("a query needs at least one relevant id to be scored")
+    dcg = sum(1 / math.log2(i + 1) for i, doc in enumerate(list(ranked)[:k], start=1) if doc in rel)
+    ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(rel), k) + 1))
+    return dcg / ideal
+
+
+def ndcg_at_k(ranked, relevant, k: int = 10) -> float:
+    """Mean normalised discounted cumulative gain at ``k`` over queries: :func:`query_ndcg` of each ranked list
+    against its set of relevant ids. 1.0 means every relevant chunk that fits is at the top.
 
     >>> round(ndcg_at_k([["a", "x", "b"]], [{"a", "b"}], k=10), 4)    # (1 + 1/2) / (1 + 1/log2(3))
     0.9197
     >>> ndcg_at_k([["x", "y"]], [{"a"}], k=10)
     0.0
     """
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
     ranked = [list(r) for r in ranked]
     if not ranked or len(ranked) != len(relevant):
         raise ValueError(f"need one ranked list and one relevant set per query, got {len(ranked)} and "
                          f"{len(relevant)}")
-    total = 0.0
-    for r, rel in zip(ranked, relevant):
-        rel = set(rel) if isinstance(rel, (set, frozenset, list, tuple)) else {rel}
-        if not rel:
-            raise ValueError("every query needs at least one relevant id")
-        dcg = sum(1 / math.log2(i + 1) for i, doc in enumerate(r[:k], start=1) if doc in rel)
-        ideal = sum(1 / math.log2(i + 1) for i in range(1, min(len(rel), k) + 1))
-        total += dcg / ideal
-    return total / len(ranked)
+    return sum(query_ndcg(r, rel, k) for r, rel in zip(ranked, relevant)) / len(ranked)
 
 
 def metrics(ranked, relevant, ks=(1, 5, 10)) -> dict[str, float]:
@@ -89,3 +102,50 @@ def table(results: dict[str, dict[str, float]]) -> str:
     for retriever, row in results.items():
         lines.append(f"{retriever:14s}" + "".join(f"{row[n]:10.3f}" for n in names))
     return "\n".join(lines)
+
+
+def per_query(ranked, relevant, ks=(1, 5, 10)) -> dict[str, np.ndarray]:
+    """The metrics of :func:`metrics` for each query separately (their means are the table's numbers), so that two
+    retrievers can be compared query by query.
+
+    >>> {name: v.tolist() for name, v in per_query([["a", "b"], ["c", "d"]], [{"b"}, {"x"}], ks=(1,)).items()}
+    {'recall@1': [0.0, 0.0], 'MRR': [0.5, 0.0], 'nDCG@10': [0.6309297535714575, 0.0]}
+    """
+    ranked = [list(r) for r in ranked]
+    golds = [set(g) if isinstance(g, (set, frozenset, list, tuple)) else {g} for g in relevant]
+    if not ranked or len(ranked) != len(golds):
+        raise ValueError(f"need one ranked list and one relevant set per query, got {len(ranked)} and {len(golds)}")
+    out = {f"recall@{k}": np.array([len(g & set(r[:k])) / len(g) for r, g in zip(ranked, golds)]) for k in ks}
+    out["MRR"] = np.array([next((1 / i for i, d in enumerate(r, start=1) if d in g), 0.0)
+                           for r, g in zip(ranked, golds)])
+    out["nDCG@10"] = np.array([query_ndcg(r, g, 10) for r, g in zip(ranked, golds)])
+    return out
+
+
+def paired_bootstrap(a, b, n_boot: int = 10_000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the per-query differences ``a - b`` and its percentile bootstrap interval: (mean, low, high).
+
+    ``a`` and ``b`` are the same metric of two retrievers on the SAME queries (paired). The queries are resampled
+    with replacement ``n_boot`` times (one generator seeded with ``seed``, so the interval is reproducible); the
+    interval holds the middle ``level`` of the resampled means. An interval that contains 0 means these queries
+    cannot tell the two retrievers apart.
+
+    >>> paired_bootstrap([1, 1, 1, 1], [0, 0, 0, 0])
+    (1.0, 1.0, 1.0)
+    >>> mean, low, high = paired_bootstrap([1, 0, 1, 0, 1, 1], [0, 1, 0, 0, 1, 1])
+    >>> round(mean, 3), low < 0 < high
+    (0.167, True)
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need two equally long 1-D lists of per-query scores, got shapes {a.shape} and {b.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    diff = a - b                                                               # (n_queries,)
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, diff.size, size=(n_boot, diff.size))             # (n_boot, n_queries) query indices
+    means = diff[samples].mean(axis=1)                                         # (n_boot,)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(diff.mean()), float(low), float(high)

@@ -1,7 +1,8 @@
 """Hybrid retrieval: BM25 and dense search fused by reciprocal rank fusion, then a late-interaction re-ranker.
 
 - :class:`Encoder` - MiniLM (:mod:`utils.minilm`) giving, in ONE pass, a unit sentence vector per text (for the
-  vector database) and unit token vectors (for the re-ranker), cached by text;
+  vector database) and unit token vectors (for the re-ranker), cached by text in memory and, for large batches,
+  on disk in ``data/cache/`` (keyed by the model and a hash of the texts);
 - :func:`reciprocal_rank_fusion` - merge ranked lists by ``sum 1 / (k + rank)``: no score scales to reconcile;
 - :func:`maxsim` - late interaction (ColBERT's MaxSim): every query token finds its best-matching chunk token;
 - :class:`HybridRetriever` - question in; BM25 ranks, dense ranks, fused ranking (and re-ranked) out, with an
@@ -11,11 +12,19 @@
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from utils.retrieval import BM25, build_prompt, extractive_answer, generate_with_llm, tokenize
+
+# COURSE_CACHE_DIR moves the cache (the portability runs use a fresh one per simulated machine), as in notebook 05
+CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR")
+                 or Path(__file__).resolve().parent.parent.parent / "data" / "cache")  # <repo>/data/cache
+_CACHE_FORMAT = 1  # bump when what is stored changes, so old files are never read as new ones
 
 RRF_K = 60  # the constant of the original RRF paper (Cormack et al., 2009); it damps the weight of the top ranks
 
@@ -54,18 +63,77 @@ def maxsim(query_tokens, doc_tokens) -> float:
 
 
 class Encoder:
-    """MiniLM sentence vectors and token vectors in one pass, cached by text (``embed`` is what ingest wants)."""
+    """MiniLM sentence vectors and token vectors in one pass, cached by text (``embed`` is what ingest wants).
 
-    def __init__(self, model=None, batch_size: int = 32, device: str = "cpu"):
+    Token vectors are kept as float16 (they only feed MaxSim's sums of cosines; half the memory and disk). A batch of
+    at least ``min_disk`` new texts is also saved under ``cache_dir`` (default ``data/cache/``, or the folder named
+    by ``COURSE_CACHE_DIR``) in a file named after the model and the SHA-1 of the texts, and read back on the next
+    run instead of encoding again; a missing or unreadable file is simply computed and written again. Pass
+    ``cache_dir=False`` to keep everything in memory. With your own ``model`` give ``model_name`` too, so its
+    vectors are never mixed up with MiniLM's.
+    """
+
+    def __init__(self, model=None, batch_size: int = 32, device: str = "cpu", cache_dir=None,
+                 model_name: str | None = None, min_disk: int = 16):
+        if model is not None and cache_dir not in (None, False) and model_name is None:
+            raise ValueError("with your own model and a disk cache, also give model_name= (it keys the cache files)")
         if model is None:
-            from utils.minilm import load_sentence_model
-            model = load_sentence_model(device)
-        self.model, self.batch_size = model, batch_size
+            from utils.minilm import PACKAGE
+            model_name = model_name or PACKAGE
+        self._model, self.device, self.batch_size = model, device, batch_size
+        self.model_name = model_name
+        if cache_dir is None:
+            cache_dir = CACHE_DIR if model is None or model_name else False
+        self.cache_dir = Path(cache_dir) if cache_dir is not False else None
+        self.min_disk = min_disk
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use (a run that finds every text cached never loads it)."""
+        if self._model is None:
+            from utils.minilm import load_sentence_model
+            self._model = load_sentence_model(self.device)
+        return self._model
+
+    def cache_path(self, texts) -> Path | None:
+        """The disk file for this batch of texts (None: no disk cache)."""
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha1()
+        digest.update(f"{self.model_name}\x01{self.batch_size}\x01{_CACHE_FORMAT}\x01".encode())
+        for text in texts:
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+        return self.cache_dir / f"rag_encoder_{digest.hexdigest()[:16]}.npz"
+
+    def _load(self, path: Path, todo: list[str]) -> bool:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                sentences, tokens, lengths = data["sentences"], data["tokens"], data["lengths"]
+        except (OSError, ValueError, KeyError):
+            return False                                           # unreadable: encode again and overwrite it
+        if len(sentences) != len(todo) or len(lengths) != len(todo) or lengths.sum() != len(tokens):
+            return False
+        ends = np.cumsum(lengths)
+        for text, sentence, end, n in zip(todo, sentences, ends, lengths):
+            self._cache[text] = (sentence, tokens[end - n:end])
+        return True
+
+    def _save(self, path: Path, todo: list[str]) -> None:
+        sentences = np.stack([self._cache[t][0] for t in todo])                     # (n, 384) float32
+        tokens = np.concatenate([self._cache[t][1] for t in todo])                  # (total tokens, 384) float16
+        lengths = np.array([len(self._cache[t][1]) for t in todo], dtype=np.int64)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # per process: two kernels may encode at once
+        np.savez(tmp, sentences=sentences, tokens=tokens, lengths=lengths)
+        tmp.replace(path)
 
     def _encode(self, texts: list[str]) -> None:
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if not todo:
+            return
+        path = self.cache_path(todo) if len(todo) >= self.min_disk else None
+        if path is not None and path.exists() and self._load(path, todo):
             return
         outputs = self.model.encode(todo, batch_size=self.batch_size, output_value=None, convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=False)
@@ -74,7 +142,12 @@ class Encoder:
             tokens = out["token_embeddings"][mask].float().cpu().numpy()[1:-1]   # drop [CLS] and [SEP]: (T, 384)
             tokens = tokens / np.linalg.norm(tokens, axis=1, keepdims=True).clip(1e-12)
             sentence = np.asarray(out["sentence_embedding"].float().cpu().numpy(), dtype=np.float32)   # (384,)
-            self._cache[text] = (sentence, tokens.astype(np.float32))
+            self._cache[text] = (sentence, tokens.astype(np.float16))
+        if path is not None:
+            try:
+                self._save(path, todo)
+            except OSError:
+                pass                                               # a read-only checkout still runs, only slower
 
     def embed(self, texts) -> np.ndarray:
         """list of n texts -> (n, 384) unit vectors."""
@@ -83,7 +156,7 @@ class Encoder:
         return np.stack([self._cache[t][0] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def tokens(self, text: str) -> np.ndarray:
-        """(T, 384) unit token vectors of one text (at most 254: MiniLM reads 256 word pieces)."""
+        """(T, 384) unit token vectors of one text, float16 (at most 254: MiniLM reads 256 word pieces)."""
         self._encode([text])
         return self._cache[text][1]
 
