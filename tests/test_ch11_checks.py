@@ -55,6 +55,8 @@ def test_info_nce():
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, 0.1), match="temperature is fixed")
     assert_rejects(ch11.info_nce, lambda q, d, t: 2 * _nce(q, d, t), match="summed the two directions")
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t) * len(q), match="summed over the batch")
+    assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t, cols=False) + _nce(q, d, t, rows=False) / 2,
+                   match="only one of the two directions was halved")      # a + b / 2: operator precedence
     assert_rejects(ch11.info_nce, lambda q, d, t: _nce(q, d, t).item(), match="no gradient")
     assert_rejects(ch11.info_nce,
                    lambda q, d, t: _nce(F.normalize(q, dim=0), F.normalize(d, dim=0), t, normalise=False),
@@ -179,6 +181,10 @@ def test_int8_quantize():
                    match="symmetric range")
     assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, rounding=np.ceil), match="rounded up")
     assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, levels=256), match="256 steps")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, offset=127), match="off by one")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, hi, lo), match="lo and hi swapped")
+    assert_rejects(ch11.int8_quantize, lambda X, lo, hi: _int8(X, lo, hi, levels=254, offset=127),
+                   match="254 steps")                 # ((X - lo) / (hi - lo) * 2 - 1) * 127: a symmetric -127..127
     assert_rejects(ch11.int8_quantize,
                    lambda X, lo, hi: np.clip((X - lo) / ((hi - lo) / 255) - 128, -128, 127).astype(np.int8),
                    match="truncated")                  # astype cuts the fraction off, no np.round

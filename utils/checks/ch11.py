@@ -103,6 +103,8 @@ def _nce_variants(q, d, t):
         "no temperature": float((F.cross_entropy(qn @ dn.T, labels) + F.cross_entropy((qn @ dn.T).T, labels)) / 2),
         "other direction": float(other_way),
         "summed directions": float(one_way + other_way),
+        "half of one direction": float(one_way + other_way / 2),
+        "half of the other direction": float(one_way / 2 + other_way),
         "summed over the batch": float((one_way + other_way) / 2 * len(q)),
     }
 
@@ -170,6 +172,10 @@ def info_nce(fn):
         "only d normalised": "only d was normalised: normalise the rows of q too, so the logits are cosines",
         "no temperature": "the temperature is missing: divide the cosines by it",
         "summed directions": "you summed the two directions: the symmetric loss is their MEAN, (rows + columns) / 2",
+        "half of one direction": "only one of the two directions was halved (a + b / 2 divides b alone): put the sum "
+                                 "in brackets, (rows + columns) / 2",
+        "half of the other direction": "only one of the two directions was halved (a / 2 + b): put the sum in "
+                                       "brackets, (rows + columns) / 2",
         "summed over the batch": "you summed over the batch: take the MEAN cross-entropy (F.cross_entropy's default "
                                  "reduction)",
     }
@@ -301,6 +307,10 @@ def int8_quantize(fn):
         (codes(lo, hi, rounding=np.ceil), "rounded up (np.ceil): np.round((X - lo) / step) picks the NEAREST "
                                           "level"),
         (codes(lo, hi, levels=256), "256 steps: 256 levels have 255 steps between them, step = (hi - lo) / 255"),
+        (codes(lo, hi, offset=127), "off by one: lo should give -128, so subtract 128 (not 127) after rounding"),
+        (codes(hi, lo), "lo and hi swapped: lo gives -128 and hi gives 127, step = (hi - lo) / 255"),
+        (codes(lo, hi, levels=254, offset=127), "254 steps from -127 to 127: int8 holds -128..127, 256 levels with "
+                                                "255 steps between them, step = (hi - lo) / 255, minus 128"),
     ]
     for wrong, message in mistakes:
         if not np.array_equal(arr, want) and np.array_equal(arr, np.asarray(wrong).astype(np.int64)):
