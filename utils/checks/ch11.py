@@ -189,9 +189,9 @@ def info_nce(fn):
 # 11.3 hard-negative mining
 
 def _long_list():
-    """3 queries x 1000 documents of continuous scores (no ties) and a positive each: with k = 300 an unsorted top k
-    (np.argpartition, torch.topk(sorted=False)) comes out in another order on every CPU; with k = 2 of 5 it happens
-    to come out sorted."""
+    """3 queries x 1000 documents of continuous scores (no ties) and a positive each. With k = 2 of 5 an unsorted top
+    k (np.argpartition, torch.topk(sorted=False)) happens to come out sorted; with k = 300 of 1000 it does not, on
+    numpy's AVX512, AVX2 and baseline code paths alike (np.argpartition's order depends on the CPU)."""
     rng = np.random.default_rng(113)
     return rng.normal(size=(3, 1000)), rng.integers(0, 1000, size=3)
 
@@ -348,10 +348,10 @@ def _binary_data():
 
 
 def _long_collection():
-    """1000 unit vectors and 3 unit queries, rescored all at once (shortlist = 1000) and k = 300: an unsorted top k
-    (np.argpartition, torch.topk(sorted=False)) comes out in another order on every CPU, where with k = 5 of 20 it
-    happens to come out sorted. The seed keeps the 301 best scores of each query at least 4e-6 apart, over 100
-    float32 rounding steps, so every correct way of computing the dot products gives the same order."""
+    """1000 unit vectors and 3 unit queries, rescored all at once (shortlist = 1000) with k = 300: an unsorted top k
+    comes out unsorted here, as in :func:`_long_list`, where with k = 5 of 20 it happens to come out sorted. The
+    seed keeps the 301 best scores of each query at least 4e-6 apart (float32 numbers near 1 are 6e-8 apart), so
+    every correct way of computing the dot products gives the same order."""
     rng = np.random.default_rng(227)
     X = rng.normal(size=(1000, 32)).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
