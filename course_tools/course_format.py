@@ -1,6 +1,6 @@
 """The format of the course's notebooks, in one place: cell tags, solution markers, the chapter a notebook is, which
 check cell belongs to which exercise cell, and the names a cell defines. The generator (:mod:`course_tools.generate`), the
-grader (:mod:`course_tools.grading.course`), the site builder (``site/build.py``) and the tests all read notebooks through
+grader (:mod:`course_tools.grading.planning`), the site builder (``site/build.py``) and the tests all read notebooks through
 these functions; nothing here imports nbformat, so a cell may be a ``NotebookNode`` or a plain dict from ``json``.
 
 The rules (CONTRIBUTING.md, "Exercise cells and check cells"):

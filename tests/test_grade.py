@@ -17,7 +17,7 @@ import pytest
 
 from course_tools import grade
 from course_tools.course_format import defined_names
-from course_tools.grading.course import plan as make_plan
+from course_tools.grading.planning import plan as make_plan
 from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -241,7 +241,7 @@ def test_gradescope_grades_only_the_assignments_notebook(tmp_path, monkeypatch):
 def test_the_fixture_is_a_notebook_whose_plan_breaks_the_rules(tmp_path):
     """The plan (no kernel): two definitions of an answer in its cell fail the rule; the mirrored reference reached
     from a helper cell and through the check module are reference uses."""
-    from course_tools.grading.course import plan
+    from course_tools.grading.planning import plan
     from course_tools.manifest import Course
 
     path = hostile_submission(tmp_path / "a.ipynb", victim=tmp_path / "v", private_check=tmp_path / "p.py")

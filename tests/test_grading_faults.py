@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from course_tools import grade
-from course_tools.grading.course import plan
+from course_tools.grading.planning import plan
 from course_tools.grading.references import reference_uses
 from course_tools.manifest import Course
 

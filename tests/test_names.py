@@ -19,7 +19,7 @@ import pytest
 
 from tests.test_layers import layer, modules
 from course_tools.course_format import called_checks, defined_names, exercise_check_pairs, is_code
-from course_tools.grading.course import plan
+from course_tools.grading.planning import plan
 from course_tools.manifest import Course
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,8 @@
 """The grader, by stage (``python -m course_tools.grade`` is its command line; see :mod:`course_tools.grade`).
 
-- :mod:`course_tools.grading.course`: the course model - which chapter a notebook is, the exercises it must have, the
-  course's own check cells, and which learner cell answers which exercise;
+- :mod:`course_tools.manifest` (one level up): the course - its chapters, exercises and check cells;
+- :mod:`course_tools.grading.planning`: the plan of a submission - which learner cell answers which exercise, where
+  the course's check cells run, and the own-code rule (:mod:`course_tools.grading.references`);
 - :mod:`course_tools.grading.sandbox`: the limits and namespaces a graded kernel runs in;
 - :mod:`course_tools.grading.kernel`: one kernel in its sandbox - run a cell with a timeout, interrupt, restart;
 - :mod:`course_tools.grading.notebook`: grade one notebook, exercise by exercise, containing each fault to its exercise;

@@ -1,6 +1,6 @@
 """Grade one notebook, exercise by exercise, so that whatever one cell does costs only its own exercise.
 
-The plan (:func:`course_tools.grading.course.plan`) is run one cell at a time in one sandboxed kernel
+The plan (:func:`course_tools.grading.planning.plan`) is run one cell at a time in one sandboxed kernel
 (:mod:`course_tools.grading.kernel`):
 
 - a cell that runs past ``timeout`` is interrupted; when the interrupt does not stop it within a few seconds, the
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_tools.grading.course import STARTUP, plan
+from course_tools.grading.planning import STARTUP, plan
 from course_tools.manifest import Course
 from course_tools.grading.judge import Judge, Verdict, load_check_module
 from course_tools.grading.kernel import START_TIMEOUT, CellRun, Kernel, KernelStartError

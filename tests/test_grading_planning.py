@@ -1,4 +1,4 @@
-"""The course model of the grader (course_tools/grading/course.py), on bad input that needs no kernel: cells deleted,
+"""The plan of a submission (course_tools/grading/planning.py), on bad input that needs no kernel: cells deleted,
 reordered, duplicated, check cells removed, another chapter's notebook; and what the check cells it inserts do."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from course_tools.course_format import is_check, is_exercise
-from course_tools.grading.course import plan
+from course_tools.grading.planning import plan
 from course_tools.grading.judge import parse_check_call
 from course_tools.grading.notebook import read_notebook
 from course_tools.manifest import Course

@@ -15,7 +15,7 @@ from course_tools.manifest import Chapter, Exercise
 
 # ---------------------------------------------------------------------------------------------- the plan
 @dataclass
-class Step:
+class PlanStep:
     """One cell the grader runs: a learner cell (``kind="cell"``; ``exercise`` set when it answers one) or a course
     check cell the grader inserts (``kind="check"``)."""
     kind: str
@@ -27,7 +27,7 @@ class Step:
 
 @dataclass
 class Plan:
-    steps: list[Step]
+    steps: list[PlanStep]
     missing: dict[str, str]             # exercise id -> why it cannot be run (no exercise cell found)
     references: dict[str, list[str]]    # exercise id -> utils.* names its cell uses that the solution does not
     rules: dict[str, str] = field(default_factory=dict)  # exercise id -> how its answer breaks the writing rules
@@ -64,9 +64,9 @@ def plan(nb, chapter: Chapter) -> Plan:
         if cell.cell_type != "code" or is_check(cell) or cell.get("id") in check_ids:
             continue  # the learner's copy of a check cell: whatever it says now, the course's version replaces it
         answers = by_cell.get(i, [])
-        steps.append(Step("cell", cell.source, answers[0].id if answers else None, i + 1))
+        steps.append(PlanStep("cell", cell.source, answers[0].id if answers else None, i + 1))
         for ex in answers:
-            steps.append(Step("check", ex.check_source, ex.id, answer=cell.source))
+            steps.append(PlanStep("check", ex.check_source, ex.id, answer=cell.source))
     missing = {ex.id: "no exercise cell found for it (deleted, or its names changed?)"
                for ex in exercises if ex.id not in where}
     references, rules = {}, {}
