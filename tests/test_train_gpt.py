@@ -169,6 +169,44 @@ def test_ngram_baselines_on_real_text():
     assert tok.decode(val_ids[:50].tolist()).count("\n") >= 1
 
 
+CPUINFO_X86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
+CPUINFO_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+CPUINFO_ARM = "processor\t: 0\nFeatures\t: fp asimd crc32 atomics bf16 i8mm\nCPU implementer\t: 0x41\n"
+
+
+def test_cpu_flags_read_x86_and_arm_cpuinfo():
+    assert train_gpt.cpu_flags(CPUINFO_X86) == {"fpu", "sse2", "avx", "avx2", "fma"}
+    assert {"avx512_bf16", "amx_bf16"} <= train_gpt.cpu_flags(CPUINFO_AMX)
+    assert "bf16" in train_gpt.cpu_flags(CPUINFO_ARM) and "0x41" not in train_gpt.cpu_flags(CPUINFO_ARM)
+    assert train_gpt.cpu_flags("") == set()
+    assert isinstance(train_gpt.cpu_flags(), set)                          # this machine: whatever it has
+
+
+@pytest.mark.parametrize("cpuinfo, want", [
+    (CPUINFO_X86, "fp32"),                                   # AVX2 only: bf16 would be emulated, slower than fp32
+    (CPUINFO_AMX, "bf16"),
+    ("flags : avx2 avx512f avx512_bf16\n", "bf16"),
+    ("flags : avx2 amx_bf16\n", "bf16"),
+    (CPUINFO_ARM, "bf16"),
+    ("Features : fp asimd\n", "fp32"),
+    ("", "fp32"),                                            # flags unknown: the safe choice
+])
+def test_auto_precision_on_cpus(cpuinfo, want):
+    precision, why = train_gpt.auto_precision("cpu", flags=train_gpt.cpu_flags(cpuinfo))
+    assert precision == want
+    assert ("emulated" in why) == (want == "fp32")
+
+
+def test_auto_precision_on_gpus_and_other_devices():
+    assert train_gpt.auto_precision("cuda", cuda_capability=(8, 0))[0] == "bf16"
+    assert train_gpt.auto_precision("cuda:0", cuda_capability=(9, 0))[0] == "bf16"
+    assert train_gpt.auto_precision("cuda", cuda_capability=(7, 0)) == (
+        "fp16", "CUDA GPU with compute capability 7.0: no bf16 tensor cores, fp16 with a scaler")
+    assert train_gpt.auto_precision("mps")[0] == "fp32"
+    for device in ("cpu", "mps"):                                          # every answer is a precision train accepts
+        TrainConfig(precision=train_gpt.auto_precision(device)[0])
+
+
 def test_command_help_and_a_tiny_run(tmp_path):
     out = subprocess.run([sys.executable, "-m", "utils.train_gpt", "--help"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
@@ -176,8 +214,11 @@ def test_command_help_and_a_tiny_run(tmp_path):
     run = subprocess.run([sys.executable, "-m", "utils.train_gpt", "--out", str(tmp_path), "--chars", "30000",
                           "--vocab-size", "300", "--steps", "4", "--n-layer", "1", "--n-embd", "16", "--n-head", "2",
                           "--block-size", "16", "--batch-size", "8", "--eval-every", "2", "--eval-batches", "1",
-                          "--no-progress", "--threads", "1"], cwd=ROOT, capture_output=True, text=True)
+                          "--no-progress", "--threads", "1", "--precision", "auto"], cwd=ROOT, capture_output=True,
+                         text=True)
     assert run.returncode == 0, run.stderr[-2000:]
+    chosen, why = train_gpt.auto_precision("cpu")                           # what auto means on this machine
+    assert f"precision: {chosen} ({why})" in run.stdout
     for name in ("ckpt.pt", "model.pt", "curves.png", "sample.txt"):
         assert (tmp_path / name).stat().st_size > 0
     model, tok, state = train_gpt.model_from_checkpoint(tmp_path / "model.pt")

@@ -11,7 +11,9 @@ the blocks: not on embeddings, norms or biases).
 
 - mixed precision: ``precision="bf16"`` runs the forward pass under ``torch.autocast`` (CPU or CUDA); ``"fp16"``
   (CUDA only) adds a gradient scaler so small fp16 gradients do not flush to zero. The weights and the optimizer
-  state stay fp32 ("master weights") either way;
+  state stay fp32 ("master weights") either way. The command's ``--precision auto`` picks bf16 only where the
+  hardware computes it natively (:func:`auto_precision`: CUDA GPUs, CPUs with AVX512_BF16 or AMX); elsewhere bf16 is
+  emulated and slower than fp32, so it trains in fp32;
 - checkpoints hold the model, optimizer, scaler, step, batch-sampler state and history, written to a temporary file
   and renamed, so an interrupted run never leaves a half-written file; a resumed run continues exactly;
 - data parallel: under ``torchrun`` each process draws its own batches, DDP averages the gradients (gloo on CPU,
@@ -38,7 +40,7 @@ from torch.nn import functional as F
 from utils.gpt import GPT, GPTConfig, generate
 
 __all__ = ["TrainConfig", "corpus_lines", "load_corpus", "get_batch", "lm_loss", "ngram_baselines", "lr_at",
-           "param_groups", "make_optimizer", "autocast", "train_step", "evaluate", "save_checkpoint",
+           "param_groups", "make_optimizer", "autocast", "cpu_flags", "auto_precision", "train_step", "evaluate", "save_checkpoint",
            "load_checkpoint", "CheckpointError", "train", "plot_history", "main"]
 
 
@@ -187,6 +189,69 @@ def autocast(device: str | torch.device, precision: str):
     return torch.autocast(kind, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
+#: CPU flags (as Linux's /proc/cpuinfo names them) of instructions that compute bf16 products natively: Intel/AMD
+#: AVX512_BF16, Intel AMX, and the Arm BF16 extension.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags: from ``cpuinfo`` (the text of /proc/cpuinfo) when given, else from this machine
+    (Linux: /proc/cpuinfo; macOS: ``sysctl hw.optional.arm.FEAT_BF16``); an empty set when they cannot be read.
+
+    >>> sorted(cpu_flags("processor : 0\\nflags : fpu avx2 avx512_bf16 amx_bf16\\n"))
+    ['amx_bf16', 'avx2', 'avx512_bf16', 'fpu']
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            import platform
+            import subprocess
+            if platform.system() != "Darwin":
+                return set()
+            try:
+                out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True,
+                                     timeout=5).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                return set()
+            return {"bf16"} if out == "1" else set()
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):                   # x86 "flags", Arm "Features"
+            flags.update(value.split())
+    return flags
+
+
+def auto_precision(device: str | torch.device, flags: set[str] | None = None,
+                   cuda_capability: tuple[int, int] | None = None) -> tuple[str, str]:
+    """``(precision, reason)`` for ``--precision auto``: bf16 where the hardware computes it natively, else fp32.
+
+    bf16 autocast pays on GPUs with bf16 tensor cores (CUDA compute capability 8.0 and later; older CUDA GPUs get
+    fp16 with a gradient scaler) and on CPUs with AVX512_BF16, AMX or Arm's BF16 instructions. Without them the CPU
+    emulates bf16 in fp32 arithmetic plus conversions, which is slower than plain fp32, so the answer is fp32.
+    ``flags`` and ``cuda_capability`` default to this machine's.
+
+    >>> auto_precision("cpu", flags={"avx2", "fma"})[0], auto_precision("cpu", flags={"avx2", "amx_bf16"})[0]
+    ('fp32', 'bf16')
+    >>> auto_precision("cuda", cuda_capability=(9, 0))[0], auto_precision("cuda", cuda_capability=(7, 5))[0]
+    ('bf16', 'fp16')
+    """
+    kind = torch.device(device).type
+    if kind == "cuda":
+        major, minor = cuda_capability or torch.cuda.get_device_capability(torch.device(device))
+        if major >= 8:
+            return "bf16", f"CUDA GPU with compute capability {major}.{minor}: bf16 tensor cores"
+        return "fp16", f"CUDA GPU with compute capability {major}.{minor}: no bf16 tensor cores, fp16 with a scaler"
+    if kind == "cpu":
+        native = sorted(set(NATIVE_BF16_FLAGS) & (cpu_flags() if flags is None else set(flags)))
+        if native:
+            return "bf16", f"the CPU computes bf16 natively ({', '.join(native)})"
+        return "fp32", ("the CPU has no AVX512_BF16, AMX or Arm BF16 instructions: bf16 would be emulated and "
+                        "slower than fp32")
+    return "fp32", f"device {kind!r}: fp32 (bf16 autocast is chosen automatically only on CUDA and CPUs)"
+
+
 def _unwrap(model):
     return model.module if hasattr(model, "module") else model                           # DDP keeps it in .module
 
@@ -299,7 +364,8 @@ def load_checkpoint(path, model=None, optimizer=None, scaler=None, map_location=
     return state
 
 
-#: The model notebook 09 loads, trained with the command in data/tiny_gpt/train_log.txt (found from any working folder).
+#: The model notebook 09 loads (found from any working folder); data/tiny_gpt/train_log.txt holds the command that
+#: trained it and that command's printout.
 SHOWCASE_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "tiny_gpt" / "model.pt"
 
 
@@ -407,7 +473,9 @@ def _parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         if f.name == "precision":
-            t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=defaults.precision)
+            t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default=defaults.precision,
+                           help="auto: bf16 on CUDA GPUs and on CPUs with AVX512_BF16/AMX (native bf16), fp16 on "
+                                "older CUDA GPUs, fp32 elsewhere (default: %(default)s)")
         else:
             t.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
                            default=getattr(defaults, f.name))
@@ -429,6 +497,9 @@ def main(argv=None) -> int:
             torch.cuda.set_device(device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    why = "as asked"
+    if args.precision == "auto":
+        args.precision, why = auto_precision(device)
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     out = Path(args.out)
     torch.manual_seed(cfg.seed)
@@ -443,6 +514,7 @@ def main(argv=None) -> int:
     if _is_main():
         print(f"corpus: {len(train_ids):,} train / {len(val_ids):,} validation tokens; model: "
               f"{_unwrap(model).num_params():,} parameters; baselines: unigram {uni:.3f}, bigram {bi:.3f} nats/token")
+        print(f"precision: {cfg.precision} ({why})")
     began = time.perf_counter()
     history = train(model, train_ids, val_ids, cfg, checkpoint=out / "ckpt.pt", resume=args.resume,
                     progress=not args.no_progress, tokenizer=tok)
@@ -450,7 +522,7 @@ def main(argv=None) -> int:
     if _is_main():
         plot_history(history, out / "curves.png", {"unigram": uni, "bigram": bi})
         net = _unwrap(model)
-        prompt = tok.encode("dog: ")
+        prompt = tok.encode("dog:")              # no trailing space: in the text a space starts the next token
         ids = generate(net, prompt, net.cfg.block_size - len(prompt), temperature=0.8, top_k=40,
                        generator=torch.Generator().manual_seed(cfg.seed))
         sample = tok.decode(ids)
