@@ -91,3 +91,22 @@ def test_node2vec_bad_input():
     with pytest.raises(ValueError, match="not linked"):
         graph_walks.node2vec_step_probabilities(N2V, "x2", "t")
     assert graph_walks.node2vec_walks({"a": set()}, 2, 5, p=2, q=3) == [["a"], ["a"]]
+
+
+def test_auc_difference_interval():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(1, 1, 300), rng.normal(0, 1, 300)
+    same = graph_walks.auc_difference_interval((pos, neg), (pos, neg))
+    assert same["diff"] == same["low"] == same["high"] == 0.0
+    noisy = (pos + rng.normal(0, 2, 300), neg + rng.normal(0, 2, 300))       # the same pairs, a worse score
+    r = graph_walks.auc_difference_interval((pos, neg), noisy, samples=500)
+    assert r["diff"] == pytest.approx(graph_walks.auc(pos, neg) - graph_walks.auc(*noisy), abs=2e-4)
+    assert 0 < r["low"] < r["diff"] < r["high"]
+    flipped = graph_walks.auc_difference_interval(noisy, (pos, neg), samples=500)
+    assert flipped["diff"] == -r["diff"] and flipped["high"] < 0
+    coin = graph_walks.auc_difference_interval((pos, neg), (rng.normal(1, 1, 300), rng.normal(1, 1, 300)))
+    assert coin["low"] > 0                                                    # vs a coin: far above
+    close = graph_walks.auc_difference_interval((pos, neg), (pos + rng.normal(0, 0.05, 300), neg))
+    assert close["low"] <= 0 <= close["high"] or abs(close["diff"]) < 0.01   # a tiny change: no clear winner
+    with pytest.raises(ValueError, match="same"):
+        graph_walks.auc_difference_interval((pos, neg), (pos[:10], neg))
