@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import re
 import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePath
@@ -285,79 +284,3 @@ def summary_markdown(results: list[NotebookResult], rows: list[dict], *, wall_s:
         lines.append(f"| {_cell(r.path)} | {r.chapter or '?'} | {c[PASSED]} | {c[FAILED]} | {c[NOT_ATTEMPTED]} | "
                      f"{c[ERROR] + (0 if r.exercises else 1)} | {r.seconds:.1f} |")
     return "\n".join(lines) + "\n"
-
-
-def _existing(paths: list[Path]) -> str | None:
-    """One line naming the outputs that exist already (None when none does)."""
-    there = [str(p) for p in paths if p.exists()]
-    if not there:
-        return None
-    shown = ", ".join(there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
-    return f"not overwriting {shown}: pass --force to replace (nothing was graded)"
-
-
-def run_batch(args) -> int:
-    """``python -m course_tools.grade DIR --out report.csv``: parsed arguments come from :mod:`course_tools.grading.cli`."""
-    from course_tools.grading import export
-    from course_tools.grading.points import PointsError, course_exercise_table, load_points
-
-    log = sys.stderr
-    gradescope = getattr(args, "gradescope", None)
-    canvas = getattr(args, "canvas", None)
-    try:
-        points = load_points(getattr(args, "points", None), course_exercise_table())
-        roster = export.read_roster(args.roster) if getattr(args, "roster", None) else None
-    except PointsError as exc:
-        print(f"error: {exc}", file=log)
-        return 2
-    for line in points.warnings:
-        print(f"warning: {line}", file=log)
-    submissions = find_submissions(args.paths)
-    skipped = find_other_files(args.paths)
-    for name in skipped:
-        print(f"skipped {name}: not a notebook (.ipynb)", file=log)
-    if not submissions:
-        print("no notebooks (*.ipynb) found under: " + ", ".join(map(str, args.paths)), file=log)
-        return 1
-    summary_path = (args.summary or args.out.with_suffix(".md")) if args.out is not None else args.summary
-    targets = [p for p in (args.out, summary_path, canvas) if p is not None]
-    if gradescope is not None:
-        targets += [export.gradescope_path(gradescope, name) for _, name in submissions]
-    refused = None if getattr(args, "force", False) else _existing(targets)
-    if refused:
-        print(refused, file=log)
-        return 1
-    from course_tools.grading.sandbox import Limits, describe
-    print(f"sandbox: {describe(Limits(network=args.allow_network))}", file=log)
-    start = time.perf_counter()
-    results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
-                          notebook_timeout=args.notebook_timeout, network=args.allow_network,
-                          private_checks=args.private_checks, hide=[p for p in args.paths if Path(p).is_dir()])
-    wall = time.perf_counter() - start
-    rows = report_rows(results)
-    summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers, skipped=skipped)
-    written = []
-    if args.out is not None:
-        write_csv(rows, args.out)
-        written.append(str(args.out))
-    if summary_path is not None:
-        summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(summary, encoding="utf-8")
-        written.append(str(summary_path))
-    if gradescope is not None:
-        export.write_gradescope(results, gradescope, points)
-        written.append(f"{len(results)} results.json under {gradescope}")
-    if canvas is not None:
-        labels, warnings = export.learner_labels(submission_learners(args.paths))
-        table, more = export.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
-                                          roster=roster, titles=export.notebook_titles())
-        for line in warnings + more:
-            print(f"warning: {line}", file=log)
-        export.write_canvas(table, canvas)
-        written.append(f"{canvas} ({len(table) - 2} learner(s))")
-    if written:
-        print(f"graded {len(results)} submission(s) in {wall:.1f} s with {args.workers} worker(s): "
-              + ", ".join(written))
-    else:
-        print(summary)
-    return 0

@@ -3,6 +3,10 @@
 Every right answer comes from the reference library (utils.pooling, utils.contrastive, utils.quantization),
 computed on the check's own inputs BEFORE the learner's function is called; the learner's function only ever sees
 copies (:func:`utils.checks.call_on_copies`).
+
+Why one long module: one module per chapter is the course's rule for checks (a learner looks for chapter 11's checks
+in ``ch11.py``); each check names several typical mistakes, and the data that tells them apart (exact zeros, long
+top-k lists whose order an unsorted selection gets wrong) lives next to the check that needs it.
 """
 from __future__ import annotations
 
