@@ -15,7 +15,7 @@ training tokens/s of full optimizer steps (forward, backward, AdamW) for ours in
     .venv/bin/python benchmarks/bench_gpt.py [--model gpt2|modern|both] [--layers 4] [--dim 128] [--heads 4]
                                              [--kv-heads 2] [--threads 2] [--lengths ...]
 
-Goals (issue 20): ours cached >= 5x ours uncached at 512 tokens; ours cached >= transformers cached; our fp32 training
+Goals: ours cached >= 5x ours uncached at 512 tokens; ours cached >= transformers cached; our fp32 training
 >= 0.9x transformers'. Timings are the best of ``--repeats`` runs, in wall-clock seconds, or with ``--clock cpu`` in
 this process's CPU seconds (steadier on a shared machine, where other jobs take the cores away; with ``--threads 1``
 the two agree on a quiet one). Offline; CPU unless ``--device cuda``.

@@ -1,4 +1,4 @@
-"""Mistake coverage of the exercise checks (issue #17): how many wrong answers the check tests try per exercise, and how
+"""Mistake coverage of the exercise checks: how many wrong answers the check tests try per exercise, and how
 many of them get a message that names the mistake.
 
     .venv/bin/python tests/mistake_coverage.py            # every chapter 00-10

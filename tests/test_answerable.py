@@ -1,4 +1,4 @@
-"""Every exercise is answerable from the learner notebook alone (issue #17).
+"""Every exercise is answerable from the learner notebook alone.
 
 A solution region (between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) holds only the answer. Everything the
 learner needs - the names the check reads, the function to write and its signature, what it returns, the keys a dict

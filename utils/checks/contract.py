@@ -20,7 +20,7 @@ without zero padding (``"2.3"``). Produced and read back:
 ...               {"output_type": "error", "ename": "ExerciseFailed", "evalue": "[1.3] wrong sign", "traceback": []}])
 [('1.2', 'passed', ''), ('1.3', 'failed', 'wrong sign')]
 
-The grader itself no longer reads printed lines: it runs each check in its own process and takes the exception
+The grader itself never reads printed lines: it runs each check in its own process and takes the exception
 (:mod:`course_tools.grading.judge`). The statuses here are the grader's (:mod:`course_tools.grading.results`).
 """
 from __future__ import annotations
