@@ -313,12 +313,13 @@ def quiz_master_weights(answer):
     return expect_choice(
         answer, correct="c", options="abcd",
         why_wrong={
-            "a": "bf16 has the SAME exponent range as fp32 (8 bits); its weakness is the 8-bit mantissa",
+            "a": "bf16 has the SAME exponent range as fp32 (8 bits); its weakness is the short mantissa (8 "
+                 "significant bits against 24)",
             "b": "autocast does not round the stored weights: it casts copies for the matrix products",
             "d": "the gradient scaler is for fp16's small range; it does not change the rounding of updates",
         },
-        explanation="bf16 keeps about 3 significant digits (step 2^-7 = 0.0078 near 1.0), so a weight of 1.0 plus "
-                    "an update of 0.001 rounds back to 1.0; fp32 weights keep every small update.")
+        explanation="bf16 has 8 significant bits, about 2.4 decimal digits (spacing 2^-7 = 0.0078 near 1.0), so a "
+                    "weight of 1.0 plus an update of 0.001 rounds back to 1.0; fp32 weights keep every small update.")
 
 
 # ------------------------------------------------------------------------------------------------------- 9.6
