@@ -1,6 +1,7 @@
 """Every exercise of notebook 08: right answer passes, stub is 'not attempted', typical mistakes are named."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,7 +23,6 @@ def _softmax(s, *, sub="row", dim=-1, normalise="row"):
 
 def test_softmax():
     assert_passes(ch08.softmax, _softmax)
-    assert_passes(ch08.softmax, lambda s: torch.softmax(s, dim=-1))
     assert_passes(ch08.softmax, attention.softmax)
     assert_not_attempted(ch08.softmax, stub_function)
     assert_not_attempted(ch08.softmax, ...)
@@ -36,6 +36,52 @@ def test_softmax():
     assert_rejects(ch08.softmax, lambda s: _softmax(s, normalise="all"), match="whole tensor")
     assert_rejects(ch08.softmax, lambda s: None, match="return")
     assert_rejects(ch08.softmax, lambda s: torch.sigmoid(s), match="wrong values")
+
+
+# ready-made softmaxes: right numbers, but the exercise asks to write it (each spelled as the learner wrote it)
+def calls_torch_softmax(scores):
+    return torch.softmax(scores, dim=-1)
+
+
+def calls_functional_softmax(scores):
+    return torch.nn.functional.softmax(scores, dim=-1)
+
+
+def calls_the_tensor_method(scores):
+    return scores.softmax(dim=-1)
+
+
+def calls_log_softmax(scores):
+    return torch.log_softmax(scores, dim=-1).exp()
+
+
+def calls_the_reference(scores):
+    return attention.softmax(scores)
+
+
+def softmax_in_place(scores):
+    """Right values, but it overwrites the caller's scores."""
+    scores -= scores.amax(dim=-1, keepdim=True)
+    scores.exp_()
+    scores /= scores.sum(dim=-1, keepdim=True)
+    return scores
+
+
+def softmax_in_numpy(scores):
+    """Right values, returned as a numpy array where a tensor is asked for."""
+    a = scores.numpy()
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_softmax_rejects_ready_made_softmax_in_place_changes_and_numpy():
+    assert_rejects(ch08.softmax, calls_torch_softmax, match="calls torch.softmax")
+    assert_rejects(ch08.softmax, calls_functional_softmax, match="calls torch.nn.functional.softmax")
+    assert_rejects(ch08.softmax, calls_the_tensor_method, match="calls scores.softmax")
+    assert_rejects(ch08.softmax, calls_log_softmax, match="calls torch.log_softmax")
+    assert_rejects(ch08.softmax, calls_the_reference, match="calls attention.softmax")
+    assert_rejects(ch08.softmax, softmax_in_place, match="changed its input `scores` in place")
+    assert_rejects(ch08.softmax, softmax_in_numpy, match="torch tensor, got numpy.ndarray")
 
 
 # ---------------------------------------------------------------- 8.2 scaled dot-product attention
@@ -99,6 +145,8 @@ def test_causal_mask():
     assert_rejects(ch08.causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool), match="bidirectional")
     assert_rejects(ch08.causal_mask, lambda t: torch.ones(5, 5, dtype=torch.bool).tril(), match="hard-coded")
     assert_rejects(ch08.causal_mask, lambda t: None, match="return")
+    # right pattern, but numpy: scores.masked_fill(~mask, ...) needs a torch tensor
+    assert_rejects(ch08.causal_mask, lambda t: np.tril(np.ones((t, t), dtype=bool)), match="got numpy.ndarray")
 
 
 # ---------------------------------------------------------------- 8.4 split / merge heads
@@ -151,6 +199,14 @@ def test_multi_head_attention():
     assert_rejects(ch08.multi_head_attention, lambda *a, **kw: _mha(*a, **kw, always_causal=True), match="always")
     assert_rejects(ch08.multi_head_attention, lambda *a, **kw: _mha(*a, **kw, never_causal=True), match="ignored")
     assert_rejects(ch08.multi_head_attention, lambda *a, **kw: a[0], match="wrong values")
+    assert_rejects(ch08.multi_head_attention, mha_then_zeroes_x, match="changed its input `x` in place")
+
+
+def mha_then_zeroes_x(x, w_q, w_k, w_v, w_o, n_heads, causal=False):
+    """The right output, but the caller's x is overwritten afterwards."""
+    out = _mha(x, w_q, w_k, w_v, w_o, n_heads, causal)
+    x.zero_()
+    return out
 
 
 # ---------------------------------------------------------------- 8.6 contextual similarity

@@ -1,13 +1,14 @@
 """Checks for notebook 08 (attention: softmax, scaled dot-product attention, masks, heads, contextual vectors)."""
 from __future__ import annotations
 
+import ast
 import math
 
 import numpy as np
 
 from utils import vectors
 from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          returned)
+                          is_torch, returned, source_tree)
 
 
 def _torch():
@@ -15,10 +16,13 @@ def _torch():
     return torch
 
 
-def _result(value, name: str, *, finite: bool = True) -> np.ndarray:
+def _result(value, name: str, *, finite: bool = True, hint: str = "stay in torch") -> np.ndarray:
     returned(value, name)
     if isinstance(value, tuple):
         raise CheckFailed(f"{name} returned a tuple; return only the tensor")
+    if not is_torch(value):   # the exercises ask for torch tensors: the code after them calls torch methods on them
+        raise CheckFailed(f"{name} should return a torch tensor, got {type(value).__module__}.{type(value).__name__}: "
+                          f"{hint}")
     arr = as_numpy(value, f"the result of {name}")
     if arr.dtype.kind not in "fiub":
         raise CheckFailed(f"{name} should return numbers, got dtype {arr.dtype}")
@@ -45,14 +49,36 @@ def _shape_error(err: RuntimeError, hint: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------- 8.1
+_STAY_TORCH = "stay in torch (torch.exp, .amax and .sum with dim=-1, keepdim=True) instead of converting to numpy"
+
+
+def _ready_made_softmax(fn) -> str | None:
+    """The first ready-made softmax that the source of ``fn`` uses (torch.softmax, F.softmax, scores.softmax,
+    nn.Softmax, log_softmax, the course's attention.softmax), spelled as the learner wrote it; None if none or when
+    the source cannot be read."""
+    tree = source_tree(fn)
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("softmax", "Softmax", "log_softmax"):
+            try:
+                return ast.unparse(node)
+            except Exception:  # noqa: BLE001 - a name we cannot print is still a shortcut
+                return node.attr
+    return None
+
+
 @exercise("8.1", "A numerically stable softmax")
 def softmax(fn):
     """fn(scores (..., n)) -> weights of the same shape, each slice along the LAST axis summing to 1."""
     torch = _torch()
     g = torch.Generator().manual_seed(81)
     scores = torch.randn(2, 3, 4, generator=g) * 2                            # (2, 3, 4)
-    got = _result(fn(scores.clone()), "softmax")
-    s = scores.numpy().astype(np.float64)
+    s = scores.numpy().astype(np.float64)                                     # expected values from the check's own copy
+    got, after = call_on_copies(fn, scores)
+    expect_unchanged(scores, after[0], "scores", "compute new tensors (scores - m, not scores -= m or exp_()), "
+                                                 "so the caller's scores stay as they were")
+    got = _result(got, "softmax", hint=_STAY_TORCH)
     expect(got.shape == s.shape, f"softmax should keep the shape {tuple(s.shape)}, got {got.shape}")
     if _close(got, np.exp(s), 1e-4) or _close(got, np.exp(s - s.max(axis=-1, keepdims=True)), 1e-4):
         raise CheckFailed("you returned exp(scores): divide by their sum along the last axis so each row sums to 1")
@@ -64,7 +90,9 @@ def softmax(fn):
                           "(sum(dim=-1, keepdim=True))")
     expect(_close(got, _softmax(s), 1e-4), "wrong values: softmax(s)_i = exp(s_i) / sum_j exp(s_j) along the last axis")
     big = torch.tensor([[1000.0, 1001.0, 1002.0], [0.0, 1.0, 2.0], [-1000.0, 0.0, 1000.0]])   # (3, 3) huge scores
-    got_big = _result(fn(big.clone()), "softmax", finite=False)
+    got_big, after = call_on_copies(fn, big)
+    expect_unchanged(big, after[0], "scores", "compute new tensors, so the caller's scores stay as they were")
+    got_big = _result(got_big, "softmax", finite=False, hint=_STAY_TORCH)
     bad = ~np.isfinite(got_big)
     if bad[1].any() and not bad[0].any():
         raise CheckFailed("NaN in the row of small scores: subtract each row's OWN maximum "
@@ -74,6 +102,10 @@ def softmax(fn):
                           "subtract each row's maximum before exp (the result does not change)")
     expect(_close(got_big, _softmax(big.numpy().astype(np.float64)), 1e-4),
            "wrong values on the scores [1000, 1001, 1002]: they should give the same weights as [0, 1, 2]")
+    shortcut = _ready_made_softmax(fn)
+    if shortcut:
+        raise CheckFailed(f"the numbers are right, but your function calls {shortcut}: the task is to write the "
+                          "softmax yourself, with torch.exp and a sum along the last axis")
     return "softmax([1000, 1001, 1002]) = softmax([0, 1, 2]) = [0.09, 0.2447, 0.6652], no overflow"
 
 
@@ -117,14 +149,14 @@ def scaled_dot_product_attention(fn):
         raise CheckFailed("you returned the attention weights (2, 4, 4); the output is weights @ v, shape (2, 4, 6)")
     expect(got.shape == (2, 4, 6), f"q (2, 4, 16), k (2, 4, 16), v (2, 4, 6) should give (2, 4, 6), got {got.shape}")
     if _close(got, _attention(Q, K, V, scale="none")):
-        raise CheckFailed("missing the scaling: divide the scores q @ k^T by sqrt(d) before the softmax")
+        raise CheckFailed("missing the scaling: divide the scores q @ k^T by sqrt(d_k) before the softmax")
     if _close(got, _attention(Q, K, V, scale="d")):
-        raise CheckFailed("you divided the scores by d; the scale is sqrt(d) (math.sqrt(q.shape[-1]))")
+        raise CheckFailed("you divided the scores by d_k; the scale is sqrt(d_k) (math.sqrt(q.shape[-1]))")
     if _close(got, _attention(Q, K, V, axis=-2)):
         raise CheckFailed("softmax over the wrong axis: each query's weights over the KEYS (last axis) must sum to 1")
     if _close(got, _attention(Q, K, V, transposed=True)):
         raise CheckFailed("the scores are transposed (k @ q^T): use q @ k.transpose(-2, -1), rows = queries")
-    expect(_close(got, _attention(Q, K, V)), "wrong values: out = softmax(q @ k^T / sqrt(d)) @ v")
+    expect(_close(got, _attention(Q, K, V)), "wrong values: out = softmax(q @ k^T / sqrt(d_k)) @ v")
     # different lengths: queries 3, keys 5 - catches transposes that happened to fit the square case
     q2, k2, v2 = torch.randn(3, 16, generator=g), torch.randn(5, 16, generator=g), torch.randn(5, 6, generator=g)
     want2 = _attention(*(t.numpy().astype(np.float64) for t in (q2, k2, v2)))           # (3, 6)
@@ -159,7 +191,7 @@ def scaled_dot_product_attention(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- 8.3
-@exercise("8.3", "Quiz: why divide by sqrt(d)?")
+@exercise("8.3", "Quiz: why divide by sqrt(d_k)?")
 def quiz_scaling(answer):
     return expect_choice(
         answer, correct="b", options="abcd",
@@ -169,8 +201,8 @@ def quiz_scaling(answer):
                  "spread shrinks",
             "d": "the weights sum to 1 with or without scaling: that is the softmax's job",
         },
-        explanation="a dot product of d random unit-variance numbers has standard deviation sqrt(d); dividing by "
-                    "sqrt(d) keeps scores near unit scale so the softmax does not saturate into a one-hot "
+        explanation="a dot product of d_k random unit-variance numbers has standard deviation sqrt(d_k); dividing "
+                    "by sqrt(d_k) keeps scores near unit scale so the softmax does not saturate into a one-hot "
                     "with vanishing gradients")
 
 
@@ -179,7 +211,10 @@ def quiz_scaling(answer):
 def causal_mask(fn):
     """fn(T) -> boolean (T, T) tensor, True where query i may attend to key j (j <= i)."""
     torch = _torch()
-    got = fn(5)
+    got = returned(fn(5), "causal_mask")
+    if not is_torch(got):   # scores.masked_fill(~mask, ...) needs a torch tensor
+        raise CheckFailed(f"causal_mask should return a torch tensor, got {type(got).__module__}.{type(got).__name__}: "
+                          "masked_fill needs one - build it with torch.ones(T, T, dtype=torch.bool).tril()")
     if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
         raise CheckFailed(f"the mask should be boolean (dtype=torch.bool, True = may attend), got {got.dtype}")
     arr = _result(got, "causal_mask").astype(bool)
@@ -271,7 +306,10 @@ def multi_head_attention(fn):
     x = torch.randn(B, T, d, generator=g)                                      # (2, 5, 16)
     ws = [torch.randn(d, d, generator=g) / 4 for _ in range(4)]                # four (16, 16) projections
     X, Ws = x.numpy().astype(np.float64), [w.numpy().astype(np.float64) for w in ws]
-    got = _result(fn(x, *ws, h), "multi_head_attention")
+    got, after = call_on_copies(fn, x, *ws, h)
+    for name, before, left in zip(("x", "w_q", "w_k", "w_v", "w_o"), (x, *ws), after):
+        expect_unchanged(before, left, name)
+    got = _result(got, "multi_head_attention")
     expect(got.shape == (B, T, d), f"the output should have the input's shape (2, 5, 16), got {got.shape}")
     if _close(got, _mha(X, *Ws, h, project=False), 1e-4):
         raise CheckFailed("missing the output projection: multiply the merged heads by w_o")
@@ -284,7 +322,7 @@ def multi_head_attention(fn):
     if _close(got, _mha(X, *Ws, h, causal=True), 1e-4):
         raise CheckFailed("you always apply the causal mask; apply it only when causal=True")
     expect(_close(got, _mha(X, *Ws, h), 1e-4), "wrong values: q, k, v = x @ w_q, ...; split; attend; merge; @ w_o")
-    got_c = _result(fn(x, *ws, h, causal=True), "multi_head_attention")
+    got_c = _result(call_on_copies(fn, x, *ws, h, causal=True)[0], "multi_head_attention")
     if _close(got_c, got, 1e-4):
         raise CheckFailed("causal=True is ignored: pass causal=True (or a causal mask) to the attention")
     expect(_close(got_c, _mha(X, *Ws, h, causal=True), 1e-4), "wrong values with causal=True")
