@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client import KernelManager
 
 from course_tools.grading.kernel import Kernel
 from course_tools.grading.sandbox import Limits, isolation
@@ -48,16 +49,25 @@ def batch(tmp_path_factory):
     (subs / "linked").mkdir()
     os.symlink(SOLUTION, subs / "linked" / "02_norms_distances_similarity.ipynb")
     before_victim = victim.read_bytes()
+    # someone else's kernel on the same machine (a JupyterLab's, over IPC: its connection file and sockets in /tmp)
+    outsider = KernelManager(transport="ipc", connection_file=tempfile.mkdtemp(prefix="lab-", dir="/tmp") + "/k.json")
+    outsider.ip = outsider.connection_file[:-len(".json")]
+    outsider.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tmp = Path(tempfile.mkdtemp(prefix="t", dir="/tmp"))  # the gradings' temporary folder (short: IPC paths)
-    proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(subs), "--out", str(out / "report.csv"),
-                           "--canvas", str(out / "canvas.csv"), "--private-checks", str(private), "--workers", "2",
-                           "--timeout", "60", "--allow-network"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env=dict(os.environ, TMPDIR=str(tmp)))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "course_tools.grade", str(subs), "--out",
+                               str(out / "report.csv"), "--canvas", str(out / "canvas.csv"), "--private-checks",
+                               str(private), "--workers", "2", "--timeout", "60", "--allow-network"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=900, env=dict(os.environ, TMPDIR=str(tmp)))
+        outsider_alive = outsider.is_alive()
+    finally:
+        outsider.shutdown_kernel(now=True)
+        shutil.rmtree(Path(outsider.connection_file).parent, ignore_errors=True)
     left = sorted(p.name for p in tmp.iterdir())
     shutil.rmtree(tmp, ignore_errors=True)
     rows = list(csv.DictReader(open(out / "report.csv", encoding="utf-8")))
     return {"proc": proc, "rows": rows, "out": out, "victim": victim, "victim_before": before_victim,
-            "left": left, "canvas": (out / "canvas.csv").read_text(encoding="utf-8")}
+            "left": left, "canvas": (out / "canvas.csv").read_text(encoding="utf-8"), "outsider": outsider_alive}
 
 
 def statuses(rows, who: str) -> dict[str, str]:
@@ -84,6 +94,13 @@ def test_the_honest_learner_next_to_the_attacker_keeps_every_point(batch):
     got = statuses(batch["rows"], "honest")
     assert set(got.values()) == {"passed"} and len(got) == 10, got
     assert batch["victim"].read_bytes() == batch["victim_before"]  # links planted for kernel.json went nowhere
+
+
+@needs_namespaces
+def test_a_kernel_outside_the_grading_survives_the_hunt(batch):
+    """High: the attacker hunts connection files under /tmp and stops every kernel it reaches; a JupyterLab on the
+    same machine keeps them there (the grader's own temporary folder was covered, /tmp itself was not)."""
+    assert batch["outsider"] is True
 
 
 @needs_namespaces

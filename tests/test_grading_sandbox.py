@@ -101,6 +101,25 @@ def test_the_course_checkout_and_the_rest_are_read_only(kernel):
 
 
 @pytest.mark.skipif("--mount" not in isolation(), reason="unshare cannot make a mount namespace here")
+def test_other_jupyter_servers_and_other_peoples_files_are_out_of_sight(kernel):
+    """A Jupyter server on the same machine keeps its kernels' connection files and IPC sockets in /tmp or under
+    HOME: a graded kernel that could open them could stop those kernels (a test's JupyterLab, a teacher's own)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    lab = Path(tempfile.mkdtemp(prefix="lab-", dir="/tmp"))
+    (lab / "kernel-1.json").write_text("{}")
+    runtime = Path(jupyter_runtime_dir())
+    try:
+        out = run_ok(kernel, "import os, sys\n"
+                             f"print(os.path.exists({str(lab)!r}), os.path.exists({str(runtime)!r}))\n"
+                             f"print(os.path.isdir({str(ROOT)!r}), os.path.isdir(sys.base_prefix))")
+    finally:
+        (lab / "kernel-1.json").unlink()
+        lab.rmdir()
+    assert out.split() == ["False", "False", "True", "True"], out
+
+
+@pytest.mark.skipif("--mount" not in isolation(), reason="unshare cannot make a mount namespace here")
 def test_the_course_data_cache_is_copy_on_write(kernel):
     """data/cache (word vectors notebook 05 trains, 07 reuses) is readable as it is, writable, and what the kernel
     writes there stays in its private layer."""

@@ -14,8 +14,9 @@ which, before it becomes the kernel:
   grader talks to the kernel over IPC sockets, which are files; ``--allow-network`` drops only this one); a PID
   namespace with its own /proc, whose processes all die with the kernel; and a mount namespace (:func:`_mount`) in
   which every file system is read-only, /dev holds only harmless devices, the kernel's working directory, HOME,
-  TMPDIR and /dev/shm are private tmpfs of ``disk_mb``, and the solutions, private checks, submissions and every
-  other grading's folders are covered. The folders the course writes to itself (:data:`OVERLAYS`: ``data/cache``)
+  TMPDIR and /dev/shm are private tmpfs of ``disk_mb``, and the solutions, private checks, submissions, the
+  temporary folders and homes (:data:`COVER`: other gradings, other Jupyter servers' kernels, other users' files)
+  are covered, with only the course, Python and the kernel's own folder bound back. The folders the course writes to itself (:data:`OVERLAYS`: ``data/cache``)
   get a private copy-on-write layer. The kernel then runs without any capability (not even as root), so it cannot
   undo that. :func:`isolation` says which of these this machine allows, most isolating first; where none is, the
   kernel runs with the network and the file system.
@@ -47,7 +48,11 @@ from course_tools.grading.cgroups import cgroup_support, join_cgroup
 ROOT = Path(__file__).resolve().parents[2]
 # Folders the course itself writes to while a notebook runs (the word vectors notebook 05 trains and 07 reuses):
 # the kernel sees them with what they hold, and its own writes go to a private copy-on-write layer in its tmpfs
-OVERLAYS = [Path(__file__).resolve().parents[2] / "data" / "cache"]
+OVERLAYS = [Path(os.environ.get("COURSE_CACHE_DIR") or ROOT / "data" / "cache")]
+# Folders where other people's and other programs' files live (temporary files, homes, other Jupyter servers'
+# connection files and IPC sockets, other learners' work on a classroom server): the kernel sees them empty, with
+# only what it needs bound back (the course, Python, its own folder)
+COVER = ("/tmp", "/var/tmp", "/home", "/root", "/run/user")
 DEFAULT_MEMORY_MB = 4096  # torch alone maps ~1 GiB of address space; 4 GiB leaves room for every course notebook
 # unshare options, most isolating first; the first one this machine accepts is used
 _UNSHARE_OPTIONS = [
@@ -158,9 +163,19 @@ def kernel_argv(limits: Limits, kernel: list[str], workdir: str = "", box: str =
     settings = {"limits": asdict(limits), "unshare": isolation(limits.network), "cgroup": cgroup,
                 "mounts": {"workdir": workdir, "box": box, "disk_mb": limits.disk_mb or 0,
                            "overlays": [str(d) for d in OVERLAYS], "hide": [str(h) for h in hide if hideable(h)],
-                           "tmp": tempfile.gettempdir(),
-                           "keep": sorted({str(ROOT), sys.prefix, sys.base_prefix, os.path.dirname(sys.executable)})}}
+                           "cover": sorted({*COVER, tempfile.gettempdir(), _jupyter_runtime_dir()} - {""}),
+                           "keep": sorted({str(ROOT), sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
+                                           *map(str, OVERLAYS)})}}
     return [sys.executable, "-m", "course_tools.grading.sandbox", json.dumps(settings), "--", *kernel]
+
+
+def _jupyter_runtime_dir() -> str:
+    """Where Jupyter servers of this user keep their kernels' connection files (and IPC sockets)."""
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+        return jupyter_runtime_dir()
+    except Exception:
+        return ""
 
 
 def _apply_limits(limits: Limits) -> None:
@@ -277,9 +292,9 @@ def _mount(mounts: dict) -> dict:
             if libc.mount(b"overlay", folder.encode(), b"overlay", 0, options) == 0:
                 layered.append(folder)
                 break
-    tmp_hidden = _hide_all_but(libc, mounts.get("tmp", ""), workdir, mounts.get("keep", []))
+    covered = _cover(libc, mounts.get("cover", []), [workdir, *mounts.get("keep", [])])
     return {"read_only": done, "failed": failed, "tmpfs": scratch, "overlay": layered, "proc": fresh_proc,
-            "hidden": hidden, "dev": small_dev, "tmp_hidden": tmp_hidden}
+            "hidden": hidden, "dev": small_dev, "covered": covered}
 
 
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -323,27 +338,40 @@ def _minimal_dev(libc) -> bool:
     return ok
 
 
-def _hide_all_but(libc, folder: str, keep: str, also_keep=()) -> bool:
-    """Cover ``folder`` (the grader's temporary folder) with an empty read-only tmpfs, then bind ``keep`` (inside it)
-    back where it was: other gradings' folders and connection files are out of sight. Not done when the course or
-    its Python live inside ``folder`` (they would be hidden too)."""
-    if not folder or not os.path.isdir(folder):
-        return False
-    folder = os.path.realpath(folder)
-    inside = lambda path: os.path.realpath(path).startswith(folder.rstrip("/") + "/")  # noqa: E731
-    if not inside(keep) or any(inside(p) for p in also_keep):
-        return False
-    fd = os.open(keep, os.O_PATH)
+def _cover(libc, folders, keep) -> list[str]:
+    """Cover each of ``folders`` with an empty read-only tmpfs, then bind back (with what is mounted under them) the
+    paths of ``keep`` that lie inside it: the kernel's own folder, the course, Python. Returns the folders covered.
+    A folder inside a kept path is left as it is (covering it would hide part of what is kept).
+
+    >>> _nested("/tmp/a/b", ["/tmp/a"]), _nested("/tmp/ab", ["/tmp/a"])
+    (True, False)
+    """
+    keep = sorted({os.path.realpath(k) for k in keep if k and os.path.exists(k)}, key=len)
+    keep = [k for i, k in enumerate(keep) if not _nested(k, keep[:i])]  # a path inside another kept one comes along
+    folders = sorted({os.path.realpath(f) for f in folders if f and os.path.isdir(f)}, key=len)
+    folders = [f for i, f in enumerate(folders) if not _nested(f, folders[:i]) and not _nested(f, keep)
+               and f not in keep]
+    fds = {k: os.open(k, os.O_PATH) for k in keep if any(_nested(k, [f]) for f in folders)}
+    covered = []
     try:
-        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
-            return False
-        os.makedirs(keep, exist_ok=True)
-        if not _bind_fd(libc, fd, keep):
-            return False
-        libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
-        return True
+        for folder in folders:
+            if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
+                continue
+            for path, fd in fds.items():
+                if _nested(path, [folder]):
+                    os.makedirs(path, exist_ok=True)
+                    _bind_fd(libc, fd, path)
+            libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+            covered.append(folder)
     finally:
-        os.close(fd)
+        for fd in fds.values():
+            os.close(fd)
+    return covered
+
+
+def _nested(path: str, parents) -> bool:
+    """True when ``path`` lies strictly inside one of ``parents``."""
+    return any(path.startswith(p.rstrip("/") + "/") for p in parents)
 
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 8, 32, 4096, 16384
