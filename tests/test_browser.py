@@ -103,10 +103,12 @@ def _run_all_in_lab(page, base: str, relpath: str, label: str) -> tuple[dict, fl
             break
         idle_since = (idle_since or time.monotonic()) if state["kernel"] == "idle" else None
         stalled = idle_since is not None and time.monotonic() - idle_since > 60
-        if stalled or time.monotonic() > deadline:
+        dead = state["kernel"] in ("dead", "none", "unknown")  # died (and Lab's restarts failed): nothing will run
+        if stalled or dead or time.monotonic() > deadline:
             page.screenshot(path=str(artifact(f"lab_{label}_TIMEOUT.png")))
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-            why = "the kernel has been idle for 60 s" if stalled else f"Run All did not finish in {RUN_TIMEOUT_S} s"
+            why = ("the kernel died" if dead else "the kernel has been idle for 60 s" if stalled
+                   else f"Run All did not finish in {RUN_TIMEOUT_S} s")
             pytest.fail(f"{relpath}: {why} after {time.monotonic() - start:.0f} s; cells never executed: {missing}; "
                         f"kernel {state['kernel']}; load average {load}")
         page.wait_for_timeout(500)
