@@ -295,3 +295,72 @@ def test_quiz_temperature():
     for wrong in "acd":
         assert_rejects(ch11.quiz_temperature, wrong, match="is not right")
     assert_rejects(ch11.quiz_temperature, "bc", match="one letter")
+
+
+# ---------------------------------------------------------------- 11.7 Matryoshka loss
+def _mrl(q, d, dims, weights, t, *, cut=lambda x, m: x[:, :m], renormalise=True, reduce="sum", scale=None):
+    losses = []
+    for m in dims:
+        a, b = cut(q, m), cut(d, m)
+        if renormalise:
+            a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+        losses.append(_nce(a, b, t, normalise=False))
+    w = torch.tensor(weights) if scale is None else scale
+    if reduce == "sum":
+        return (w * torch.stack(losses)).sum()
+    if reduce == "weighted mean":
+        return (w * torch.stack(losses)).sum() / w.sum()
+    if reduce == "plain sum":
+        return torch.stack(losses).sum()
+    return torch.stack(losses).mean()
+
+
+def _normalised_then_cut(q, d, dims, weights, t):
+    qn, dn = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
+    return _mrl(qn, dn, dims, weights, t, renormalise=False)
+
+
+def test_matryoshka_loss():
+    assert_passes(ch11.matryoshka_loss,
+                  lambda q, d, dims, w, t: contrastive.matryoshka_loss(q, d, dims=dims, weights=w, temperature=t))
+    assert_passes(ch11.matryoshka_loss, _mrl)
+    assert_passes(ch11.matryoshka_loss,                       # calling the course's info_nce on each prefix
+                  lambda q, d, dims, w, t: sum(wi * contrastive.info_nce(q[:, :m], d[:, :m], t)
+                                               for m, wi in zip(dims, w)))
+    assert_not_attempted(ch11.matryoshka_loss, stub_function)
+    assert_rejects(ch11.matryoshka_loss, _normalised_then_cut, match="not normalised again")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t, cut=lambda x, m: x[:m]),
+                   match="wrong axis")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t, cut=lambda x, m: x[:, -m:]),
+                   match="LAST m numbers")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t, reduce="mean"),
+                   match="averaged")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t, reduce="weighted mean"),
+                   match="divided by the sum of the weights")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t, reduce="plain sum"),
+                   match="weights are ignored")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: sum(wi * contrastive.info_nce(q, d, t) for wi in w),
+                   match="full vectors")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, 1 / t),
+                   match="multiplied instead of divided")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: w[-1] * contrastive.info_nce(q, d, t),
+                   match="largest")
+    assert_rejects(ch11.matryoshka_loss,                      # dims fixed to the example's values
+                   lambda q, d, dims, w, t: _mrl(q, d, (4, 8, 16), (1.0, 0.5, 2.0), t), match="not fixed values")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t).item(), match="gradient")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: torch.tensor(float(_mrl(q, d, dims, w, t)),
+                                                                               requires_grad=True),
+                   match="cut off")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: torch.stack([_mrl(q, d, dims, w, t)] * 2),
+                   match="ONE number")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q.mul_(2), d, dims, w, t),
+                   match="changed its input `q`")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: None, match="return")
+
+
+# ---------------------------------------------------------------- 11.8 quiz
+def test_quiz_false_negatives():
+    assert_passes(ch11.quiz_false_negatives, "c")
+    assert_not_attempted(ch11.quiz_false_negatives, ...)
+    for wrong in "abd":
+        assert_rejects(ch11.quiz_false_negatives, wrong, match="is not right")

@@ -46,10 +46,17 @@ def test_mine_hard_negatives():
         contrastive.mine_hard_negatives(scores, [0, 2], k=4)
 
 
-def test_matryoshka_is_mean_of_prefix_losses():
+def test_matryoshka_is_weighted_sum_of_prefix_losses():
     q, d = _pairs(d=16)
-    want = (contrastive.info_nce(q[:, :4], d[:, :4]) + contrastive.info_nce(q[:, :16], d[:, :16])) / 2
-    assert torch.allclose(contrastive.matryoshka_loss(q, d, dims=(4, 16)), want)
+    small, full = contrastive.info_nce(q[:, :4], d[:, :4]), contrastive.info_nce(q[:, :16], d[:, :16])
+    assert torch.allclose(contrastive.matryoshka_loss(q, d, dims=(4, 16)), small + full)
+    assert torch.allclose(contrastive.matryoshka_loss(q, d, dims=(4, 16), weights=(2.0, 0.5)), 2 * small + 0.5 * full)
+    # each prefix is normalised on its own: scaling the LAST numbers does not change the 4-number loss
+    q2 = q.clone()
+    q2[:, 4:] *= 10
+    assert torch.allclose(contrastive.matryoshka_loss(q2, d, dims=(4,)), small)
+    with pytest.raises(ValueError, match="one weight per dimension"):
+        contrastive.matryoshka_loss(q, d, dims=(4, 16), weights=(1.0,))
     with pytest.raises(ValueError, match="between 1 and 16"):
         contrastive.matryoshka_loss(q, d, dims=(32,))
 

@@ -9,8 +9,10 @@ all of them.
 - :func:`info_nce` - the loss, one direction or symmetric (queries -> documents and documents -> queries), with
   optional extra (hard) negatives;
 - :func:`mine_hard_negatives` - for each query, the highest-scoring documents that are NOT its positive;
-- :func:`matryoshka_loss` - InfoNCE on nested prefixes of the vectors, so the first 32 / 64 / ... numbers already
-  work as a smaller embedding;
+- :func:`mine_hardest_negative` - the same for a whole training set of paired vectors, in chunks;
+- :func:`matryoshka_loss` - InfoNCE summed over nested prefixes of the vectors, so the first 32 / 64 / ... numbers
+  already work as a smaller embedding;
+- :func:`static_pair_setting` - the data of the notebook's fast experiments (frozen static vectors of WordNet pairs);
 - :class:`LinearAdapter` and :func:`train_adapter` - a d x d matrix trained on frozen embeddings (a cheap way to adapt
   a real embedder to a domain).
 
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["info_nce", "mine_hard_negatives", "matryoshka_loss", "LinearAdapter", "train_adapter"]
+__all__ = ["info_nce", "mine_hard_negatives", "mine_hardest_negative", "matryoshka_loss", "static_pair_setting", "LinearAdapter", "train_adapter"]
 
 
 def _check_pair(q, d) -> None:
@@ -104,12 +106,46 @@ def mine_hard_negatives(scores, positives, k: int = 1, exclude=None) -> np.ndarr
     return np.argsort(-S, axis=1, kind="stable")[:, :k]
 
 
-def matryoshka_loss(q: torch.Tensor, d: torch.Tensor, dims=(32, 64, 128, 256), temperature: float = 0.05,
-                    symmetric: bool = True, weights=None) -> torch.Tensor:
-    """The (weighted) mean of :func:`info_nce` on the first ``m`` numbers of each vector, for every ``m`` in ``dims``.
+def mine_hardest_negative(queries, documents, exclude=None, chunk: int = 4096) -> np.ndarray:
+    """For paired rows (query i belongs with document i): the index (n,) of each query's highest-cosine document
+    other than its own, in chunks of ``chunk`` queries so that an (n, n) matrix never sits in memory at once.
 
-    Each prefix is normalised again before its cosines, so the first 32 numbers must work as an embedding on their
-    own. Training on all prefixes at once is "Matryoshka representation learning" (Kusupati et al., 2022).
+    ``queries``, ``documents``: (n, D) unit rows (so dot products are cosines). ``exclude``: per query a set of
+    further document indices that are right answers too (a duplicate text, an equivalent sense) - the guard against
+    false negatives. Ties go to the smaller index.
+
+    >>> Q = np.array([[1., 0.], [0., 1.], [1., 0.]]); D = np.array([[1., 0.], [0., 1.], [1., 0.]])
+    >>> mine_hardest_negative(Q, D).tolist(), mine_hardest_negative(Q, D, exclude=[{2}, set(), {0}]).tolist()
+    ([2, 0, 0], [1, 0, 1])
+    """
+    Q, D = np.asarray(queries), np.asarray(documents)
+    if Q.ndim != 2 or Q.shape != D.shape or len(Q) < 2:
+        raise ValueError(f"queries and documents must be paired (n, D) matrices with n >= 2, got {Q.shape}, {D.shape}")
+    if exclude is not None and len(exclude) != len(Q):
+        raise ValueError(f"exclude needs one set per query: {len(Q)} queries, {len(exclude)} sets")
+    out = np.empty(len(Q), dtype=np.int64)
+    for start in range(0, len(Q), chunk):
+        rows = np.arange(start, min(start + chunk, len(Q)))
+        S = Q[rows] @ D.T                                                    # (chunk, n) cosines
+        S[rows - start, rows] = -np.inf                                      # never the positive itself
+        if exclude is not None:
+            for r in rows:
+                if exclude[r]:
+                    S[r - start, list(exclude[r])] = -np.inf
+        if np.isneginf(S.max(axis=1)).any():
+            raise ValueError("a query has no document left once its positive and exclusions are removed")
+        out[rows] = S.argmax(axis=1)                                         # argmax: first of equal maxima
+    return out
+
+
+def matryoshka_loss(q: torch.Tensor, d: torch.Tensor, dims=(32, 64, 128, 256), weights=None,
+                    temperature: float = 0.05, symmetric: bool = True) -> torch.Tensor:
+    """The weighted SUM of :func:`info_nce` on the first ``m`` numbers of each vector, for every ``m`` in ``dims``.
+
+    ``weights``: one per dimension (default all 1). Each prefix is normalised again before its cosines (inside
+    :func:`info_nce`), so the first 32 numbers must work as an embedding on their own. Training on all prefixes at
+    once is "Matryoshka representation learning" (Kusupati et al., 2022); a sum, not a mean, so that adding a
+    prefix adds its full loss, as the paper and sentence-transformers' ``MatryoshkaLoss`` do.
 
     >>> x = torch.randn(4, 8)
     >>> torch.allclose(matryoshka_loss(x, x, dims=(8,)), info_nce(x, x))
@@ -123,7 +159,31 @@ def matryoshka_loss(q: torch.Tensor, d: torch.Tensor, dims=(32, 64, 128, 256), t
     if w.shape != (len(dims),):
         raise ValueError(f"need one weight per dimension: {len(dims)} dims, weights of shape {tuple(w.shape)}")
     losses = torch.stack([info_nce(q[:, :m], d[:, :m], temperature, symmetric) for m in dims])   # (len(dims),)
-    return (w.to(losses) * losses).sum() / w.sum()
+    return (w.to(losses) * losses).sum()
+
+
+def static_pair_setting(n_pairs: int = 20000, n_docs: int = 1000, n_queries: int = 300, seed: int = 0) -> dict:
+    """Notebook 11's fast training setting: frozen ``minilm.static_embeddings`` of WordNet pairs -> a dict of arrays.
+
+    ``train_q``, ``train_d`` (n_pairs, 384): usage examples and their definitions from
+    :func:`utils.gpt_embedder.training_pairs`, none of them a sense of the evaluation set; ``queries`` (n_queries,
+    384), ``documents`` (n_docs, 384), ``gold`` (n_queries,): notebook 07's WordNet retrieval set (seed 0); ``pairs``:
+    the training texts. Every matrix is centred on the training definitions' mean (the static vectors share a large
+    common offset). A :class:`LinearAdapter` trained on these takes about a second, so a notebook can compare
+    settings (temperature, batch size, Matryoshka) by training each one.
+    """
+    from utils import minilm, retrieval
+    from utils.gpt_embedder import training_pairs
+    wn_set = retrieval.wordnet_retrieval_set(n_docs=n_docs, n_queries=n_queries, seed=seed)
+    pairs = training_pairs(n_pairs, seed=seed, exclude=wn_set.doc_ids)
+    out = {"train_q": minilm.static_embeddings([q for q, _ in pairs]),
+           "train_d": minilm.static_embeddings([d for _, d in pairs]),
+           "queries": minilm.static_embeddings(list(wn_set.queries)),
+           "documents": minilm.static_embeddings(list(wn_set.documents))}
+    mean = out["train_d"].mean(axis=0)                                       # (384,)
+    out = {k: v - mean for k, v in out.items()}
+    out.update(gold=np.asarray(wn_set.gold), pairs=pairs)
+    return out
 
 
 class LinearAdapter(nn.Module):
@@ -185,7 +245,7 @@ def train_adapter(queries, documents, *, steps: int = 200, batch_size: int = 64,
         q = adapter(Q[idx])                                                  # (B, d_out)
         d = adapter(D[idx]) if side == "both" else D[idx]                    # (B, d_out)
         if matryoshka_dims is not None:
-            loss = matryoshka_loss(q, d, matryoshka_dims, temperature)
+            loss = matryoshka_loss(q, d, matryoshka_dims, temperature=temperature)
         else:
             negatives = None
             if hard is not None:

@@ -2,6 +2,9 @@
 
 - :func:`paired_bootstrap` - is B really better than A on these queries? The interval of the mean per-query
   difference, resampling the queries (the same resample for both systems: "paired");
+- :func:`recall_hits` - 1 where a query's right document is in its top k, per query, optionally using only the
+  first ``dim`` numbers of each vector (a truncated, Matryoshka-style embedding);
+- :func:`recall_by_dimension` - recall@k at several truncation lengths (the Matryoshka curve);
 - :func:`per_query_ndcg` - nDCG@k of each query separately (notebook 10's :func:`utils.rag.evaluate.ndcg_at_k`);
 - :func:`probe_set` - WordNet glosses labelled with their lexicographer file (noun.animal, noun.artifact, ...);
 - :func:`linear_probe` - accuracy of a logistic regression trained on frozen embeddings ("embeddings as features");
@@ -18,7 +21,7 @@ import numpy as np
 
 from utils.rag.evaluate import ndcg_at_k
 
-__all__ = ["paired_bootstrap", "per_query_ndcg", "PROBE_CLASSES", "probe_set", "linear_probe", "cluster_score"]
+__all__ = ["paired_bootstrap", "recall_hits", "recall_by_dimension", "per_query_ndcg", "PROBE_CLASSES", "probe_set", "linear_probe", "cluster_score"]
 
 #: Eight concrete noun topics of WordNet's lexicographer files, the labels of the probe set.
 PROBE_CLASSES = ("noun.animal", "noun.artifact", "noun.body", "noun.food", "noun.location", "noun.person",
@@ -44,6 +47,39 @@ def paired_bootstrap(a, b, n_resamples: int = 10000, seed: int = 0, confidence: 
     low, high = np.quantile(means, [tail, 1 - tail])
     return {"mean_diff": round(float(diff.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4),
             "n": len(diff)}
+
+
+def recall_hits(queries, documents, gold, k: int = 10, dim: int | None = None) -> np.ndarray:
+    """(q,) float array: 1.0 where document ``gold[i]`` is among the ``k`` highest cosines of query ``i``, else 0.
+
+    ``queries`` (q, D), ``documents`` (n, D): any vectors (not necessarily unit rows). ``dim``: keep only the first
+    ``dim`` numbers of every vector and normalise again, as a vector database storing truncated embeddings would.
+    A document scoring exactly like the gold one counts as ranked above it (a tie is no hit).
+
+    >>> Q = np.array([[1., 0.], [0., 1.]]); D = np.array([[1., 0.1], [0.9, -1.]])
+    >>> recall_hits(Q, D, [0, 1], k=1).tolist(), recall_hits(Q, D, [0, 1], k=1, dim=1).tolist()
+    ([1.0, 0.0], [0.0, 0.0])
+    """
+    Q, D = np.asarray(queries, dtype=np.float64), np.asarray(documents, dtype=np.float64)
+    gold = np.asarray(gold)
+    if Q.ndim != 2 or D.ndim != 2 or Q.shape[1] != D.shape[1]:
+        raise ValueError(f"queries and documents must be (q, D) and (n, D) matrices, got {Q.shape} and {D.shape}")
+    if gold.shape != (len(Q),):
+        raise ValueError(f"need one gold document per query: {len(Q)} queries, gold of shape {gold.shape}")
+    if dim is not None:
+        if not 1 <= dim <= Q.shape[1]:
+            raise ValueError(f"dim must be between 1 and {Q.shape[1]}, got {dim}")
+        Q, D = Q[:, :dim], D[:, :dim]                                          # the FIRST dim numbers
+    Q = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-12)
+    D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
+    S = Q @ D.T                                                                # (q, n) cosines
+    above = (S >= S[np.arange(len(S)), gold][:, None]).sum(axis=1) - 1        # documents at least as good as gold
+    return (above < k).astype(float)
+
+
+def recall_by_dimension(queries, documents, gold, dims, k: int = 10) -> dict:
+    """{dim: recall@k using the first ``dim`` numbers of every vector} for each ``dim`` in ``dims``."""
+    return {int(m): round(float(recall_hits(queries, documents, gold, k, dim=int(m)).mean()), 4) for m in dims}
 
 
 def per_query_ndcg(ranked, relevant, k: int = 10) -> np.ndarray:

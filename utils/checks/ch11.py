@@ -504,3 +504,116 @@ def quiz_temperature(answer):
         },
         explanation="cosines live in [-1, 1]; dividing by 0.05 stretches them to [-20, 20], so the softmax puts "
                     "almost all its weight (and gradient) on the few negatives that score close to the positive")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.7 Matryoshka loss
+
+def _matryoshka_variants(q, d, dims, weights, t):
+    """What the usual mistakes compute, by name (each a float)."""
+    torch = _torch()
+    F = torch.nn.functional
+    from utils import contrastive
+
+    def nce(a, b, temperature=t):
+        return float(contrastive.info_nce(a, b, temperature))
+
+    def unnormalised(a, b):                     # cosines of the FULL vectors, then the prefix of each unit vector
+        lg = a @ b.T / t
+        labels = torch.arange(len(a))
+        return float((F.cross_entropy(lg, labels) + F.cross_entropy(lg.T, labels)) / 2)
+
+    qn, dn = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
+    per = [nce(q[:, :m], d[:, :m]) for m in dims]
+    w = list(weights)
+    return {
+        "mean": float(np.mean(per)),
+        "weighted mean": float(np.dot(w, per) / np.sum(w)),
+        "weights ignored": float(np.sum(per)),
+        "last dims": float(np.dot(w, [nce(q[:, -m:], d[:, -m:]) for m in dims])),
+        "wrong axis": float(np.dot(w, [nce(q[:m], d[:m]) for m in dims])),          # x[:m]: the first m ROWS
+        "not re-normalised": float(np.dot(w, [unnormalised(qn[:, :m], dn[:, :m]) for m in dims])),
+        "full vector only": float(np.sum(w) * nce(q, d)),
+        "multiplied": float(np.dot(w, [float(contrastive.info_nce(q[:, :m], d[:, :m], 1 / t)) for m in dims])),
+        "largest prefix only": float(w[-1] * per[-1]),
+    }
+
+
+@exercise("11.7", "Matryoshka loss: InfoNCE summed over nested prefixes")
+def matryoshka_loss(fn):
+    """``fn(q (B, D), d (B, D), dims, weights, temperature)`` -> scalar tensor: sum_k weights[k] * InfoNCE on the
+    first dims[k] numbers."""
+    torch = _torch()
+    from utils import contrastive
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(6, 16, generator=g) * 2 + 1                 # not unit length, and a shared offset
+    d = torch.randn(6, 16, generator=g)
+    d[:, :4] += q[:, :4]                                        # the first numbers match more than the last
+    q[:, 8:] *= 4                                               # the tail dominates the full norm: prefixes need
+    dims, weights, t = (4, 8, 16), (1.0, 0.5, 2.0), 0.1        # their own normalisation
+    want = float(contrastive.matryoshka_loss(q, d, dims=dims, weights=weights, temperature=t))
+    wrong = _matryoshka_variants(q, d, dims, weights, t)
+    got, (q_after, d_after, *_) = call_on_copies(fn, q, d, dims, weights, t)
+    returned(got, "matryoshka_loss", "did you forget `return loss`?")
+    expect_unchanged(q, q_after, "q", "slice and normalise into new tensors")
+    expect_unchanged(d, d_after, "d", "slice and normalise into new tensors")
+    value = scalar(got, "matryoshka_loss", one="the loss should be ONE number (the weighted sum over the prefixes), "
+                                               "got shape {shape}",
+                   finite="the loss is {value}: check the prefixes and the temperature")
+    if np.isclose(value, want, atol=1e-4):
+        if is_torch(got) and got.requires_grad:
+            raise CheckFailed(NO_GRADIENT_LEAF)
+        again = fn(q.clone().requires_grad_(True), d.clone().requires_grad_(True), dims, weights, t)
+        expect(is_torch(again) and again.requires_grad,
+               "no gradient flows back to q and d: build the loss with torch operations (no .item(), no numpy, "
+               "no float())")
+        dims2, weights2 = (2, 16), (3.0, 1.0)                   # dims and weights are arguments, not constants
+        other = scalar(fn(q.clone(), d.clone(), dims2, weights2, t), "matryoshka_loss")
+        want2 = float(contrastive.matryoshka_loss(q, d, dims=dims2, weights=weights2, temperature=t))
+        expect(np.isclose(other, want2, atol=1e-4),
+               f"with dims={dims2} and weights={weights2} the loss should be {want2:.4f}, got {other:.4f}: use the "
+               "`dims` and `weights` arguments, not fixed values")
+        return
+    messages = {
+        "mean": "you averaged the prefix losses and ignored the weights: the Matryoshka loss is the weighted SUM, "
+                "sum(w * loss_m)",
+        "weighted mean": "you divided by the sum of the weights: the Matryoshka loss is the weighted SUM of the "
+                         "prefix losses, not their weighted mean",
+        "weights ignored": "the weights are ignored: multiply each prefix's loss by its weight before summing",
+        "last dims": "you used the LAST m numbers (x[:, -m:]): a Matryoshka embedding keeps the FIRST m, x[:, :m]",
+        "wrong axis": "you truncated the wrong axis (x[:m] keeps the first m ROWS, i.e. pairs): keep the first m "
+                      "numbers of every vector, x[:, :m]",
+        "not re-normalised": "the truncated vectors were not normalised again: normalising the full vectors and then "
+                             "slicing leaves prefixes shorter than 1, so their dot products are not cosines; "
+                             "normalise each prefix (or pass it to info_nce, which does)",
+        "full vector only": "every term used the full vectors: slice each one to its first m numbers, x[:, :m]",
+        "multiplied": "temperature multiplied instead of divided: logits = cosines / temperature",
+        "largest prefix only": "only the last (largest) prefix counts: loop over every m in dims and add up the "
+                               "weighted losses",
+    }
+    for name, value_wrong in wrong.items():
+        if np.isfinite(value_wrong) and np.isclose(value, value_wrong, atol=1e-4):
+            raise CheckFailed(messages[name])
+    raise CheckFailed(f"the loss should be {want:.4f} for this batch, got {value:.4f}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 11.8 quiz: the false-negative trap
+
+@exercise("11.8", "Quiz: a hard negative that is really a positive")
+def quiz_false_negatives(answer):
+    """c: exclude known equivalents by id or text; a similarity threshold alone also drops true hard negatives."""
+    return expect_choice(
+        answer, correct="c", options="abcd",
+        why_wrong={
+            "a": "a lower temperature sharpens the softmax, so the top-scoring negative - here the duplicate - gets "
+                 "even MORE of the gradient: the model is pushed harder to separate two identical texts",
+            "b": "dropping every candidate above a cosine threshold also throws away real hard negatives that merely "
+                 "look alike (the 'no signs of life' / 'signs of life' pair of this notebook is an opposite, not a "
+                 "paraphrase), and misses paraphrases that score below it",
+            "d": "a larger batch adds more random negatives but keeps the mined duplicate among them: the false "
+                 "negative is still pushed away",
+        },
+        explanation="a text identical to the positive (or a sense known to be equivalent) is a second right answer, "
+                    "so it is excluded by what is known about it (id, exact text); a similarity threshold is a "
+                    "cruder guard with misses and false alarms of its own")
