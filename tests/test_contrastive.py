@@ -71,3 +71,30 @@ def test_train_adapter_lowers_the_loss_and_is_deterministic():
     again, losses2 = contrastive.train_adapter(queries, docs, steps=150, batch_size=32, lr=1e-2, side="query")
     assert losses == losses2
     assert torch.equal(contrastive.LinearAdapter(4).weight, torch.eye(4))   # identity before training
+
+
+def test_mine_hardest_negative_matches_the_full_matrix_and_honours_exclusions():
+    rng = np.random.default_rng(3)
+    Q = rng.normal(size=(50, 8))
+    D = rng.normal(size=(50, 8))
+    S = Q @ D.T
+    np.fill_diagonal(S, -np.inf)
+    got = contrastive.mine_hardest_negative(Q, D, chunk=7)           # chunks that do not divide 50
+    assert got.tolist() == S.argmax(axis=1).tolist()
+    exclude = [{int(j)} for j in got]                                  # forbid each first choice
+    S2 = S.copy()
+    S2[np.arange(50), got] = -np.inf
+    assert contrastive.mine_hardest_negative(Q, D, exclude=exclude).tolist() == S2.argmax(axis=1).tolist()
+    with pytest.raises(ValueError, match="no document left"):
+        contrastive.mine_hardest_negative(Q[:2], D[:2], exclude=[{1}, set()])
+
+
+def test_static_pair_setting_is_centred_and_keeps_the_test_senses_out():
+    from utils import retrieval
+    s = contrastive.static_pair_setting(n_pairs=500)
+    assert s["train_q"].shape == s["train_d"].shape == (500, 384)
+    assert s["queries"].shape == (300, 384) and s["documents"].shape == (1000, 384)
+    assert np.allclose(s["train_d"].mean(axis=0), 0, atol=1e-5)          # centred on the training definitions
+    from utils.gpt_embedder import training_pairs
+    test_ids = retrieval.wordnet_retrieval_set(n_docs=1000, n_queries=300, seed=0).doc_ids
+    assert s["pairs"] == training_pairs(500, seed=0, exclude=test_ids)  # no sense of the test set is trained on

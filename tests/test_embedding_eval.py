@@ -1,5 +1,6 @@
 """Paired bootstrap, probe set, linear probe and clustering score (utils/embedding_eval.py)."""
 import numpy as np
+import pytest
 
 from utils import embedding_eval
 
@@ -28,3 +29,18 @@ def test_probe_set_is_balanced_and_deterministic():
     assert len(texts) == 80 and np.bincount(labels).tolist() == [10] * 8
     again_texts, again_labels = embedding_eval.probe_set(per_class=10)
     assert again_texts == texts and np.array_equal(again_labels, labels)
+
+
+def test_recall_hits_counts_ties_against_the_gold_and_truncates_the_first_numbers():
+    Q = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    D = np.array([[1.0, 0.0, 5.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    # query 0: doc 1 is an exact match, doc 0 is far once its third number counts; query 1: doc 2
+    assert embedding_eval.recall_hits(Q, D, [1, 2], k=1).tolist() == [1.0, 1.0]
+    # first 2 numbers only: docs 0 and 1 tie for query 0, and a tie is no hit at k = 1 (but is at k = 2)
+    assert embedding_eval.recall_hits(Q, D, [1, 2], k=1, dim=2).tolist() == [0.0, 1.0]
+    assert embedding_eval.recall_hits(Q, D, [1, 2], k=2, dim=2).tolist() == [1.0, 1.0]
+    assert embedding_eval.recall_by_dimension(Q, D, [1, 2], dims=(2, 3), k=1) == {2: 0.5, 3: 1.0}
+    with pytest.raises(ValueError, match="dim must be between 1 and 3"):
+        embedding_eval.recall_hits(Q, D, [1, 2], dim=4)
+    with pytest.raises(ValueError, match="one gold document per query"):
+        embedding_eval.recall_hits(Q, D, [1])
