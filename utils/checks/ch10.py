@@ -1,10 +1,12 @@
-"""Checks for notebook 10 (RAG in practice: formats, a vector database, hybrid search, evaluation, citations)."""
+"""Checks for notebook 10 (RAG in practice: formats, a vector database, hybrid search, evaluation, citations).
+
+Exercises in notebook order: 10.1 code chunker, 10.2 filtered query, 10.3 reciprocal rank fusion, 10.4 nDCG@k,
+10.5 quiz (when fusion hurts), 10.6 prompt with numbered citations.
+"""
 from __future__ import annotations
 
 import math
 import re
-
-import numpy as np
 
 from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned
 
@@ -17,22 +19,29 @@ RATE = 3
 
 
 @cache
+@register(
+    "first",
+)
 def first(x):
     def inner():
         return x
     return inner
 
 
-class Second:
+async def second():
+    pass
+
+
+class Third:
     def method(self):
         return 1
 
 
-async def third():
-    pass
+def fourth():
+    return RATE
 '''
 #: the right answer for _CODE: (name, first line, last line), 1-based, decorators included, only top-level
-_CODE_WANT = [("first", 6, 10), ("Second", 13, 15), ("third", 18, 19)]
+_CODE_WANT = [("first", 6, 13), ("second", 16, 17), ("Third", 20, 22), ("fourth", 25, 26)]
 
 
 @exercise("10.1", "Split Python code at function and class boundaries")
@@ -52,24 +61,96 @@ def code_chunks(fn):
     if "inner" in names or "method" in names:
         raise CheckFailed("you included nested definitions (inner, method): they belong to their parent's chunk - "
                           "loop over tree.body (top level), not ast.walk")
-    if "third" not in names and names[:2] == ["first", "Second"]:
-        raise CheckFailed("third is missing: an `async def` is an ast.AsyncFunctionDef, a function too")
+    if "second" not in names and "fourth" in names:
+        raise CheckFailed("second is missing: an `async def` is an ast.AsyncFunctionDef, a function too")
+    if names == ["first", "second", "Third"]:
+        raise CheckFailed("the last definition (fourth) is missing: your loop stops one node early - visit every "
+                          "node of tree.body")
     if got == [(n, a - 1, b - 1) for n, a, b in _CODE_WANT]:
         raise CheckFailed("off by one: ast line numbers are already 1-based (lineno, end_lineno) - do not subtract 1")
-    if got and got[0] == ("first", 7, 10):
-        raise CheckFailed("first starts at line 7 in your answer: its decorator @cache on line 6 belongs to it "
-                          "(use the smallest lineno of the node and its decorator_list)")
-    if got and got[0][:2] == ("first", 6) and got[0][2] in (11, 12):
+    first = dict((n, (a, b)) for n, a, b in got).get("first")
+    if first is not None and first[0] != 6:
+        why = {10: "its decorators (lines 6-9) belong to it: start at the first decorator's lineno",
+               7: "line 7 is its LAST decorator; @cache on line 6 comes first: take the smallest lineno of the "
+                  "decorators",
+               8: "line 8 is the def line minus the number of decorators, but the decorator @register(...) spans "
+                  "three lines: take the decorators' own lineno (the smallest one)"}
+        raise CheckFailed(f"first starts at line {first[0]} in your answer; "
+                          + why.get(first[0], "it starts at its first decorator, @cache on line 6 (the smallest "
+                                              "lineno of the node and its decorator_list)"))
+    if first is not None and first[1] > 13:
         raise CheckFailed("first ends after its last line: use node.end_lineno, not the start of the next "
                           "definition (blank lines between definitions belong to no chunk)")
-    expect(names == ["first", "Second", "third"], f"expected the top-level names first, Second, third in order, got "
-                                                  f"{names}")
+    expect(names == ["first", "second", "Third", "fourth"],
+           f"expected the top-level names first, second, Third, fourth in order, got {names}")
     expect(got == _CODE_WANT, f"expected {_CODE_WANT}, got {got}")
     expect(fn("x = 1\n") == [], "code without any def or class should give an empty list")
+    return ("decorators belong to their function and nested definitions to their parent, so each chunk is a whole "
+            "unit a reader can open at the cited lines")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 10.2 reciprocal rank fusion
+# 10.2 metadata-filtered query
+
+#: (name, doc_type, vector): nearest [1, 0, 0] overall are prose-1, prose-2, code-near, prose-3, ...
+_TOY_ROWS = [("prose-1", "pdf", [1.0, 0.0, 0.0]), ("prose-2", "markdown", [0.99, 0.1, 0.0]),
+             ("code-near", "code", [0.95, 0.3, 0.0]), ("prose-3", "text", [0.9, 0.4, 0.1]),
+             ("prose-4", "pdf", [0.8, 0.6, 0.0]), ("code-mid", "code", [0.6, 0.8, 0.0]),
+             ("code-far", "code", [0.0, 0.2, 1.0]), ("prose-5", "html", [0.1, 1.0, 0.0])]
+
+
+def _toy_collection():
+    """An in-memory Qdrant collection where the 3 vectors nearest the query hold only ONE point of type 'code'."""
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(location=":memory:")
+    client.create_collection("toy", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE))
+    client.upsert("toy", points=[models.PointStruct(id=i, vector=v, payload={"name": n, "doc_type": t})
+                                 for i, (n, t, v) in enumerate(_TOY_ROWS)])
+    return client
+
+
+@exercise("10.2", "A metadata-filtered query")
+def filtered_search(fn):
+    """``fn(client, collection, vector, doc_type, k)`` -> payload dicts of the k best points of that type."""
+    client = _toy_collection()
+    try:
+        got = fn(client, "toy", [1.0, 0.0, 0.0], "code", 3)
+        returned(got, "filtered_search")
+        other = fn(client, "toy", [0.0, 1.0, 0.0], "pdf", 1)
+    finally:
+        client.close()
+    expect(isinstance(got, list), f"return a list of payload dicts, got {type(got).__name__}")
+    if got and not isinstance(got[0], dict):
+        raise CheckFailed(f"return the hits' payloads (hit.payload, a dict), not {type(got[0]).__name__}")
+    names = [p.get("name") for p in got]
+    types = [p.get("doc_type") for p in got]
+    if any(t != "code" for t in types):
+        raise CheckFailed(f"results of other types came back ({', '.join(sorted(set(types) - {'code'}))}): pass a "
+                          "query_filter with a FieldCondition on key 'doc_type'")
+    if not got:
+        raise CheckFailed("no result at all for k=3: the filter matched no point - the payload field is called "
+                          "'doc_type' (FieldCondition(key='doc_type', ...)) and its value is the doc_type argument")
+    if names == ["code-near"]:
+        raise CheckFailed("only 1 result for k=3: you took the top k of ALL points and filtered them afterwards; "
+                          "filter inside the query (query_filter=...) so k results of that type come back")
+    expect(len(got) == 3, f"k=3 should give 3 results, got {len(got)}")
+    if names == ["code-far", "code-mid", "code-near"]:
+        raise CheckFailed("the right points in the wrong order: best (highest cosine) first")
+    expect(names == ["code-near", "code-mid", "code-far"],
+           f"the three code points nearest [1, 0, 0] are code-near, code-mid, code-far; got {names}")
+    other_names = [p.get("name") for p in other] if isinstance(other, list) else other
+    if other_names == ["code-mid"] or other_names == ["code-near"]:
+        raise CheckFailed("asked for doc_type='pdf' you returned code: use the doc_type argument in MatchValue, "
+                          "not a fixed 'code'")
+    expect(other_names == ["prose-4"], f"for doc_type='pdf', k=1 and the query [0, 1, 0] the answer is the pdf "
+                                       f"point prose-4; got {other_names} - use the k and doc_type you are given")
+    return ("a filter inside the search returns k results of the type asked for; filtering the top k afterwards "
+            "can return fewer, or none")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 10.3 reciprocal rank fusion
 
 def _rrf_reference(rankings, k):
     scores: dict = {}
@@ -79,7 +160,7 @@ def _rrf_reference(rankings, k):
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-@exercise("10.2", "Reciprocal rank fusion")
+@exercise("10.3", "Reciprocal rank fusion")
 def reciprocal_rank_fusion(fn):
     """``fn(rankings, k)`` -> list of (id, fused score), best first; score = sum of 1 / (k + rank), rank from 1."""
     rankings = [["a", "b", "c", "d"], ["e", "c", "a"]]
@@ -115,10 +196,12 @@ def reciprocal_rank_fusion(fn):
     small = dict((d, float(s)) for d, s in fn([["x", "y"]], 0))
     expect(math.isclose(small["x"], 1.0) and math.isclose(small["y"], 0.5),
            "with k=0 the scores are 1/1 and 1/2: use the k you are given")
+    return ("only ranks enter the fusion, so BM25's unbounded scores and cosines never have to share a scale; "
+            "k = 60 keeps one list's top rank from deciding alone")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 10.3 nDCG@k
+# 10.4 nDCG@k
 
 def _ndcg_variant(ranked, relevant, k, shift=1, log=math.log2, ideal="all", normalise=True):
     """nDCG and its typical mistakes: ``shift`` in 1 / log(rank + shift), the log base, which relevant ids the
@@ -130,9 +213,10 @@ def _ndcg_variant(ranked, relevant, k, shift=1, log=math.log2, ideal="all", norm
     return dcg / best if normalise else dcg
 
 
-@exercise("10.3", "nDCG@k")
+@exercise("10.4", "nDCG@k")
 def ndcg_at_k(fn):
-    """``fn(ranked, relevant, k)`` for ONE query: DCG of the first k results / the best possible DCG."""
+    """``fn(ranked, relevant, k)`` for ONE query: DCG of the first k results / the best possible DCG; ValueError
+    for an empty relevant set."""
     ranked, relevant = ["x", "a", "y", "b", "z"], {"a", "b", "c"}
     want = _ndcg_variant(ranked, relevant, 10)
     try:                                                   # ranked and relevant themselves never reach fn
@@ -163,55 +247,41 @@ def ndcg_at_k(fn):
     if math.isclose(capped, _ndcg_variant(["a", "b"], {"a", "b", "c"}, 2, ideal="uncapped"), rel_tol=1e-6):
         raise CheckFailed("the ideal list has at most k entries: with k=2 and 3 relevant ids, IDCG uses 2 of them")
     expect(math.isclose(capped, 1.0), f"the first k results all relevant should give 1.0, got {capped:.4g}")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 10.4 metadata-filtered query
-
-def _toy_collection():
-    """An in-memory Qdrant collection where the vectors nearest the query are mostly NOT of type 'code'."""
-    from qdrant_client import QdrantClient, models
-
-    client = QdrantClient(location=":memory:")
-    client.create_collection("toy", vectors_config=models.VectorParams(size=3, distance=models.Distance.COSINE))
-    rows = [("prose-1", "pdf", [1.0, 0.0, 0.0]), ("prose-2", "markdown", [0.99, 0.1, 0.0]),
-            ("prose-3", "text", [0.98, 0.15, 0.05]), ("prose-4", "pdf", [0.95, 0.25, 0.0]),
-            ("code-near", "code", [0.9, 0.3, 0.1]), ("code-mid", "code", [0.6, 0.8, 0.0]),
-            ("code-far", "code", [0.0, 0.2, 1.0]), ("prose-5", "html", [0.1, 1.0, 0.0])]
-    client.upsert("toy", points=[models.PointStruct(id=i, vector=v, payload={"name": n, "doc_type": t})
-                                 for i, (n, t, v) in enumerate(rows)])
-    return client
-
-
-@exercise("10.4", "A metadata-filtered query")
-def filtered_search(fn):
-    """``fn(client, collection, vector, doc_type, k)`` -> payload dicts of the k best points of that type."""
-    client = _toy_collection()
     try:
-        got = fn(client, "toy", [1.0, 0.0, 0.0], "code", 2)
-    finally:
-        client.close()
-    returned(got, "filtered_search")
-    expect(isinstance(got, list), f"return a list of payload dicts, got {type(got).__name__}")
-    if got and not isinstance(got[0], dict):
-        raise CheckFailed(f"return the hits' payloads (hit.payload, a dict), not {type(got[0]).__name__}")
-    names = [p.get("name") for p in got]
-    types = [p.get("doc_type") for p in got]
-    if any(t != "code" for t in types):
-        raise CheckFailed(f"results of other types came back ({', '.join(sorted(set(types) - {'code'}))}): pass a "
-                          "query_filter with a FieldCondition on key 'doc_type'")
-    if len(got) < 2:
-        raise CheckFailed(f"only {len(got)} result(s) for k=2: you filtered AFTER taking the top k; filter inside the "
-                          "query (query_filter=...) so k results of that type come back")
-    expect(len(got) == 2, f"k=2 should give 2 results, got {len(got)}")
-    if names == ["code-mid", "code-near"]:
-        raise CheckFailed("the right points in the wrong order: best (highest cosine) first")
-    expect(names == ["code-near", "code-mid"], f"the two code points nearest [1, 0, 0] are code-near, code-mid; "
-                                               f"got {names}")
+        empty = fn(["a", "b"], set(), 10)
+    except ValueError:
+        empty = ValueError
+    except ZeroDivisionError:
+        raise CheckFailed("an empty relevant set divides by zero (the ideal DCG is 0): raise ValueError with a "
+                          "one-line message instead") from None
+    if empty is not ValueError:
+        raise CheckFailed(f"with an empty relevant set you returned {empty!r}: a query with nothing relevant "
+                          "cannot be scored (a 0 would count it as a miss) - raise ValueError")
+    return ("nDCG rewards every relevant result by its position and divides by the best possible order, so 1.0 "
+            "means nothing relevant could be ranked higher")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 10.5 prompt with numbered citations
+# 10.5 quiz
+
+@exercise("10.5", "Quiz: when does fusion hurt?")
+def quiz_fusion(answer):
+    """b: RRF gives both retrievers an equal vote; a much weaker one drags good dense ranks down."""
+    return expect_choice(
+        answer, correct="b", options="abcd",
+        why_wrong={
+            "a": "RRF never looks at the scores, only at ranks, so their scales cannot matter",
+            "c": "both retrievers saw exactly the same 1,000 definitions and the same 300 queries: the comparison is "
+                 "fair, which is why the drop is real",
+            "d": "the store's dense search is exact in local mode (the same ranking as numpy in notebook 07)",
+        },
+        explanation="reciprocal rank fusion gives every list an equal vote; when one retriever is much weaker "
+                    "(BM25 on paraphrases: most queries share no word with their definition) its noise pushes "
+                    "the dense hits down - measure before fusing, or weight the lists")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 10.6 prompt with numbered citations
 
 class _Chunk:
     def __init__(self, text, citation):
@@ -222,7 +292,7 @@ class _Chunk:
         return self._citation
 
 
-@exercise("10.5", "A prompt with numbered citations")
+@exercise("10.6", "A prompt with numbered citations")
 def cited_prompt(fn):
     """``fn(question, chunks)``: instruction ('only', 'cite'), '[i] (citation) text' per chunk, question last."""
     question = "Why normalise embeddings when storing them?"
@@ -240,10 +310,14 @@ def cited_prompt(fn):
     lines = {c.text: next(ln for ln in got.splitlines() if c.text in ln) for c in chunks}
     positions = [got.index(c.text) for c in chunks]
     expect(positions == sorted(positions), "keep the ranked order: the best chunk first, as [1]")
+    marks = [re.findall(r"\[(\d+)\]", lines[c.text]) for c in chunks]
+    if marks[0] and "0" in marks[0] and "1" not in marks[0]:
+        raise CheckFailed("sources are numbered from [0]: citations start at [1]")
+    if all(m == marks[0] for m in marks) and marks[0]:
+        raise CheckFailed(f"every source is marked [{marks[0][0]}]: number them in order, [1], [2], [3] "
+                          "(enumerate(chunks, start=1))")
     for i, c in enumerate(chunks, start=1):
         line = lines[c.text]
-        if f"[{i - 1}]" in line and f"[{i}]" not in line:
-            raise CheckFailed("sources are numbered from [0]: citations start at [1]")
         expect(f"[{i}]" in line, f"chunk {i} should be marked [{i}] on its line")
         if c.citation() not in line and c.source in line:
             raise CheckFailed(f"line [{i}] names only the file {c.source!r}: use chunk.citation() so the reader gets "
@@ -254,23 +328,5 @@ def cited_prompt(fn):
            "tell the model to answer using ONLY the sources (the word 'only' is missing)")
     expect(re.search(r"\bcite", got, re.I) is not None,
            "ask the model to cite the sources by number (the word 'cite' is missing)")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 10.6 quiz
-
-@exercise("10.6", "Quiz: when does fusion hurt?")
-def quiz_fusion(answer):
-    """b: RRF gives both retrievers an equal vote; a much weaker one drags good dense ranks down."""
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "RRF never looks at the scores, only at ranks, so their scales cannot matter",
-            "c": "both retrievers saw exactly the same 1,000 definitions and the same 300 queries: the comparison is "
-                 "fair, which is why the drop is real",
-            "d": "the store's dense search is exact in local mode (the same ranking as numpy in notebook 07)",
-        },
-        explanation="reciprocal rank fusion gives every list an equal vote; when one retriever is much weaker "
-                    "(BM25 on paraphrases: most queries share no word with their definition) its noise pushes "
-                    "the dense hits down - measure before fusing, or weight the lists")
-
+    return ("numbered sources with their citations let a reader check each claim of the answer at its page, "
+            "section or lines")
