@@ -1,4 +1,4 @@
-"""Shared plumbing for the real-browser tests (tests/test_browser.py).
+"""Shared plumbing for the real-browser tests (tests/test_browser.py, tests/test_browser_learner.py).
 
 - ``chromium_or_skip()``: the Debian Chromium binary, or a skip with the reason; with ``COURSE_REQUIRE_BROWSER=1``
   (set by ``.ci/run``) a missing browser is a failure instead, so CI can never pass by skipping.
