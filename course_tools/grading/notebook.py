@@ -246,7 +246,7 @@ class _Runner:
                 run = verdict.fault or CellRun()
                 if run.state == "timeout" and cell_timeout < self.timeout:
                     return "; ".join([*notes, self._over()])
-                status, message = judge(verdict, answer, memory_mb, cell_timeout)
+                status, message = verdict_status(verdict, answer, memory_mb, cell_timeout)
                 if status == PASSED and step.exercise in the_plan.rules:
                     status, message = FAILED, the_plan.rules[step.exercise]
                 elif status == PASSED and step.exercise in the_plan.references:
@@ -332,7 +332,7 @@ def _fault(run: CellRun, timeout: float, memory_mb, where: str) -> str:
     return why
 
 
-def judge(verdict: Verdict, answer: CellRun | None, memory_mb, timeout: float) -> tuple[str, str]:
+def verdict_status(verdict: Verdict, answer: CellRun | None, memory_mb, timeout: float) -> tuple[str, str]:
     """Status and message of an exercise from its check's verdict (and its exercise cell's run)."""
     run = verdict.fault
     if run is not None and run.state == "timeout":
