@@ -71,6 +71,7 @@ def build(kind: str, a, ctx: int):
 
 def bench(kind: str, a) -> None:
     from utils.gpt import generate
+    from utils import train_gpt
     from utils.train_gpt import autocast, lm_loss, make_optimizer, TrainConfig
 
     dev = a.device
@@ -81,6 +82,10 @@ def bench(kind: str, a) -> None:
     print(f"\n# {kind} -- {title}: {a.layers} layers, d={a.dim}, vocab {a.vocab}, context {ctx}; "
           f"{ours.num_params():,} parameters; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {a.clock} clock")
+    # bf16 is native only with these (else emulated, slower than fp32): a table means little without them
+    wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "bf16", "asimd"}
+    print(f"# CPU flags that decide bf16: {', '.join(sorted(train_gpt.cpu_flags() & wanted)) or 'none found'}; "
+          f"--precision auto picks {train_gpt.auto_precision(dev)[0]} here")
 
     print("\n## generation (greedy, 1-token prompt, batch 1): tokens/s")
     print("| new tokens | ours + KV cache | ours, no cache | transformers + cache | cache speed-up | ours / HF | "
