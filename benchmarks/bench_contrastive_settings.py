@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1: the matrices are small; extra threads only contend on a shared machine)")
+                        help="torch threads (1: the matrices are small; more only contend on a shared machine)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["info_nce", "mine_hard_negatives", "mine_hardest_negative", "matryoshka_loss", "static_pair_setting", "LinearAdapter", "train_adapter"]
+__all__ = ["info_nce", "mine_hard_negatives", "mine_hardest_negative", "matryoshka_loss", "static_pair_setting",
+           "LinearAdapter", "train_adapter"]
 
 
 def _check_pair(q, d) -> None:

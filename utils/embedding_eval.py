@@ -21,7 +21,8 @@ import numpy as np
 
 from utils.rag.evaluate import ndcg_at_k
 
-__all__ = ["paired_bootstrap", "recall_hits", "recall_by_dimension", "per_query_ndcg", "PROBE_CLASSES", "probe_set", "linear_probe", "cluster_score"]
+__all__ = ["paired_bootstrap", "recall_hits", "recall_by_dimension", "per_query_ndcg", "PROBE_CLASSES", "probe_set",
+           "linear_probe", "cluster_score"]
 
 #: Eight concrete noun topics of WordNet's lexicographer files, the labels of the probe set.
 PROBE_CLASSES = ("noun.animal", "noun.artifact", "noun.body", "noun.food", "noun.location", "noun.person",
