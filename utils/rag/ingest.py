@@ -3,8 +3,8 @@
 - :class:`DocChunk` - notebook 07's :class:`~utils.retrieval.Chunk` plus the document type and a locator
   (page for PDFs, section for Markdown/HTML, line range for code and text), so an answer can cite "page 4";
 - :func:`chunk_python` - split source code at function and class boundaries with :mod:`ast`;
-- :func:`fit_to_tokens` - cut every chunk longer than the encoder reads (MiniLM: 256 word pieces with [CLS] and
-  [SEP]) into pieces that fit, so no chunk has a tail the embedding never sees;
+- :func:`~utils.rag.tokens.fit_to_tokens` (from :mod:`utils.rag.tokens`, importable from here) - cut every chunk
+  longer than the encoder reads (MiniLM: 256 word pieces with [CLS] and [SEP]) into pieces that fit;
 - :func:`parse_file` - one file -> its chunks, or :class:`BadDocument` with a one-line reason;
 - :func:`ingest` - many files into a :class:`~utils.rag.vectordb.VectorStore`: a bad file is reported in one line
   and skipped, re-ingesting a file replaces its chunks (idempotent), nothing else in the store is touched.
@@ -12,22 +12,18 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
-import functools
 import io
 import logging
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from utils.rag.tokens import MAX_TOKENS, fit_to_tokens, minilm_tokens  # noqa: F401 (notebook 10 uses them here)
 from utils.retrieval import Chunk, chunk_words
 
 MAX_BYTES = 2 * 2**20          # larger files are refused: a 2 MB text is ~350k words, a book, not a document
 CHUNK_WORDS, OVERLAP_WORDS = 120, 20
 MAX_CODE_LINES = 60            # a longer class is split into its methods
-# MiniLM reads at most 256 word pieces (max_seq_length in its sentence_bert_config.json), [CLS] and [SEP] included;
-# anything after them is cut off before the encoder sees it
-MAX_TOKENS = 256 - 2
 TYPES = {".pdf": "pdf", ".py": "code", ".md": "markdown", ".html": "html", ".htm": "html", ".txt": "text"}
 
 
@@ -136,79 +132,6 @@ def chunk_python(code: str, source: str = "<string>", max_lines: int = MAX_CODE_
             text = "\n".join(lines[first - 1:last])
             chunks.append(DocChunk(source, len(chunks), text, "code", section=name, line_start=first, line_end=last))
     return chunks
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Chunks that fit the encoder: split by its own token count
-
-@functools.lru_cache(maxsize=1)
-def _minilm_tokenizer():
-    from tokenizers import Tokenizer
-
-    from utils.minilm import model_dir
-    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()  # the shipped file truncates at 128; to count we need every piece
-    return tokenizer
-
-
-def minilm_tokens(texts) -> list[int]:
-    """MiniLM's word-piece count of each text, without [CLS] and [SEP] (the encoder adds those two).
-
-    >>> minilm_tokens(["cl100k_base", "a dog"])
-    [5, 2]
-    """
-    return [len(e.ids) - 2 for e in _minilm_tokenizer().encode_batch([str(t) for t in texts])]
-
-
-def _pack(units, counts, limit, overlap):
-    """Greedy windows over units (words or lines) whose token counts sum to at most ``limit``; each window after
-    the first starts ``overlap`` units before the previous one ended. Yields (first, end) index pairs."""
-    start = 0
-    while start < len(units):
-        end, used = start, 0
-        while end < len(units) and used + counts[end] <= limit:
-            used += counts[end]
-            end += 1
-        end = max(end, start + 1)  # a single unit over the limit still gets a window (the encoder cuts its tail)
-        yield start, end
-        if end >= len(units):
-            return
-        start = max(end - overlap, start + 1)
-
-
-def fit_to_tokens(chunks, limit: int = MAX_TOKENS, count=minilm_tokens, overlap: int = OVERLAP_WORDS) -> list:
-    """Cut every chunk with more than ``limit`` tokens (``count``: list of texts -> token counts) into pieces that
-    fit, keeping its type, page and section; code and text are cut between lines (each piece keeps its own line
-    range), prose between words with ``overlap`` words repeated. Chunk indices are renumbered within each source.
-
-    >>> count = lambda texts: [len(t.split()) for t in texts]              # one token per word, for the example
-    >>> [(c.index, c.text) for c in fit_to_tokens([DocChunk("a.md", 0, "a b c d e", "markdown")], 3, count, 1)]
-    [(0, 'a b c'), (1, 'c d e')]
-    >>> code = DocChunk("m.py", 0, "x = 1\\ny = 2\\nz = 3", "code", line_start=10, line_end=12)
-    >>> [(c.line_start, c.line_end) for c in fit_to_tokens([code], 6, count)]
-    [(10, 11), (12, 12)]
-    """
-    out: list[DocChunk] = []
-    next_index: dict[str, int] = {}
-    for chunk, n_tokens in zip(chunks, count([c.text for c in chunks])):
-        if n_tokens <= limit:
-            pieces = [dataclasses.replace(chunk)]
-        elif chunk.line_start is not None and chunk.doc_type == "code":
-            lines = chunk.text.split("\n")
-            counts = count(lines)
-            pieces = [dataclasses.replace(chunk, text="\n".join(lines[a:b]), line_start=chunk.line_start + a,
-                                          line_end=chunk.line_start + b - 1) for a, b in _pack(lines, counts, limit, 0)]
-        else:
-            words = chunk.text.split()
-            counts = count(words)
-            pieces = [dataclasses.replace(chunk, text=" ".join(words[a:b])) for a, b in _pack(words, counts, limit,
-                                                                                             overlap)]
-        for piece in pieces:
-            index = next_index.get(piece.source, 0)
-            next_index[piece.source] = index + 1
-            out.append(dataclasses.replace(piece, index=index))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -394,7 +317,7 @@ def parse_file(path, root=None, max_bytes: int = MAX_BYTES, max_tokens: int | No
         chunks = chunker[doc_type](text, source)
     if not any(c.text.strip() for c in chunks):
         raise BadDocument("empty: no text to index")
-    return chunks if max_tokens is None else fit_to_tokens(chunks, max_tokens)
+    return chunks if max_tokens is None else fit_to_tokens(chunks, max_tokens, overlap=OVERLAP_WORDS)
 
 
 @dataclass
@@ -427,7 +350,7 @@ def ingest(paths, store, embed, root=None, max_bytes: int = MAX_BYTES, parse=Non
             report.skipped.append(f"{name}: {err}")
             continue
         if max_tokens is not None:
-            chunks = fit_to_tokens(chunks, max_tokens)
+            chunks = fit_to_tokens(chunks, max_tokens, overlap=OVERLAP_WORDS)
         vectors = embed([c.text for c in chunks])
         store.replace_source(chunks[0].source, chunks, vectors)
         report.added[chunks[0].source] = len(chunks)
