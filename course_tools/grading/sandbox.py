@@ -21,6 +21,10 @@ which, before it becomes the kernel:
   undo that. :func:`isolation` says which of these this machine allows, most isolating first; where none is, the
   kernel runs with the network and the file system.
 
+Why one long module: the sandbox is set up by one process (PID 1 of the new namespaces) in one order - limits, control
+group, mounts, devices, the covered folders, dropped capabilities - and each step depends on the ones before it;
+reading it top to bottom is how to check that nothing a kernel could use is left open.
+
 The grader itself (:mod:`course_tools.grading.grader_process`) runs, as root, in a
 mount namespace of its own with its folders on a private tmpfs, with a bounded address space, and non-dumpable. The
 threat model, setting by setting, is in docs/instructors.md ("What the grader guarantees, and where").
