@@ -356,6 +356,11 @@ def test_matryoshka_loss():
     assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q.mul_(2), d, dims, w, t),
                    match="changed its input `q`")
     assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: None, match="return")
+    # the last prefix replaced by the whole vector: the same loss whenever dims[-1] == D
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, (*dims[:-1], q.shape[1]), w, t),
+                   match="may be shorter")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t).reshape(1),
+                   match="0-dimensional")
 
 
 # ---------------------------------------------------------------- 11.8 quiz

@@ -563,16 +563,20 @@ def matryoshka_loss(fn):
     if np.isclose(value, want, atol=1e-4):
         if is_torch(got) and got.requires_grad:
             raise CheckFailed(NO_GRADIENT_LEAF)
+        expect(not is_torch(got) or got.dim() == 0,
+               f"return a 0-dimensional tensor (a scalar), not one of shape {tuple(getattr(got, 'shape', ()))}: "
+               "a sum of the weighted prefix losses already is one")
         again = fn(q.clone().requires_grad_(True), d.clone().requires_grad_(True), dims, weights, t)
         expect(is_torch(again) and again.requires_grad,
                "no gradient flows back to q and d: build the loss with torch operations (no .item(), no numpy, "
                "no float())")
-        dims2, weights2 = (2, 16), (3.0, 1.0)                   # dims and weights are arguments, not constants
+        dims2, weights2 = (2, 8), (3.0, 1.0)                    # arguments, not constants; the last may be < D
         other = scalar(fn(q.clone(), d.clone(), dims2, weights2, t), "matryoshka_loss")
         want2 = float(contrastive.matryoshka_loss(q, d, dims=dims2, weights=weights2, temperature=t))
         expect(np.isclose(other, want2, atol=1e-4),
                f"with dims={dims2} and weights={weights2} the loss should be {want2:.4f}, got {other:.4f}: use the "
-               "`dims` and `weights` arguments, not fixed values")
+               "`dims` and `weights` arguments, not fixed values (the last prefix is dims[-1], which may be shorter "
+               "than the vectors)")
         return
     messages = {
         "mean": "you averaged the prefix losses and ignored the weights: the Matryoshka loss is the weighted SUM, "
