@@ -9,7 +9,6 @@ answer is sent to a graded kernel and the check runs in this process against it,
 from __future__ import annotations
 
 import atexit
-import inspect
 import os
 import re
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.checks import ExerciseFailed, ExerciseNotAttempted
+from utils.checks import ExerciseFailed, ExerciseNotAttempted, source_of
 
 VIA_GRADER = os.environ.get("COURSE_CHECKS_VIA_GRADER") == "1"
 _GRADER: dict = {}
@@ -55,11 +54,9 @@ def _graded(check, *args):
     call = f"check.{check.__name__}(" + ", ".join(f"_parity_args[{i}]" for i in range(len(args))) + ")"
     sources = {}  # what the submitted notebook would show of the test's functions
     for i, a in enumerate(args):
-        if callable(a):
-            try:
-                sources[f"_parity_args[{i}]"] = textwrap.dedent(inspect.getsource(a))
-            except (OSError, TypeError):
-                pass
+        source = source_of(a) if callable(a) else None
+        if source is not None:
+            sources[f"_parity_args[{i}]"] = textwrap.dedent(source)
     verdict = judge.check(sys.modules[check.__module__], call, 60, sources=sources)
     assert verdict.fault is None, verdict.fault
     if verdict.status == FAILED:

@@ -4,7 +4,7 @@ import linecache
 from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
 from utils import bpe
 from utils.bpe import get_pair_counts, merge, train_bpe_reference
-from utils.checks import ch03
+from utils.checks import ch03, global_used, learner_helper, source_of
 
 
 def test_count_units():
@@ -249,12 +249,32 @@ def train_merges(text, n_merges):
 """
 
 
+class GradedFunction:
+    """A learner's function as the grader hands it to a check: calls go through to it, and its source is the one the
+    notebook shows, given through the checks' protocol (``source_of`` / ``global_used``), as the grader's stand-in
+    gives it."""
+
+    def __init__(self, fn, source):
+        self.fn, self.source, self.__name__ = fn, source, fn.__name__
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+source_of.register(GradedFunction, lambda fn: fn.source)
+global_used.register(GradedFunction, lambda fn, name: global_used(fn.fn, name))
+
+
 def test_train_merges_does_not_blame_a_helper_it_only_reaches_through_bpe():
     """bpe.merge puts the name merge in the function's code too; the learner's broken merge is not what it calls."""
-    fn = notebook_function(TRAIN_WITH_THE_REFERENCE, get_pair_counts=counts_stop_early, merge=merge_keep_right,
-                           bpe=bpe)
-    fn.__grader_source__ = TRAIN_WITH_THE_REFERENCE      # the source, as the grader passes it
-    assert_rejects(ch03.train_merges, fn, match="256, 257, 258")
+    namespace = {"get_pair_counts": counts_stop_early, "merge": merge_keep_right, "bpe": bpe}
+    exec(compile(TRAIN_WITH_THE_REFERENCE, "<no source>", "exec"), namespace)  # noqa: S102 - fixed source
+    fn = namespace["train_merges"]
+    assert source_of(fn) is None and global_used(fn, "merge") is merge_keep_right  # the protocol is the only way
+    assert_rejects(ch03.train_merges, GradedFunction(fn, TRAIN_WITH_THE_REFERENCE), match="256, 257, 258")
+    # it is the source that tells bpe.merge from merge: without it, the learner's merge is the one found
+    assert learner_helper(GradedFunction(fn, TRAIN_WITH_THE_REFERENCE), "merge") is None
+    assert learner_helper(GradedFunction(fn, None), "merge") is merge_keep_right
 
 
 # ---------------------------------------------------------------- 3.6

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.checks import CheckFailed
+from utils.checks import CheckFailed, calls, global_used, source_of
 from course_tools.grading import answers, judge, probe
 
 
@@ -84,6 +84,32 @@ def test_objects_that_are_not_data_stay_in_the_kernel():
     assert type(got).__name__ == "Sneaky"         # so that "got Sneaky" reads as in JupyterLab
     fn = answers.decode(probe.encode(lambda x: x, arrays), arrays, judge=None)
     assert callable(fn) and isinstance(fn, answers.RemoteFunction)
+
+
+class AskedJudge:
+    """Stands for the judge: records what a stand-in asks of the kernel."""
+
+    def __init__(self):
+        self.asked = []
+
+    def apply(self, remote, op, *args):
+        self.asked.append((op, *args))
+        return len
+
+
+def test_checks_ask_a_stand_in_how_the_learners_function_is_written():
+    """utils.checks.source_of / global_used, answered for a function that stays in the kernel."""
+    asked, arrays = AskedJudge(), {}
+    fn = answers.decode(probe.encode(round_trip, arrays), arrays, judge=asked)
+    assert source_of(fn).startswith("def round_trip(value):")
+    assert global_used(fn, "len") is len and asked.asked == [("helper", "len")]   # the lookup is made in the kernel
+    fn._node["source"] = None                    # the judge found no `def` of it in the exercise cell
+    with pytest.raises(CheckFailed, match="^the grader cannot see how round_trip is written: define it with `def`"):
+        source_of(fn)
+    with pytest.raises(CheckFailed, match="cannot see how round_trip"):
+        calls(fn, "linalg.norm")
+    thing = answers.decode(probe.encode(Sneaky(), arrays), arrays, judge=asked)
+    assert source_of(thing) is None and global_used(thing, "len") is None and len(asked.asked) == 1
 
 
 def test_a_pickle_hidden_in_the_answer_file_is_not_loaded(tmp_path):

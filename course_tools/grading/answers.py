@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from course_tools.grading.probe import JSON_KEY, MAX_BYTES
+from utils.checks import CheckFailed, global_used, source_of
 
 MAX_FILE = MAX_BYTES + 16 * 2**20
 
@@ -154,13 +155,12 @@ def apply_in_place(original, new) -> None:
 # ---------------------------------------------------------------------------------------------- learner objects
 class Remote:
     """An object that stays in the learner's kernel (their function, an instance of their class): every use is a
-    probe. ``__grader_source__`` is the source of a learner's function (from the submitted notebook when the grader
-    can find it there), for the checks that look at how an answer is written."""
+    probe. ``_node["source"]`` is the source of a learner's function (the judge puts there the one in the submitted
+    notebook), for the checks that look at how an answer is written (:func:`utils.checks.source_of`)."""
 
     def __init__(self, judge, node):
         object.__setattr__(self, "_judge", judge)
         object.__setattr__(self, "_node", node)
-        object.__setattr__(self, "__grader_source__", node.get("source"))
         object.__setattr__(self, "__name__", node.get("name") or node.get("type"))
 
     def __getattr__(self, name):
@@ -199,10 +199,33 @@ class RemoteFunction(Remote):
     def __call__(self, *args, **kwargs):
         return self._judge.call(self, args, kwargs)
 
-    def __grader_lookup__(self, name: str):
-        """The learner's ``name`` as this function sees it, when it uses that name; else None (see
-        :func:`utils.checks.learner_helper`)."""
-        return self._judge.apply(self, "helper", name)
+
+# the checks' two questions about a learner's function (utils.checks.source_of / global_used), answered for one that
+# stays in the learner's kernel
+@source_of.register
+def _remote_source(fn: Remote) -> str | None:
+    source = fn._node.get("source")
+    return source if isinstance(source, str) else None
+
+
+@source_of.register
+def _remote_function_source(fn: RemoteFunction) -> str | None:
+    source = fn._node.get("source")
+    if source is None:  # graded, and the notebook has no `def` of it in the exercise cell (built with exec, a lambda)
+        raise CheckFailed(f"the grader cannot see how {getattr(fn, '__name__', 'your function')} is written: "
+                          "define it with `def` in its exercise cell")
+    return source if isinstance(source, str) else None
+
+
+@global_used.register
+def _remote_global(fn: Remote, name: str):
+    return None
+
+
+@global_used.register
+def _remote_function_global(fn: RemoteFunction, name: str):
+    """The learner's ``name`` as this function sees it, asked of the kernel (the same lookup, made there)."""
+    return fn._judge.apply(fn, "helper", name)
 
 
 _REMOTE_CLASSES: dict[tuple[str, str, bool], type] = {}

@@ -234,5 +234,5 @@ class Judge:
                 source = sources.get(expression)
             else:
                 source = function_source(answer_source, expression) if expression.isidentifier() else None
-            object.__setattr__(value, "__grader_source__", source)
+            value._node["source"] = source
         return value

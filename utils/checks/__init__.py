@@ -32,7 +32,7 @@ from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFail
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
     "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
-    "learner_helper", "is_torch", "returned", "scalar", "call_on_copies", "same_value",
+    "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar", "call_on_copies", "same_value",
     "expect_unchanged",
 ]
 
@@ -185,23 +185,44 @@ def expect_choice(answer, *, correct: str, options: str, why_wrong: dict[str, st
     return explanation
 
 
-def source_tree(fn):
-    """The parsed source of ``fn``, or None when it is not available. When the grader runs a check, ``fn`` stays in
-    the learner's kernel and carries the source as written in the submitted notebook (``__grader_source__``)."""
-    source = getattr(fn, "__grader_source__", None)
-    if source is None and getattr(fn, "__grader_lookup__", None) is not None:
-        # graded, and the submitted notebook has no `def` of it in the exercise cell (built with exec, a lambda...)
-        raise CheckFailed(f"the grader cannot see how {getattr(fn, '__name__', 'your function')} is written: "
-                          "define it with `def` in its exercise cell")
+@functools.singledispatch
+def source_of(fn) -> str | None:
+    """How the learner wrote ``fn``: its source, or None when it is not available (a builtin, a lambda typed at a
+    prompt). Other kinds of function (the grader's stand-in for one in the learner's kernel) register their own way.
+
+    >>> def double(x):
+    ...     return 2 * x
+    >>> source_of(double).split(":")[0], source_of(len)
+    ('def double(x)', None)
+    """
     try:
-        return ast.parse(textwrap.dedent(source if isinstance(source, str) else inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError, IndentationError, ValueError):
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+
+
+@functools.singledispatch
+def global_used(fn, name: str):
+    """The global ``name`` where ``fn`` was defined, when ``fn``'s code uses that name; else None (other kinds of
+    function register their own way, as for :func:`source_of`)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or name not in code.co_names:
+        return None
+    return getattr(fn, "__globals__", {}).get(name)
+
+
+def source_tree(fn):
+    """The parsed source of ``fn`` (from :func:`source_of`), or None when it is not available."""
+    source = source_of(fn)
+    try:
+        return ast.parse(textwrap.dedent(source)) if isinstance(source, str) else None
+    except (SyntaxError, IndentationError, ValueError):
         return None
 
 
 def learner_helper(fn, name: str):
     """The learner's own function ``name`` that their function ``fn`` uses (an earlier exercise's answer, looked up
-    where ``fn`` was defined), or None when ``fn`` does not use that name.
+    where ``fn`` was defined, by :func:`global_used`), or None when ``fn`` does not use that name.
 
     >>> def helper(x):
     ...     return x
@@ -213,13 +234,7 @@ def learner_helper(fn, name: str):
     tree = source_tree(fn)
     if tree is not None and not any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree)):
         return None  # ``bpe.merge(...)`` is the reference's merge, not the learner's own ``merge``
-    lookup = getattr(fn, "__grader_lookup__", None)
-    if lookup is not None:  # under the grader fn stays in the learner's kernel: the same lookup, made there
-        return lookup(name)
-    code = getattr(fn, "__code__", None)
-    if code is None or name not in code.co_names:
-        return None
-    return getattr(fn, "__globals__", {}).get(name)
+    return global_used(fn, name)
 
 
 def calls(fn, *names: str) -> str | None:
