@@ -300,3 +300,26 @@ def test_ddp_two_cpu_processes_match_one_process_on_the_combined_batch(tmp_path)
     assert sum(got["losses"]) / 2 == pytest.approx(full.item(), abs=1e-5)
     # no_sync: the first micro-batch's backward did not all-reduce; only the last one did (one call per bucket)
     assert got["calls"] == 1
+
+
+def test_command_options_are_the_config_fields_with_their_defaults():
+    from dataclasses import fields
+    parser = train_gpt._parser()
+    model_cfg, train_cfg = train_gpt.configs_from_args(parser.parse_args([]))
+    assert model_cfg == GPTConfig() and train_cfg == TrainConfig()        # no second list of default numbers
+    help_text = parser.format_help()
+    offered = [f.name for f in fields(GPTConfig) if f.name != "fast_attention"] + [f.name for f in fields(TrainConfig)]
+    for name in offered:
+        assert f"--{name.replace('_', '-')}" in help_text, name
+    model_cfg, train_cfg = train_gpt.configs_from_args(parser.parse_args(
+        ["--n-layer", "2", "--n-embd", "32", "--positions", "rope", "--lr", "0.01", "--precision", "bf16"]))
+    assert (model_cfg.n_layer, model_cfg.n_embd, model_cfg.positions) == (2, 32, "rope")
+    assert (train_cfg.lr, train_cfg.precision, train_cfg.steps) == (0.01, "bf16", TrainConfig().steps)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--positions", "sinusoidal"])
+
+
+def test_the_default_model_is_notebook_09s_showcase_model():
+    state = load_checkpoint(train_gpt.SHOWCASE_CHECKPOINT)
+    saved = {k: v for k, v in state["model_config"].items() if k != "fast_attention"}
+    assert saved == {k: v for k, v in GPTConfig().to_dict().items() if k != "fast_attention"}

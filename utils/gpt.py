@@ -36,23 +36,36 @@ from torch.nn import functional as F
 from utils.attention import causal_attention, merge_heads, split_heads
 from utils.positional import apply_rope
 
-__all__ = ["GPTConfig", "GPT", "generate", "kv_cache_bytes", "filter_logits", "nearest_by_cosine", "cached_positions"]
+__all__ = ["GPTConfig", "POSITIONS", "GPT", "generate", "kv_cache_bytes", "filter_logits", "nearest_by_cosine",
+           "cached_positions"]
 
 #: A layer's cache: (keys, values), each (B, n_head, T_so_far, head_dim).
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
+#: the position schemes :class:`GPTConfig` accepts (the command line of utils.train_gpt offers the same)
+POSITIONS = ("learned", "rope")
+
+
 @dataclass
 class GPTConfig:
-    """Hyper-parameters of :class:`GPT` (GPT-2 small is vocab 50257, block 1024, 12 layers, 12 heads, d = 768)."""
+    """Hyper-parameters of :class:`GPT` (GPT-2 small is vocab 50257, block 1024, 12 layers, 12 heads, d = 768).
+
+    The one place the tiny GPT's settings and their defaults are written. The defaults are notebook 09's model, the
+    one ``data/tiny_gpt/model.pt`` holds; ``python -m utils.train_gpt`` builds its model options from these fields,
+    so the command trains that model unless told otherwise.
+
+    >>> GPTConfig().n_layer, GPTConfig().n_embd
+    (4, 96)
+    """
 
     vocab_size: int = 512
     block_size: int = 64          # context length: the most positions the model ever sees
-    n_layer: int = 2
+    n_layer: int = 4
     n_head: int = 4
-    n_embd: int = 64
+    n_embd: int = 96
     dropout: float = 0.0
-    positions: str = "learned"    # "learned" (GPT-2's wpe table) or "rope" (rotary, no table)
+    positions: str = "learned"    # one of POSITIONS: "learned" (GPT-2's wpe table) or "rope" (rotary, no table)
     layer_norm_eps: float = 1e-5
     fast_attention: bool = True   # torch's fused attention; False = the course's utils.attention (same numbers)
 
@@ -63,7 +76,7 @@ class GPTConfig:
                 raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_head ({self.n_head}) must divide n_embd ({self.n_embd})")
-        if self.positions not in ("learned", "rope"):
+        if self.positions not in POSITIONS:
             raise ValueError(f"positions must be 'learned' or 'rope', got {self.positions!r}")
         if self.positions == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError("rope needs an even head size (n_embd / n_head)")

@@ -37,16 +37,27 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from utils.gpt import GPT, GPTConfig, generate
+from utils.gpt import GPT, POSITIONS, GPTConfig, generate
 
-__all__ = ["TrainConfig", "corpus_lines", "load_corpus", "get_batch", "lm_loss", "ngram_baselines", "lr_at",
-           "param_groups", "make_optimizer", "autocast", "cpu_flags", "auto_precision", "train_step", "evaluate", "save_checkpoint",
-           "load_checkpoint", "CheckpointError", "train", "plot_history", "main"]
+__all__ = ["TrainConfig", "PRECISIONS", "CORPUS_CHARS", "corpus_lines", "load_corpus", "get_batch", "lm_loss",
+           "ngram_baselines", "lr_at", "param_groups", "make_optimizer", "autocast", "cpu_flags", "auto_precision",
+           "train_step", "evaluate", "save_checkpoint", "load_checkpoint", "CheckpointError", "train", "plot_history",
+           "configs_from_args", "main"]
+
+#: the precisions :class:`TrainConfig` accepts; the command adds "auto" (:func:`auto_precision` picks one of these)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+#: characters of WordNet glosses :func:`load_corpus` reads by default, and the command with it: notebook 09's
+#: corpus, the one data/tiny_gpt/model.pt was trained on
+CORPUS_CHARS = 2_000_000
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings. ``batch_size`` counts the sequences of one optimizer step in ONE process."""
+    """Optimisation settings. ``batch_size`` counts the sequences of one optimizer step in ONE process.
+
+    The one place they and their defaults are written: the command's training options are built from these fields.
+    """
 
     steps: int = 1000
     batch_size: int = 64
@@ -64,7 +75,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.precision not in ("fp32", "bf16", "fp16"):
+        if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
         if self.accum_steps < 1 or self.batch_size % self.accum_steps:
             raise ValueError(f"accum_steps ({self.accum_steps}) must be >= 1 and divide batch_size ({self.batch_size})")
@@ -85,8 +96,8 @@ def corpus_lines(seed: int = 0) -> list[str]:
     return lines
 
 
-def load_corpus(vocab_size: int = 512, n_chars: int = 1_000_000, val_fraction: float = 0.1, seed: int = 0,
-                tokenizer=None):
+def load_corpus(vocab_size: int = GPTConfig.vocab_size, n_chars: int = CORPUS_CHARS, val_fraction: float = 0.1,
+                seed: int = 0, tokenizer=None):
     """Train the course's BPE (03) on the training text and encode both splits -> (tokenizer, train_ids, val_ids).
 
     The first ``n_chars`` characters of the shuffled glosses; the last ``val_fraction`` of the lines is validation.
@@ -455,6 +466,40 @@ def plot_history(history: dict, path=None, baselines: dict | None = None, title:
 
 
 # -------------------------------------------------------------------------------------------------------- command
+#: GPTConfig's field the command does not offer: the attention kernel changes the speed, not the numbers
+_NOT_ON_COMMAND_LINE = ("fast_attention",)
+_CHOICES = {"positions": POSITIONS, "precision": PRECISIONS + ("auto",)}
+_HELP = {
+    "vocab_size": "tokens in the vocabulary: the BPE trained on the corpus and the model's embedding table",
+    "block_size": "context length",
+    "n_layer": "transformer blocks",
+    "n_head": "attention heads per block",
+    "n_embd": "model width d, a multiple of n_head",
+    "steps": "optimizer steps",
+    "batch_size": "sequences per optimizer step, in each process",
+    "accum_steps": "micro-batches per optimizer step (divides batch_size)",
+    "eval_every": "steps between validation losses and checkpoints",
+    "precision": "auto: bf16 on CUDA GPUs and on CPUs with AVX512_BF16/AMX (native bf16), fp16 on older CUDA GPUs, "
+                 "fp32 elsewhere",
+}
+
+
+def _command_fields(config_cls) -> list[str]:
+    """The fields of ``config_cls`` (GPTConfig or TrainConfig) that the command offers as options."""
+    return [f.name for f in fields(config_cls) if f.name not in _NOT_ON_COMMAND_LINE]
+
+
+def _add_config_options(group, config_cls) -> None:
+    """One ``--option`` per field the command offers, its default the field's default."""
+    defaults = config_cls()
+    for name in _command_fields(config_cls):
+        value = getattr(defaults, name)
+        kwargs = {"choices": _CHOICES[name]} if name in _CHOICES else {"type": type(value)}
+        help_text = f"{_HELP[name]} " if name in _HELP else ""
+        group.add_argument(f"--{name.replace('_', '-')}", default=value, help=help_text + "(default: %(default)s)",
+                           **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m utils.train_gpt",
                                 description="Train the course's tiny GPT on WordNet glosses tokenized with the "
@@ -462,27 +507,24 @@ def _parser() -> argparse.ArgumentParser:
                                             "Data parallel: torchrun --nproc_per_node N -m utils.train_gpt ...")
     p.add_argument("--out", default="runs/tiny_gpt", help="output folder (default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
-    p.add_argument("--chars", type=int, default=2_000_000, help="corpus size in characters (default: %(default)s)")
-    p.add_argument("--vocab-size", type=int, default=512)
-    g = p.add_argument_group("model")
-    for name, default in (("block-size", 64), ("n-layer", 4), ("n-head", 4), ("n-embd", 128)):
-        g.add_argument(f"--{name}", type=int, default=default)
-    g.add_argument("--positions", choices=("learned", "rope"), default="learned")
-    g.add_argument("--dropout", type=float, default=0.0)
-    t = p.add_argument_group("training")
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        if f.name == "precision":
-            t.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default=defaults.precision,
-                           help="auto: bf16 on CUDA GPUs and on CPUs with AVX512_BF16/AMX (native bf16), fp16 on "
-                                "older CUDA GPUs, fp32 elsewhere (default: %(default)s)")
-        else:
-            t.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
-                           default=getattr(defaults, f.name))
+    p.add_argument("--chars", type=int, default=CORPUS_CHARS, help="corpus size in characters (default: %(default)s)")
+    _add_config_options(p.add_argument_group("model (utils.gpt.GPTConfig)"), GPTConfig)
+    _add_config_options(p.add_argument_group("training (TrainConfig)"), TrainConfig)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     return p
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[GPTConfig, TrainConfig]:
+    """The model and training settings of parsed command-line ``args`` (``--precision auto`` already resolved).
+
+    >>> model_cfg, train_cfg = configs_from_args(_parser().parse_args([]))
+    >>> model_cfg == GPTConfig(), train_cfg == TrainConfig()
+    (True, True)
+    """
+    return (GPTConfig(**{name: getattr(args, name) for name in _command_fields(GPTConfig)}),
+            TrainConfig(**{name: getattr(args, name) for name in _command_fields(TrainConfig)}))
 
 
 def main(argv=None) -> int:
@@ -500,17 +542,15 @@ def main(argv=None) -> int:
     why = "as asked"
     if args.precision == "auto":
         args.precision, why = auto_precision(device)
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    mcfg, cfg = configs_from_args(args)
     out = Path(args.out)
     torch.manual_seed(cfg.seed)
-    tok, train_ids, val_ids = load_corpus(args.vocab_size, args.chars, seed=cfg.seed)
-    mcfg = GPTConfig(vocab_size=args.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
-                     n_head=args.n_head, n_embd=args.n_embd, positions=args.positions, dropout=args.dropout)
+    tok, train_ids, val_ids = load_corpus(mcfg.vocab_size, args.chars, seed=cfg.seed)
     model = GPT(mcfg).to(device)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
         model = DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
-    uni, bi = ngram_baselines(train_ids, val_ids, args.vocab_size)
+    uni, bi = ngram_baselines(train_ids, val_ids, mcfg.vocab_size)
     if _is_main():
         print(f"corpus: {len(train_ids):,} train / {len(val_ids):,} validation tokens; model: "
               f"{_unwrap(model).num_params():,} parameters; baselines: unigram {uni:.3f}, bigram {bi:.3f} nats/token")
