@@ -4,15 +4,17 @@
     .venv/bin/python benchmarks/bench_word2vec.py --budgets 15 30       # quicker
     .venv/bin/python benchmarks/bench_word2vec.py --device cuda         # ours on a GPU (gensim has no GPU path)
 
-Same corpus (utils.wordnet.gloss_corpus: 117,659 WordNet synsets, ~1.76M tokens), same settings for both: skip-gram,
-100 dimensions, window 5, 5 negatives, min_count 5, subsampling 1e-4, one CPU thread each (gensim workers=1).
+Same corpus (utils.wordnet.gloss_corpus: 117,659 WordNet synsets, ~1.76M tokens), same settings for both: skip-gram
+with notebook 05's ``COURSE_SETTINGS`` (dimensions, window, negatives, min_count, subsampling; printed at the start),
+one CPU thread each (gensim workers=1).
 
 * ours: ``train_sgns(..., time_budget=T)`` - trains until T seconds have passed (vocabulary building included), the
   learning rate decaying linearly to 0 over the budget;
 * gensim: the vocabulary is built, then it trains one epoch per ``train()`` call, its learning rate decaying
   linearly over the budget (``start_alpha``/``end_alpha``), until the next epoch would end more than half an epoch
   past the budget - so its actual time is within about half an epoch of the budget (printed);
-* gensim runs twice: with the same starting learning rate as ours (0.1), and with its default (0.025).
+* gensim runs twice: with the same starting learning rate as ours (``--lr``, by default notebook 05's), and with
+  its default (0.025).
 
 A second table (``--epochs``, default 1 2) gives both exactly the same number of epochs with the same starting
 learning rate: its quality columns do not depend on how busy the machine is, which the equal-time table's do (a
@@ -112,7 +114,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="*", default=[1, 2],
                         help="epoch counts of the equal-epochs table (default 1 2; none: skip it)")
     parser.add_argument("--lr", type=float, default=w2v.COURSE_SETTINGS["lr"],
-                        help="starting learning rate of ours and of the first gensim row (default 0.1)")
+                        help="starting learning rate of ours and of the first gensim row (default: %(default)s)")
     args = parser.parse_args()
 
     import gensim

@@ -270,3 +270,36 @@ def test_wordnet_line_parsing_and_tokenizing():
     assert s.id == "a01234567" and s.lemmas == ("big", "large")
     assert s.definition == "above average in size" and s.examples == ("a big house", "large profits")
     assert gloss_words("Rock 'n' roll, the King's 2 songs!") == ["rock", "n", "roll", "the", "king's", "songs"]
+
+
+# ------------------------------------------------------------------------------------------------ settings
+def test_the_settings_are_written_once_in_sgns_settings():
+    import dataclasses
+    import inspect
+    names = [f.name for f in dataclasses.fields(w2v.SGNSSettings)]
+    defaults = dataclasses.asdict(w2v.SGNSSettings())
+    assert w2v.COURSE_SETTINGS == defaults and list(w2v.COURSE_SETTINGS) == names
+    params = inspect.signature(w2v.train_sgns).parameters
+    assert {name: params[name].default for name in names} == defaults     # what help() shows
+    assert inspect.signature(w2v.build_vocab).parameters["min_count"].default == defaults["min_count"]
+    assert inspect.signature(w2v.keep_probabilities).parameters["t"].default == defaults["subsample"]
+    # the cached vectors' file name depends on these values only: the notebooks read the same file as before
+    assert w2v._cache_path(w2v.COURSE_SETTINGS).name == "sgns_wordnet_766d4b5a68.npz"
+
+
+def test_info_starts_with_every_setting_and_a_left_out_one_keeps_its_default():
+    import dataclasses
+    given = {k: v for k, v in TINY.items() if k != "negatives"}
+    wv = w2v.train_sgns(_two_topic_corpus(), **given)
+    expected = dataclasses.asdict(w2v.SGNSSettings(**given))
+    assert expected["negatives"] == w2v.SGNSSettings().negatives and expected["seed"] == w2v.SGNSSettings().seed
+    assert {k: wv.info[k] for k in expected} == expected and list(wv.info)[:len(expected)] == list(expected)
+
+
+def test_an_unknown_setting_is_one_readable_error():
+    with pytest.raises(TypeError, match="unknown setting 'dims'; the settings are dim, window"):
+        w2v.train_sgns(_two_topic_corpus(n=10), dims=8)
+    with pytest.raises(ValueError, match="log_every"):
+        w2v.train_sgns(_two_topic_corpus(n=10), min_count=1, log_every=0)
+    with pytest.raises(ValueError, match="min_count must be a positive integer"):
+        w2v.SGNSSettings(min_count=0)

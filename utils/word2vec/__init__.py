@@ -9,9 +9,11 @@ The pieces, in the order notebook 05 builds them (one module per job; every name
   :func:`skipgram_pairs` - (center, context) pairs inside a random window around each word;
   :func:`negative_distribution` / :func:`sample_negatives` - "noise" words drawn from unigram counts ** 0.75
   (sections 6 and 8);
+* :mod:`.settings` - :class:`SGNSSettings`, the hyper-parameters written once with notebook 05's values as defaults,
+  and :data:`COURSE_SETTINGS`, the same as a dict (section 10);
 * :mod:`.sgns` - :func:`sgns_loss` and :func:`sgns_gradients` - the loss of one batch and its gradient written by
   hand (section 7); :func:`sgd_step` (section 9); :func:`train_sgns` - the whole loop (batched, seedable, CPU or
-  CUDA) with its hyper-parameters in :class:`SGNSSettings`, notebook 05's in :data:`COURSE_SETTINGS` (section 10);
+  CUDA), its hyper-parameters the fields of :class:`SGNSSettings` (section 10);
 * :mod:`.word_vectors` - :class:`WordVectors`, the trained vectors with cosine look-ups (sections 10 and 11);
 * :mod:`.evaluation` - :func:`wordsim_spearman` and :func:`analogy_accuracy` - the two classic evaluations, read
   offline from gensim (section 10);
@@ -29,8 +31,8 @@ from utils.word2vec.data import (Vocab, _check_sentences, build_vocab, encode_co
                                  negative_distribution, sample_negatives, skipgram_pairs)
 from utils.word2vec.evaluation import (_average_ranks, _gensim_datapath, analogy_accuracy, analogy_questions,
                                        spearman, wordsim353, wordsim_spearman)
-from utils.word2vec.sgns import (COURSE_SETTINGS, SGNSSettings, _train, sgd_step, sgns_gradients, sgns_loss,
-                                 train_sgns)
+from utils.word2vec.settings import COURSE_SETTINGS, SGNSSettings
+from utils.word2vec.sgns import _train, sgd_step, sgns_gradients, sgns_loss, train_sgns
 from utils.word2vec.toy import gradient_descent_1d
 from utils.word2vec.word_vectors import UnknownWordError, WordVectors
 

@@ -1,6 +1,6 @@
 """The course's word vectors, trained once and kept (notebook 05, section 10; read again by notebooks 07 and 09).
 
-:func:`course_vectors` returns SGNS vectors trained with :data:`~utils.word2vec.sgns.COURSE_SETTINGS` on
+:func:`course_vectors` returns SGNS vectors trained with :data:`~utils.word2vec.settings.COURSE_SETTINGS` on
 ``wordnet.gloss_corpus()``: from memory after the first call in a kernel, else from ``data/cache/`` (or the folder
 named by the environment variable ``COURSE_CACHE_DIR``), else by training and saving them.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.word2vec.sgns import COURSE_SETTINGS, train_sgns
+from utils.word2vec.settings import COURSE_SETTINGS
+from utils.word2vec.sgns import train_sgns
 from utils.word2vec.word_vectors import WordVectors
 
 # COURSE_CACHE_DIR moves the cache (the portability runs use a fresh one per simulated machine)

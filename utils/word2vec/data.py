@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from utils.word2vec.settings import SGNSSettings
+
 
 @dataclass
 class Vocab:
@@ -48,7 +50,7 @@ def _check_sentences(sentences) -> list:
     return sentences
 
 
-def build_vocab(sentences, min_count: int = 5) -> Vocab:
+def build_vocab(sentences, min_count: int = SGNSSettings.min_count) -> Vocab:
     """Count tokens; keep words seen at least ``min_count`` times, most frequent first (ties: alphabetical)."""
     sentences = _check_sentences(sentences)
     if not isinstance(min_count, int) or min_count < 1:
@@ -79,7 +81,7 @@ def encode_corpus(sentences, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------------------- sampling
-def keep_probabilities(counts, t: float = 1e-4) -> np.ndarray:
+def keep_probabilities(counts, t: float = SGNSSettings.subsample) -> np.ndarray:
     """Probability of keeping each occurrence of a word (word2vec's subsampling rule): sqrt(t/f) + t/f, capped at 1.
 
     f is the word's share of all tokens. Rare words are always kept; "the" (f ~ 0.06) is mostly dropped.

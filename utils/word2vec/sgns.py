@@ -2,7 +2,8 @@
 
 - :func:`sgns_loss` and :func:`sgns_gradients` - the loss of one batch and its gradient written by hand (section 7);
 - :func:`sgd_step` - one batched in-place update, the training loop's inner step (section 9);
-- :class:`SGNSSettings` / :data:`COURSE_SETTINGS` - the hyper-parameters, and notebook 05's values (section 10);
+- :class:`SGNSSettings` / :data:`COURSE_SETTINGS` (from :mod:`.settings`) - the hyper-parameters, and notebook 05's
+  values (section 10);
 - :func:`train_sgns` - the whole loop (batched, seedable, CPU or CUDA) returning
   :class:`~utils.word2vec.word_vectors.WordVectors` (section 10).
 
@@ -12,15 +13,19 @@
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, fields
 
 import numpy as np
 
 from utils.word2vec.data import (_check_sentences, build_vocab, encode_corpus, keep_probabilities,
                                  negative_distribution, skipgram_pairs)
+from utils.word2vec.settings import COURSE_SETTINGS, SGNSSettings
 from utils.word2vec.word_vectors import WordVectors
+
+__all__ = ["sgns_loss", "sgns_gradients", "sgd_step", "train_sgns", "SGNSSettings", "COURSE_SETTINGS"]
 
 
 # ----------------------------------------------------------------------------------------------- loss + gradient
@@ -95,40 +100,13 @@ def sgd_step(W_in, W_out, centers, contexts, negs, lr: float) -> float:
     return loss
 
 
-# ----------------------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class SGNSSettings:
-    """The hyper-parameters that decide what SGNS learns; the defaults are notebook 05's settings.
-
-    :func:`train_sgns` builds one from its keyword arguments and hands it to the training loop; how the loop runs
-    (device, progress bar, time budget, logging) is passed separately. Field order is :data:`COURSE_SETTINGS`'s.
-
-    >>> SGNSSettings(dim=8, epochs=1).dim, SGNSSettings().lr
-    (8, 0.1)
-    """
-    dim: int = 100           # vector length
-    window: int = 5          # maximum (dynamic) window
-    negatives: int = 5       # K noise words per pair
-    epochs: int = 2          # passes over the corpus
-    min_count: int = 5       # rarer words are dropped from the vocabulary
-    subsample: float = 1e-4  # t of the subsampling rule (0 switches it off)
-    lr: float = 0.1          # step size per pair, decaying linearly to ~0
-    batch_size: int = 4096   # pairs per SGD step
-    share: int = 16          # groups of this many pairs share their negatives
-    seed: int = 0            # numpy and torch generators
-
-
-#: the settings notebook 05 trains with (and course_vectors() reproduces), as a plain dict (``**COURSE_SETTINGS``);
-#: its sorted-key JSON names the disk cache file (see utils.word2vec.cache): change a value and the vectors retrain
-COURSE_SETTINGS = asdict(SGNSSettings())
-
-
 # ----------------------------------------------------------------------------------------------- training
-def train_sgns(sentences, dim: int = 100, window: int = 5, negatives: int = 5, epochs: int = 2, min_count: int = 5,
-               subsample: float = 1e-4, lr: float = 0.1, batch_size: int = 4096, seed: int = 0,
-               progress: bool = False, device: str = "cpu", time_budget: float | None = None,
-               log_every: int = 20, threads: int | None = 1, share: int = 16) -> WordVectors:
+def train_sgns(sentences, *, progress: bool = False, device: str = "cpu", time_budget: float | None = None,
+               log_every: int = 20, threads: int | None = 1, **settings) -> WordVectors:
     """Train skip-gram with negative sampling; returns the input vectors as :class:`WordVectors`.
+
+    ``settings``: keyword arguments named after the fields of :class:`SGNSSettings`; a field left out keeps that
+    class's default, notebook 05's value. The returned vectors' ``info`` starts with all ten.
 
     Each epoch: subsample frequent words, build all (center, context) pairs with a dynamic window, shuffle them,
     and run batched SGD (learning rate decaying linearly from ``lr`` to ~0 over all epochs, as in word2vec).
@@ -148,19 +126,20 @@ def train_sgns(sentences, dim: int = 100, window: int = 5, negatives: int = 5, e
     Traceback (most recent call last):
     ...
     ValueError: the corpus is empty: give at least one non-empty sentence (a list of tokens)
+    >>> train_sgns([["a", "b"]], dims=4)
+    Traceback (most recent call last):
+    ...
+    TypeError: train_sgns() got an unknown setting 'dims'; the settings are dim, window, negatives, epochs, ...
     """
     import torch
 
-    for name, value in (("dim", dim), ("window", window), ("negatives", negatives), ("epochs", epochs),
-                        ("batch_size", batch_size), ("share", share), ("log_every", log_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if batch_size % share:
-        raise ValueError(f"batch_size ({batch_size}) must be a multiple of share ({share})")
-    settings = SGNSSettings(dim=dim, window=window, negatives=negatives, epochs=epochs, min_count=min_count,
-                            subsample=subsample, lr=lr, batch_size=batch_size, share=share, seed=seed)
+    names = [f.name for f in fields(SGNSSettings)]
+    unknown = [name for name in settings if name not in names]
+    if unknown:
+        raise TypeError(f"train_sgns() got an unknown setting {unknown[0]!r}; the settings are {', '.join(names)}")
+    if not isinstance(log_every, int) or isinstance(log_every, bool) or log_every < 1:
+        raise ValueError(f"log_every must be a positive integer, got {log_every!r}")
+    settings = SGNSSettings(**settings)                                # checks every value
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -169,6 +148,18 @@ def train_sgns(sentences, dim: int = 100, window: int = 5, negatives: int = 5, e
                       log_every=log_every)
     finally:
         torch.set_num_threads(old_threads)
+
+
+def _signature_with_settings(func):
+    """``func``'s signature with its ``**settings`` spelled out as SGNSSettings' fields and defaults, so that help()
+    and the notebooks' tooltips list every setting without a second copy of them here."""
+    sentences, *options = [p for p in inspect.signature(func).parameters.values() if p.kind != p.VAR_KEYWORD]
+    named = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+             for f in fields(SGNSSettings)]
+    return inspect.signature(func).replace(parameters=[sentences, *named, *options])
+
+
+train_sgns.__signature__ = _signature_with_settings(train_sgns)
 
 
 def _train(sentences, settings: SGNSSettings, *, progress: bool, device, time_budget: float | None,
@@ -246,9 +237,7 @@ def _train(sentences, settings: SGNSSettings, *, progress: bool, device, time_bu
     if bar is not None:
         bar.close()
     end = time.perf_counter()
-    info = dict(dim=s.dim, window=s.window, negatives=s.negatives, epochs=s.epochs, min_count=s.min_count,
-                subsample=s.subsample, lr=s.lr, batch_size=s.batch_size, seed=s.seed, share=s.share,
-                device=str(device), pairs=done, batches=step, log_every=log_every, tokens=int(len(ids)),
+    info = dict(**asdict(s), device=str(device), pairs=done, batches=step, log_every=log_every, tokens=int(len(ids)),
                 raw_tokens=int(raw_tokens), epochs_done=round(done / per_epoch, 3), seconds=end - t0,
                 train_seconds=end - t_train, pairs_per_s=done / max(end - t_train, 1e-9),
                 words_per_s=raw_tokens * done / per_epoch / max(end - t0, 1e-9))
