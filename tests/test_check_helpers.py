@@ -35,7 +35,7 @@ def test_scalar_accepts_numbers_of_every_kind(value, want):
     (torch.tensor(True), "x should be a number, got bool"),
     (np.array([True]), "x should be a number, got bool"),
     ("1.0", "x should be a number, got str"),
-    (None, "x should be a number, got NoneType"),
+    (None, "x is None - did you forget to `return` it?"),
     ([1.0], "x should be a number, got list"),
 ])
 def test_scalar_rejects_everything_else_in_one_line(value, message):

@@ -21,6 +21,7 @@ import copy
 import functools
 import inspect
 import math
+import sys
 import textwrap
 from typing import Callable
 
@@ -30,10 +31,10 @@ from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFail
                                    chapter_of_id, pass_line)
 
 __all__ = [
-    "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "private_check", "REGISTRY", "PASS_MARK",
-    "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls", "source_tree",
-    "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar", "call_on_copies", "same_value",
-    "expect_unchanged",
+    "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "quiz", "Quiz", "private_check", "REGISTRY",
+    "PASS_MARK", "FAIL_MARK", "TODO_MARK", "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls",
+    "source_tree", "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar", "call_on_copies",
+    "same_value", "expect_unchanged",
 ]
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
@@ -42,6 +43,11 @@ REGISTRY: dict[str, dict[str, str]] = {}
 
 class CheckFailed(Exception):
     """Raised inside a check body: the message is the one line the learner reads."""
+
+
+# The value coercers live in utils.checks.values, which imports CheckFailed from here: it must come after the class.
+from utils.checks.values import (as_numpy, expect_array, expect_close, is_torch, returned,  # noqa: E402,F401
+                                 scalar)
 
 
 def is_stub(value) -> bool:
@@ -92,6 +98,55 @@ def private_check(ex_id: str, title: str) -> Callable:
     return decorate
 
 
+def quiz(ex_id: str, title: str, *, correct: str, options: str, why_wrong: dict[str, str], explanation: str) -> "Quiz":
+    """The check of a multiple-choice quiz, written as data: registered as :func:`exercise` registers a check, it
+    takes the learner's letter (see :func:`expect_choice`) and prints the explanation on its pass line.
+
+    >>> quiz_norm = quiz("99.1", "Quiz: a norm", correct="b", options="abc", why_wrong={"a": "a norm is never negative"},
+    ...                  explanation="the L2 norm of [3, 4] is 5")
+    >>> quiz_norm("B")
+    ✅ [99.1] Quiz: a norm: passed - the L2 norm of [3, 4] is 5
+    >>> quiz_norm("a")
+    Traceback (most recent call last):
+    ...
+    utils.checks.contract.ExerciseFailed: [99.1] 'a' is not right: a norm is never negative
+    >>> quiz_norm.ex_id, quiz_norm.__name__, REGISTRY.pop("99")
+    ('99.1', 'quiz_norm', {'99.1': 'Quiz: a norm'})
+    """
+    return Quiz(ex_id, title, correct=correct, options=options, why_wrong=why_wrong, explanation=explanation,
+                where=sys._getframe(1).f_globals)
+
+
+class Quiz:
+    """A quiz's check (made by :func:`quiz`): called with the learner's letter, like any check. Its name is the one
+    it is bound to in its module (``quiz_dimension = quiz(...)``), which is how a check cell calls it."""
+
+    def __init__(self, ex_id: str, title: str, *, correct: str, options: str, why_wrong: dict[str, str],
+                 explanation: str, where: dict):
+        if correct not in options or correct in why_wrong or not set(why_wrong) <= set(options):
+            raise ValueError(f"quiz {ex_id}: the right answer {correct!r} must be one of {options!r}, and every hint "
+                             "must be for one of the other letters")
+        self.correct, self.options, self.why_wrong, self.explanation = correct, options, dict(why_wrong), explanation
+        self._where = where                       # the globals of the module that binds it: where its name is
+        self.__module__ = where.get("__name__", "")
+        self._check = exercise(ex_id, title)(self._answer)
+        self.ex_id, self.title = ex_id, title
+
+    def _answer(self, answer) -> str:
+        return expect_choice(answer, correct=self.correct, options=self.options, why_wrong=self.why_wrong,
+                             explanation=self.explanation)
+
+    def __call__(self, answer) -> None:
+        self._check(answer)
+
+    @property
+    def __name__(self) -> str:
+        return next((name for name, value in self._where.items() if value is self), "quiz")
+
+    def __repr__(self) -> str:
+        return f"<quiz {self.ex_id} {self.title!r}>"
+
+
 def _wrap(body: Callable, ex_id: str, title: str) -> Callable:
     @functools.wraps(body)
     def check(*args, **kwargs):
@@ -124,51 +179,6 @@ def expect(condition: bool, message: str) -> None:
     """``expect(x == 3, "x should be 3")`` - fail with ``message`` unless ``condition`` holds."""
     if not condition:
         raise CheckFailed(message)
-
-
-def expect_close(got, want: float, message: str, tol: float = 1e-6) -> None:
-    """Compare two scalars with a relative/absolute tolerance; ``message`` may use {got} and {want}."""
-    try:
-        got_f = float(got)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"expected a number, got {type(got).__name__}") from None
-    if math.isnan(got_f) or not math.isclose(got_f, want, rel_tol=tol, abs_tol=tol):
-        raise CheckFailed(message.format(got=_fmt(got_f), want=_fmt(want)))
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def as_numpy(value, name: str = "your answer", *, allow_torch: bool = True) -> np.ndarray:
-    """Convert a numpy array / torch tensor / nested list to a float-or-int numpy array, or fail clearly."""
-    if value is None:
-        raise CheckFailed(f"{name} is None - did you forget to `return` it?")
-    if allow_torch and type(value).__module__.startswith("torch"):
-        return value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple)) or np.isscalar(value) or isinstance(value, np.ndarray):
-        try:
-            return np.asarray(value)
-        except (ValueError, TypeError):
-            raise CheckFailed(f"{name} could not be turned into an array (ragged rows?)") from None
-    raise CheckFailed(f"{name} should be an array, got {type(value).__name__}")
-
-
-def expect_array(value, *, name: str, shape=None, module: str | None = None, dtype_kind: str | None = None):
-    """Check type (``module`` = "numpy" or "torch"), shape and dtype kind ('f' float, 'i' integer); return numpy."""
-    if module == "numpy" and not isinstance(value, np.ndarray):
-        raise CheckFailed(f"{name} should be a numpy array, got {type(value).__module__}.{type(value).__name__}")
-    if module == "torch" and not type(value).__module__.startswith("torch"):
-        raise CheckFailed(f"{name} should be a torch tensor, got {type(value).__module__}.{type(value).__name__}")
-    arr = as_numpy(value, name)
-    if shape is not None and tuple(arr.shape) != tuple(shape):
-        raise CheckFailed(f"{name} should have shape {tuple(shape)}, got {tuple(arr.shape)}")
-    if dtype_kind is not None:
-        kinds = {"f": "floating-point", "i": "integer", "b": "boolean"}
-        actual = "i" if arr.dtype.kind in "iu" else arr.dtype.kind
-        if actual != dtype_kind:
-            raise CheckFailed(f"{name} should hold {kinds[dtype_kind]} numbers, got dtype {arr.dtype}")
-    return arr
 
 
 def expect_choice(answer, *, correct: str, options: str, why_wrong: dict[str, str], explanation: str) -> str:
@@ -265,71 +275,6 @@ def calls(fn, *names: str) -> str | None:
         if any(u == name or u.endswith("." + name) for u in used):
             return name
     return None
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Helpers every chapter's checks share: what kind of value the learner returned, and turning it into a number.
-
-def is_torch(value) -> bool:
-    """True for a torch tensor (or any torch object), without importing torch.
-
-    >>> is_torch(np.zeros(2)), is_torch([1.0])
-    (False, False)
-    """
-    return type(value).__module__.startswith("torch")
-
-
-def returned(value, name: str, hint: str = "did you forget `return`?"):
-    """``value`` unchanged, or fail with ``"{name} returned None - {hint}"`` when the learner's function returned
-    None (a missing ``return`` is the usual reason).
-
-    >>> returned(3, "f")
-    3
-    >>> returned(None, "get_pair_counts", "did you forget `return counts`?")
-    Traceback (most recent call last):
-    ...
-    utils.checks.CheckFailed: get_pair_counts returned None - did you forget `return counts`?
-    """
-    if value is None:
-        raise CheckFailed(f"{name} returned None - {hint}")
-    return value
-
-
-def scalar(value, name: str, *, one: str = "{name} should be a single number, got shape {shape}",
-           finite: str | None = None) -> float:
-    """A Python / numpy / torch number, or a one-element array or tensor, as a float; anything else fails clearly.
-
-    ``one`` is the message for an array of several numbers (it may use {name} and {shape}); with ``finite`` given,
-    NaN and infinity fail with that message (it may use {name} and {value}). Booleans are not numbers here.
-
-    >>> scalar(np.float32(0.5), "loss"), scalar(np.array([[2]]), "x")
-    (0.5, 2.0)
-    >>> scalar(np.zeros(3), "loss")
-    Traceback (most recent call last):
-    ...
-    utils.checks.CheckFailed: loss should be a single number, got shape (3,)
-    >>> scalar(True, "x")
-    Traceback (most recent call last):
-    ...
-    utils.checks.CheckFailed: x should be a number, got bool
-    """
-    if is_torch(value):
-        if value.numel() != 1:
-            raise CheckFailed(one.format(name=name, shape=tuple(value.shape)))
-        value = value.detach().reshape(-1)[0].item()       # .item(): also for bfloat16, which numpy lacks
-    elif isinstance(value, (np.ndarray, np.generic)):
-        arr = np.asarray(value)
-        if arr.size != 1:
-            raise CheckFailed(one.format(name=name, shape=tuple(arr.shape)))
-        if arr.dtype.kind not in "iuf":
-            raise CheckFailed(f"{name} should be a number, got {arr.dtype}")
-        value = arr.reshape(-1)[0].item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailed(f"{name} should be a number, got {type(value).__name__}")
-    value = float(value)
-    if finite is not None and not math.isfinite(value):
-        raise CheckFailed(finite.format(name=name, value=value))
-    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Checks for notebook 00 (welcome): character codes and why they carry no meaning."""
 from __future__ import annotations
 
-from utils.checks import CheckFailed, exercise, expect, expect_choice, returned
+from utils.checks import CheckFailed, exercise, expect, quiz
+from utils.checks.values import returned
 
 
 @exercise("0.1", "Character codes of a word")
@@ -37,14 +38,13 @@ def distance(value):
     expect(value == 15, f"|ord('H') - ord('W')| should be 15, got {value}")
 
 
-@exercise("0.3", "Quiz: what an LLM does with text")
-def quiz_llm(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "an LLM does not look answers up in a table of facts; it scores every possible next token",
-            "b": "the model never sees characters or words as such; it receives numbers (token IDs, then vectors)",
-            "d": "character codes like ord('H') carry no meaning; models learn their own vectors for tokens",
-        },
-        explanation="an LLM turns text into token IDs, then vectors, and predicts a score for every possible next "
-                    "token; the rest of the course follows that path.")
+quiz_llm = quiz(
+    "0.3", "Quiz: what an LLM does with text",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "an LLM does not look answers up in a table of facts; it scores every possible next token",
+        "b": "the model never sees characters or words as such; it receives numbers (token IDs, then vectors)",
+        "d": "character codes like ord('H') carry no meaning; models learn their own vectors for tokens",
+    },
+    explanation="an LLM turns text into token IDs, then vectors, and predicts a score for every possible next "
+                "token; the rest of the course follows that path.")

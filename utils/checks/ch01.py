@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
-                          expect_unchanged, is_torch, returned)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_numpy, expect_array, is_torch, returned
 from utils.tensors import broadcast_shape, matmul_shape
 
 
@@ -170,14 +170,13 @@ def matmul_answers(answers):
         expect(got == want, f"{a} @ {b} should give {want}, got {got!r}")
 
 
-@exercise("1.8", "Quiz: the dimension of an embedding vector")
-def quiz_dimension(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "768 is the vector's LENGTH (its dimension as a vector space), not its number of axes",
-            "c": "a vector has one axis; shape (768,) means one axis of length 768",
-            "d": "ndim 0 is a scalar, a single number",
-        },
-        explanation="a 768-dimensional embedding is ONE axis holding 768 numbers: ndim = 1, shape = (768,). "
-                    "'Dimension' of an embedding means its length, not its number of axes.")
+quiz_dimension = quiz(
+    "1.8", "Quiz: the dimension of an embedding vector",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "768 is the vector's LENGTH (its dimension as a vector space), not its number of axes",
+        "c": "a vector has one axis; shape (768,) means one axis of length 768",
+        "d": "ndim 0 is a scalar, a single number",
+    },
+    explanation="a 768-dimensional embedding is ONE axis holding 768 numbers: ndim = 1, shape = (768,). "
+                "'Dimension' of an embedding means its length, not its number of axes.")

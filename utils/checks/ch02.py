@@ -6,31 +6,24 @@ names the mistake it recognises. Reference values come from :mod:`utils.vectors`
 from __future__ import annotations
 
 import ast
+import functools
 import math
 
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, calls, exercise, expect, expect_choice, returned, scalar,
-                          source_tree)
+from utils.checks import CheckFailed, calls, exercise, expect, quiz, source_tree
+from utils.checks.values import as_numpy, close, returned, scalar
 
-
-def _number(value, name: str) -> float:
-    """A Python/numpy/torch scalar -> float, or a clear failure."""
-    if value is None:
-        raise CheckFailed(f"{name} is None - did you forget to `return` it?")
-    return scalar(value, name)
-
-
-def _close(got: float, want: float, tol: float = 1e-4) -> bool:
-    return math.isfinite(got) and math.isclose(got, want, rel_tol=tol, abs_tol=tol)
+#: this chapter's tolerance: answers computed in float32 are compared with float64 references
+_close = functools.partial(close, atol=1e-4, rtol=1e-4)
 
 
 def _triple(result, fn_name: str, what: str) -> tuple:
     returned(result, fn_name)
     if not isinstance(result, (tuple, list)) or len(result) != len(what.split(", ")):
         raise CheckFailed(f"{fn_name} should return a tuple ({what})")
-    return tuple(_number(v, n) for v, n in zip(result, what.split(", ")))
+    return tuple(scalar(v, n) for v, n in zip(result, what.split(", ")))
 
 
 def _uses_python_loop(fn) -> bool:
@@ -78,7 +71,7 @@ def lp_norm_torch(fn):
 
     x = torch.tensor([1.0, -2.0, 2.0])
     cases = {1: 5.0, 2: 3.0, 3: vectors.lp_norm(x, 3), float("inf"): 2.0}           # 17 ** (1/3) = 2.5713
-    got = {p: _number(fn(x.clone(), p), f"lp_norm_torch(x, {p})") for p in (1, 2, 3)}
+    got = {p: scalar(fn(x.clone(), p), f"lp_norm_torch(x, {p})") for p in (1, 2, 3)}
     if _close(got[2], 9.0):
         raise CheckFailed("p=2 gives 9: the sum of |x_i|^p still needs its p-th root, ** (1 / p)")
     if _close(got[3], math.sqrt(17.0)):
@@ -94,11 +87,11 @@ def lp_norm_torch(fn):
         inf_value = fn(x.clone(), float("inf"))
     except (ZeroDivisionError, OverflowError):
         inf_value = float("nan")
-    inf_got = _number(inf_value, "lp_norm_torch(x, inf)")
+    inf_got = scalar(inf_value, "lp_norm_torch(x, inf)")
     expect(_close(inf_got, 2.0), f"p = float('inf') should give the largest |x_i| = 2, got {inf_got:g} - "
                                  "treat p == inf as a special case (x.abs().max())")
     y = torch.tensor([1.0, -3.0, 2.0])                    # here max(x) = 2 but max(|x|) = 3
-    inf_y = _number(fn(y.clone(), float("inf")), "lp_norm_torch(y, inf)")
+    inf_y = scalar(fn(y.clone(), float("inf")), "lp_norm_torch(y, inf)")
     if _close(inf_y, 2.0):
         raise CheckFailed("for [1, -3, 2] and p = inf you return 2 = max(x): L-infinity is the largest ABSOLUTE value, 3")
     expect(_close(inf_y, 3.0), f"p = float('inf') of [1, -3, 2] should be 3 (the largest |x_i|), got {inf_y:g}")
@@ -132,7 +125,7 @@ def distances(fn):
 def cosine_similarity(fn):
     """fn(a, b) -> cosine similarity of two non-zero vectors (numpy or torch)."""
     a, b = np.array([3.0, 4.0]), np.array([8.0, 6.0])     # |a| = 5, |b| = 10, a·b = 48, cos = 0.96
-    got = _number(fn(a.copy(), b.copy()), "cosine_similarity(a, b)")
+    got = scalar(fn(a.copy(), b.copy()), "cosine_similarity(a, b)")
     mistakes = {
         48.0: "you returned the dot product; divide it by BOTH lengths, |a| * |b|",
         9.6: "you divided by |a| only; divide by |a| * |b|",
@@ -146,10 +139,10 @@ def cosine_similarity(fn):
         if _close(got, wrong):
             raise CheckFailed(message)
     expect(_close(got, 0.96), f"cosine of [3, 4] and [8, 6] should be 48 / (5 * 10) = 0.96, got {got:g}")
-    opposite = _number(fn(a, -2 * a), "cosine_similarity(a, -2a)")
+    opposite = scalar(fn(a, -2 * a), "cosine_similarity(a, -2a)")
     expect(_close(opposite, -1.0), f"a and -2a point in opposite directions: cosine -1, got {opposite:g}")
     import torch
-    got_t = _number(fn(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])), "cosine of torch vectors")
+    got_t = scalar(fn(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])), "cosine of torch vectors")
     if _close(got_t, 1.0 / 50.0):
         raise CheckFailed("for [1,0,0] and [1,1,0] you divided by 50, the |a| * |b| of the first example: compute the "
                           "norms of the vectors you are given")
@@ -259,28 +252,26 @@ def top_k_indices(fn):
     expect(one == [4], f"with k = 1 the answer should be [4], got {one}")
 
 
-@exercise("2.8", "Quiz: cosine and distance of unit vectors")
-def quiz_unit_distance(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "0.5 is the cosine itself; the distance follows from |a - b|^2 = |a|^2 + |b|^2 - 2 a·b",
-            "c": "sqrt(2) is the distance of two ORTHOGONAL unit vectors (cosine 0), not cosine 0.5",
-            "d": "0 would mean a = b (cosine 1)",
-        },
-        explanation="for unit vectors |a - b|^2 = 1 + 1 - 2 cos = 2 - 2 * 0.5 = 1, so the distance is 1. "
-                    "Distance shrinks as cosine grows, so after normalising, both give the same ranking.")
+quiz_unit_distance = quiz(
+    "2.8", "Quiz: cosine and distance of unit vectors",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "0.5 is the cosine itself; the distance follows from |a - b|^2 = |a|^2 + |b|^2 - 2 a·b",
+        "c": "sqrt(2) is the distance of two ORTHOGONAL unit vectors (cosine 0), not cosine 0.5",
+        "d": "0 would mean a = b (cosine 1)",
+    },
+    explanation="for unit vectors |a - b|^2 = 1 + 1 - 2 cos = 2 - 2 * 0.5 = 1, so the distance is 1. "
+                "Distance shrinks as cosine grows, so after normalising, both give the same ranking.")
 
 
-@exercise("2.9", "Quiz: distances in high dimensions")
-def quiz_concentration(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "the plot shows the opposite: the ratio rises towards 1, it does not fall towards 0",
-            "b": "the points are random and independent in every dimension; the ratio still changes with d",
-            "d": "more dimensions do not make distances undefined; they make them all alike",
-        },
-        explanation="as the dimension grows, the nearest and the farthest random point end up at almost the same "
-                    "distance (ratio near 1), so 'nearest' carries less information for random data; real embeddings "
-                    "are far from random, which is why nearest-neighbour search still works on them.")
+quiz_concentration = quiz(
+    "2.9", "Quiz: distances in high dimensions",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "the plot shows the opposite: the ratio rises towards 1, it does not fall towards 0",
+        "b": "the points are random and independent in every dimension; the ratio still changes with d",
+        "d": "more dimensions do not make distances undefined; they make them all alike",
+    },
+    explanation="as the dimension grows, the nearest and the farthest random point end up at almost the same "
+                "distance (ratio near 1), so 'nearest' carries less information for random data; real embeddings "
+                "are far from random, which is why nearest-neighbour search still works on them.")

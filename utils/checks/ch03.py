@@ -2,22 +2,11 @@
 from __future__ import annotations
 
 from utils import bpe
-from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, learner_helper, returned)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, learner_helper, quiz
+from utils.checks.values import as_ints, returned
 
 
 LOW_TEXT = "low low low lower lowest"
-
-
-def _as_int_list(value, name: str) -> list[int]:
-    if value is None:
-        raise CheckFailed(f"{name} is None - did you forget to `return` it?")
-    if isinstance(value, (bytes, bytearray)):
-        return list(value)
-    if not isinstance(value, (list, tuple)):
-        raise CheckFailed(f"{name} should be a list of ints, got {type(value).__name__}")
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
-        raise CheckFailed(f"{name} should hold ints (token ids), got {[type(x).__name__ for x in value][:3]}...")
-    return list(value)
 
 
 @exercise("3.1", "Count characters and bytes")
@@ -135,13 +124,13 @@ def merge(fn):
     ids = [1, 2, 3, 1, 2]
     got = fn(ids, (1, 2), 256)
     expect(ids == [1, 2, 3, 1, 2], "your function changed its input list; build and return a new list")
-    got = _as_int_list(got, "the result")
+    got = as_ints(got, "the result")
     if got == [256, 3, 1, 2]:
         raise CheckFailed("only the first occurrence was merged; replace EVERY occurrence of the pair")
     if got == [256, 2, 3, 256, 2]:
         raise CheckFailed("the right id of the pair is still there; after a match, skip both ids (i += 2)")
     expect(got == [256, 3, 256], f"merge([1, 2, 3, 1, 2], (1, 2), 256) should be [256, 3, 256], got {got}")
-    got = _as_int_list(fn([7, 7, 7], (7, 7), 256), "the result")
+    got = as_ints(fn([7, 7, 7], (7, 7), 256), "the result")
     if got == [256, 256]:
         raise CheckFailed("[7, 7, 7] became [256, 256]: a 7 was used twice; matches must not overlap")
     if got == [7, 256]:
@@ -149,7 +138,7 @@ def merge(fn):
     expect(got == [256, 7], f"merge([7, 7, 7], (7, 7), 256) should be [256, 7], got {got}")
     for ids, pair in (([1, 2], (2, 1)), ([], (1, 2)), ([3, 1, 2, 1, 2, 3], (1, 2))):
         want = bpe.merge(ids, pair, 300)
-        got = _as_int_list(fn(list(ids), pair, 300), "the result")
+        got = as_ints(fn(list(ids), pair, 300), "the result")
         expect(got == want, f"merge({ids}, {pair}, 300) should be {want}, got {got}")
 
 
@@ -275,7 +264,7 @@ def encode(fn):
         for text in ("lowest", "lower newest", "low lower lowest", "naïve lowly", ""):
             want = _reference_encode(text, merges)
             got, (_, merges_after) = call_on_copies(fn, text, merges)      # merges itself never reaches fn
-            got = _as_int_list(got, "the ids")
+            got = as_ints(got, "the ids")
             expect_unchanged(merges, merges_after, "merges", "read the merges, build a new list of ids")
             if text == "lowest" and got == list(text.encode("utf-8")):
                 raise CheckFailed("you returned the raw bytes: apply the merges to them, one after the other")
@@ -315,15 +304,14 @@ def decode(fn):
     expect(fn([], vocab) == "", "decoding an empty list should give the empty string")
 
 
-@exercise("3.8", "Quiz: why does 'ChatGPT' take three tokens?")
-def quiz_rare_words(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "tokens can be long (cl100k has tokens of many characters); no length limit cuts 'ChatGPT'",
-            "c": "' hello' and 'Chat' both start with letters of either case: capitals are not forced apart",
-            "d": "byte-level BPE never fails on a new word; it just builds it from more, shorter pieces",
-        },
-        explanation="merges are learned from frequent pairs in the training text. 'hello' was common enough to "
-                    "become one token; 'ChatGPT' (rare or absent in that data) is assembled from pieces that were "
-                    "frequent on their own: 'Chat' + 'G' + 'PT'.")
+quiz_rare_words = quiz(
+    "3.8", "Quiz: why does 'ChatGPT' take three tokens?",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "tokens can be long (cl100k has tokens of many characters); no length limit cuts 'ChatGPT'",
+        "c": "' hello' and 'Chat' both start with letters of either case: capitals are not forced apart",
+        "d": "byte-level BPE never fails on a new word; it just builds it from more, shorter pieces",
+    },
+    explanation="merges are learned from frequent pairs in the training text. 'hello' was common enough to "
+                "become one token; 'ChatGPT' (rare or absent in that data) is assembled from pieces that were "
+                "frequent on their own: 'Chat' + 'G' + 'PT'.")

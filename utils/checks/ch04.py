@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, calls, exercise, expect, expect_choice, expect_unchanged,
-                          is_torch, returned)
+from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_numpy, as_whole_numbers, is_torch, returned
 
 
 @exercise("4.1", "One-hot encode")
@@ -157,39 +157,18 @@ PAPER_E = [[-0.2, 0.1, 0.7, -0.5],
 _PAPER_TOKENS = ["see", " ", "you", " ", "soon"]
 
 
-def _int_list(value, name: str, what: str, example: str) -> list[int]:
-    """A list/tuple/set or 1-D array of whole numbers as a list of ints, or one line saying what to give instead."""
-    if isinstance(value, (set, frozenset)):
-        value = sorted(value, key=lambda v: (str(type(v)), v))
-    if (is_torch(value) and not isinstance(value, tuple)) or isinstance(value, np.ndarray):   # torch.Size: a tuple
-        value = as_numpy(value, name).tolist()
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        raise CheckFailed(f"{name} should hold several {what}, written like {example}, got the single number {value}")
-    if not isinstance(value, (list, tuple)):
-        raise CheckFailed(f"{name} should hold {what}, written like {example}, got {type(value).__name__}")
-    if any(isinstance(v, str) for v in value):
-        raise CheckFailed(f"{name} holds strings ({[v for v in value if isinstance(v, str)][:3]}): give the ids, "
-                          f"the positions in paper_vocab (integers), not the tokens")
-    out = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or float(v) != int(v):
-            raise CheckFailed(f"{name} should hold whole numbers ({what}), got {v!r}")
-        out.append(int(v))
-    return out
+#: what to give instead when a hand-written answer of 4.4 holds tokens
+_IDS_NOT_TOKENS = "give the ids, the positions in paper_vocab (integers), not the tokens"
 
 
-@exercise("4.4", "The pipeline on paper")
-def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradient):
-    """The pipeline by hand on PAPER_VOCAB / PAPER_E: ids, the stacked matrix's shape, its row 2, the rows a
-    gradient reaches when the first four tokens predict the fifth (untied output layer)."""
-    vocab, E = PAPER_VOCAB, np.array(PAPER_E)
-    want_ids = [vocab.index(t) for t in _PAPER_TOKENS]                 # [4, 1, 7, 1, 5]
+def _paper_ids(paper_ids, want_ids: list[int]) -> None:
+    """4.4, answer 1: one id per token of the text, in text order, each the token's position in the vocabulary."""
+    vocab = PAPER_VOCAB
     unk, space = vocab.index("<unk>"), vocab.index(" ")
-    # --- 1. the ids
     if isinstance(paper_ids, (set, frozenset)):
         raise CheckFailed("paper_ids is a set, which keeps neither the order of the tokens nor repeats: write a list, "
                           "one id per token of the text in text order")
-    ids = _int_list(paper_ids, "paper_ids", "token ids", "[3, 0, 2]")
+    ids = as_whole_numbers(paper_ids, "paper_ids", "token ids", "[3, 0, 2]", strings=_IDS_NOT_TOKENS)
     if ids == [i + 1 for i in want_ids] or ids == [i - 1 for i in want_ids]:
         raise CheckFailed("paper_ids are off by one: the id of a token is its position in paper_vocab counting from "
                           "0 ('<unk>' is 0, ' ' is 1)")
@@ -212,7 +191,10 @@ def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradien
                           f"{len(want_ids)} tokens (words and spaces)")
     expect(ids == want_ids, f"paper_ids should give, in text order, each token's position in paper_vocab (from 0); "
                             f"got {ids}")
-    # --- 2. the shape of the stacked matrix X = E[ids]
+
+
+def _paper_shape(paper_X_shape, n: int, V: int, d: int) -> None:
+    """4.4, answer 2: the shape of the stacked matrix X = E[ids], (number of tokens, d)."""
     if hasattr(paper_X_shape, "shape") and not isinstance(paper_X_shape, tuple):      # an array, not torch.Size
         if len(paper_X_shape.shape) >= 2:
             raise CheckFailed("paper_X_shape should be the shape itself, a tuple of two numbers like (2, 3), not a "
@@ -220,8 +202,7 @@ def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradien
         paper_X_shape = as_numpy(paper_X_shape, "paper_X_shape").tolist()
     if not isinstance(paper_X_shape, (tuple, list)):
         raise CheckFailed(f"paper_X_shape should be a tuple of sizes like (2, 3), got {type(paper_X_shape).__name__}")
-    shape = tuple(_int_list(paper_X_shape, "paper_X_shape", "sizes", "(2, 3)"))
-    n, (V, d) = len(want_ids), E.shape
+    shape = tuple(as_whole_numbers(paper_X_shape, "paper_X_shape", "sizes", "(2, 3)", strings=_IDS_NOT_TOKENS))
     if shape == (d, n):
         raise CheckFailed(f"paper_X_shape {shape} is transposed: X has one ROW per token, (number of tokens, d)")
     if shape in ((V, d), (d, V)):
@@ -236,7 +217,11 @@ def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradien
         raise CheckFailed("no batch axis here: X is a matrix, (number of tokens, d)")
     expect(len(shape) == 2, f"X is a matrix: give two sizes (rows, columns), got {shape}")
     expect(shape == (n, d), f"paper_X_shape should be (number of tokens, d), got {shape}")
-    # --- 3. row 2 of X, counted from 0: the vector of the third token, 'you'
+
+
+def _paper_row(paper_X_row2, E: np.ndarray, want_ids: list[int]) -> None:
+    """4.4, answer 3: row 2 of X, counted from 0 - the vector of the third token of the text, as printed."""
+    (V, d), space = E.shape, PAPER_VOCAB.index(" ")
     if isinstance(paper_X_row2, (int, np.integer)) and not isinstance(paper_X_row2, bool):
         raise CheckFailed(f"paper_X_row2 is the single number {paper_X_row2}: give the row's {d} numbers, copied "
                           "from the printed E_paper")
@@ -248,26 +233,34 @@ def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradien
         raise CheckFailed(f"paper_X_row2 has {V} numbers, a COLUMN of E_paper: a row holds d = {d} numbers")
     expect(row.size == d, f"paper_X_row2 should hold the {d} numbers of one row, got {row.size}")
     want_row = E[want_ids[2]]
-    if not np.allclose(row, want_row, atol=1e-6):
-        same = [i for i in range(V) if np.allclose(row, E[i], atol=1e-6)]
-        if same == [2]:
-            raise CheckFailed("that is E_paper[2], the row of id 2 ('hello'): row 2 of X is the vector of the token "
-                              "at POSITION 2 of the text, so look up that token's id first")
-        if same == [space]:
-            raise CheckFailed("that is the space's row: rows of X are counted from 0, so row 2 is the THIRD token "
-                              "of the text")
-        if same and abs(same[0] - want_ids[2]) == 1:
-            raise CheckFailed(f"that is E_paper[{same[0]}], one row off: token id i is row i of E_paper, counting "
-                              "from 0")
-        if same:
-            raise CheckFailed(f"that is the row of {vocab[same[0]]!r}: row 2 of X (counting from 0) is the vector of "
-                              "the third token of the text")
-        if np.allclose(row[::-1], want_row, atol=1e-6):
-            raise CheckFailed("the right numbers in reverse order: copy the row left to right")
-        raise CheckFailed(f"paper_X_row2 should be one row of E_paper, its {d} numbers in order: the row of the "
-                          "third token of the text")
-    # --- 4. the rows a gradient reaches: the ids of the four context tokens, not the target's
-    rows = set(_int_list(paper_rows_with_gradient, "paper_rows_with_gradient", "row ids", "{0, 6}"))
+    if np.allclose(row, want_row, atol=1e-6):
+        return
+    same = [i for i in range(V) if np.allclose(row, E[i], atol=1e-6)]
+    if same == [2]:
+        raise CheckFailed("that is E_paper[2], the row of id 2 ('hello'): row 2 of X is the vector of the token "
+                          "at POSITION 2 of the text, so look up that token's id first")
+    if same == [space]:
+        raise CheckFailed("that is the space's row: rows of X are counted from 0, so row 2 is the THIRD token "
+                          "of the text")
+    if same and abs(same[0] - want_ids[2]) == 1:
+        raise CheckFailed(f"that is E_paper[{same[0]}], one row off: token id i is row i of E_paper, counting "
+                          "from 0")
+    if same:
+        raise CheckFailed(f"that is the row of {PAPER_VOCAB[same[0]]!r}: row 2 of X (counting from 0) is the vector "
+                          "of the third token of the text")
+    if np.allclose(row[::-1], want_row, atol=1e-6):
+        raise CheckFailed("the right numbers in reverse order: copy the row left to right")
+    raise CheckFailed(f"paper_X_row2 should be one row of E_paper, its {d} numbers in order: the row of the "
+                      "third token of the text")
+
+
+def _paper_gradient_rows(paper_rows_with_gradient, want_ids: list[int], V: int) -> set[int]:
+    """4.4, answer 4: the rows a gradient reaches - the ids of the four context tokens, not the target's. Returns
+    them."""
+    unk, space = PAPER_VOCAB.index("<unk>"), PAPER_VOCAB.index(" ")
+    n = len(want_ids)
+    rows = set(as_whole_numbers(paper_rows_with_gradient, "paper_rows_with_gradient", "row ids", "{0, 6}",
+                                strings=_IDS_NOT_TOKENS))
     context, target = set(want_ids[:-1]), want_ids[-1]
     if rows == set(range(V)):
         raise CheckFailed("not every row: with an untied output layer, a row the model did not look up plays no part "
@@ -288,23 +281,36 @@ def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradien
         raise CheckFailed("off by one: row i of E_paper belongs to id i, counting from 0")
     expect(rows == context, f"paper_rows_with_gradient should be the ids of the rows the model looked up for its "
                             f"input, got {sorted(rows)}")
+    return context
+
+
+@exercise("4.4", "The pipeline on paper")
+def see_you_soon(paper_ids, paper_X_shape, paper_X_row2, paper_rows_with_gradient):
+    """The pipeline by hand on PAPER_VOCAB / PAPER_E: ids, the stacked matrix's shape, its row 2, the rows a
+    gradient reaches when the first four tokens predict the fifth (untied output layer)."""
+    E = np.array(PAPER_E)
+    want_ids = [PAPER_VOCAB.index(t) for t in _PAPER_TOKENS]                 # [4, 1, 7, 1, 5]
+    (V, d), n = E.shape, len(want_ids)
+    _paper_ids(paper_ids, want_ids)
+    _paper_shape(paper_X_shape, n, V, d)
+    _paper_row(paper_X_row2, E, want_ids)
+    context = _paper_gradient_rows(paper_rows_with_gradient, want_ids, V)
     untouched = V - len(context)
     return (f"ids {want_ids}; X = E_paper[ids] has shape {(n, d)}; the input 'see', ' ', 'you', ' ' reaches rows "
             f"{sorted(context)}, the space's row with the sum of two uses; the other {untouched} rows, the target "
             f"'soon' among them, get exactly zero.")
 
 
-@exercise("4.5", "Quiz: which rows change?")
-def quiz_touched_rows(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "with an untied output layer, rows that were not looked up take no part in the loss: zero gradient",
-            "b": "'the' appears twice but has ONE row; its two gradients add up in that same row",
-            "d": "every looked-up token's row feeds the loss, not only the last one",
-        },
-        explanation="5 distinct tokens (the, cat, sat, on, mat) were looked up; 'the' twice, into the same row, so "
-                    "its gradient is the sum of both uses. The other 30,517 rows get exactly zero.")
+quiz_touched_rows = quiz(
+    "4.5", "Quiz: which rows change?",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "with an untied output layer, rows that were not looked up take no part in the loss: zero gradient",
+        "b": "'the' appears twice but has ONE row; its two gradients add up in that same row",
+        "d": "every looked-up token's row feeds the loss, not only the last one",
+    },
+    explanation="5 distinct tokens (the, cat, sat, on, mat) were looked up; 'the' twice, into the same row, so "
+                "its gradient is the sum of both uses. The other 30,517 rows get exactly zero.")
 
 
 @exercise("4.6", "Parameter count and memory of GPT-2's table")

@@ -4,19 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_array, expect_choice,
-                          expect_unchanged, returned, scalar)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_numpy, expect_array, returned, scalar
 
-
-def _scalar(x, name: str) -> float:
-    return scalar(x, name, one="{name} should be one number, got shape {shape}",
-                  finite="{name} is {value}: check for a division by zero or an overflow")
+#: what this chapter's numbers must be: one finite number (a loss, a position)
+_ONE_FINITE = dict(one="{name} should be one number, got shape {shape}",
+                   finite="{name} is {value}: check for a division by zero or an overflow")
 
 
 @exercise("5.1", "One gradient-descent step by hand")
 def x_new(x_new):
     """f(x) = (x - 3)^2 at x = 1 with learning rate 0.1: gradient 2(x - 3) = -4, so x_new = 1 - 0.1 * (-4) = 1.4."""
-    x = _scalar(x_new, "x_new")
+    x = scalar(x_new, "x_new", **_ONE_FINITE)
     if np.isclose(x, 0.6):
         raise CheckFailed("x_new = 0.6: you ADDED the gradient step; descent goes against the gradient: x - lr * grad")
     if np.isclose(x, 5.0):
@@ -76,13 +75,15 @@ def sgns_pair_loss(fn):
     import torch
     import torch.nn.functional as F
 
+    from utils.word2vec import sgns_loss
+
     for seed in (0, 1):
         v, u, U = _pair(seed)
         got = fn(v.clone(), u.clone(), U.clone())
         returned(got, "sgns_pair_loss")
-        got = _scalar(got, "the loss")
+        got = scalar(got, "the loss", **_ONE_FINITE)
         pos, neg = u @ v, U @ v
-        want = float(-F.logsigmoid(pos) - F.logsigmoid(-neg).sum())
+        want = float(sgns_loss(v[None], u[None], U[None]))                    # a batch of one pair
         wrong = {
             "the negatives need a MINUS inside: log sigmoid(-u_k . v) (a negative should get a LOW score)":
                 float(-F.logsigmoid(pos) - F.logsigmoid(neg).sum()),
@@ -196,7 +197,7 @@ def sgns_train_step(fn):
     for _ in range(2):       # W_in, W_out: the state the step changes, compared below with _reference_steps
         loss = fn(W_in, W_out, c.clone(), o.clone(), n.clone(), lr)
         returned(loss, "sgns_train_step", "return the loss as a float")
-        losses.append(_scalar(loss, "the returned loss"))
+        losses.append(scalar(loss, "the returned loss", **_ONE_FINITE))
     got_in, got_out = W_in.detach().numpy(), W_out.detach().numpy()
     want_in, want_out, want_losses = _reference_steps(lr)
     expect(not np.allclose(got_in, start_in), "W_in did not change: update it in place (W_in -= lr * W_in.grad "
@@ -272,16 +273,15 @@ def pair_cosines(fn):
                                               f"{np.round(got, 4).tolist()}")
 
 
-@exercise("5.7", "Quiz: one vector per word")
-def quiz_bank(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "word2vec keeps ONE row per word type; nothing in the model looks at the sentence when you look "
-                 "up 'bank'",
-            "c": "nobody picks the senses: training only sees which words co-occur, so the vector mixes every use",
-            "d": "a bank that lends money and a river bank both occur in the corpus; the vector is pulled by both",
-        },
-        explanation="a static embedding is one row of a table, the same in every sentence; it blends the senses in "
-                    "proportion to how often the corpus uses them. Contextual models (attention) fix this by "
-                    "mixing in the neighbouring tokens.")
+quiz_bank = quiz(
+    "5.7", "Quiz: one vector per word",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "word2vec keeps ONE row per word type; nothing in the model looks at the sentence when you look "
+             "up 'bank'",
+        "c": "nobody picks the senses: training only sees which words co-occur, so the vector mixes every use",
+        "d": "a bank that lends money and a river bank both occur in the corpus; the vector is pulled by both",
+    },
+    explanation="a static embedding is one row of a table, the same in every sentence; it blends the senses in "
+                "proportion to how often the corpus uses them. Contextual models (attention) fix this by "
+                "mixing in the neighbouring tokens.")

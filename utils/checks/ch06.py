@@ -1,9 +1,12 @@
 """Checks for notebook 06 (positional embeddings: the order problem, learned, sinusoidal, RoPE)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_array, close, returned, scalar
 
 
 def _torch():
@@ -11,18 +14,8 @@ def _torch():
     return torch
 
 
-def _close(a: np.ndarray, b: np.ndarray, atol: float = 1e-4) -> bool:
-    return a.shape == b.shape and np.allclose(a, b, atol=atol)
-
-
-def _result(value, name: str) -> np.ndarray:
-    returned(value, name)
-    arr = as_numpy(value, f"the result of {name}")
-    if arr.dtype.kind not in "fiu":
-        raise CheckFailed(f"{name} should return numbers, got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise CheckFailed(f"{name} returned NaN or infinity")
-    return arr.astype(np.float64)
+#: this chapter's tolerance: float32 answers against float64 references
+_close = functools.partial(close, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------------- 6.1
@@ -34,7 +27,7 @@ def bag_of_embeddings(fn):
     ids = [3, 1, 4]
     rows = table[ids].numpy().astype(np.float64)                              # (3, 8)
     got, (ids_after, table_after) = call_on_copies(fn, ids, table)           # table and ids never reach fn
-    got = _result(got, "bag_of_embeddings")
+    got = as_array(got, "bag_of_embeddings", dtype=np.float64)
     expect_unchanged(ids, ids_after, "token_ids")
     expect_unchanged(table, table_after, "table", "look the rows up and add them, leave the table as it is")
     if got.shape == (3, 8):
@@ -48,7 +41,7 @@ def bag_of_embeddings(fn):
         raise CheckFailed("you averaged the rows; this exercise asks for the plain sum (both are order-blind)")
     if _close(got, table.numpy()[: len(ids)].sum(axis=0)):
         raise CheckFailed("you summed the first rows of the table, not the rows of the token ids: use table[token_ids]")
-    again = _result(call_on_copies(fn, [4, 3, 1], table)[0], "bag_of_embeddings")
+    again = as_array(call_on_copies(fn, [4, 3, 1], table)[0], "bag_of_embeddings", dtype=np.float64)
     if not _close(again, got):
         raise CheckFailed("reordering the same tokens changed your result: each row must count the same wherever "
                           "its token stands - a bag is the plain sum table[token_ids].sum(dim=0)")
@@ -71,7 +64,7 @@ def add_positions(fn):
     t, P = tokens.numpy().astype(np.float64), table.numpy().astype(np.float64)
     try:                                                                      # fn gets copies, never these
         got, (tokens_after, table_after) = call_on_copies(fn, tokens, table)
-        got = _result(got, "add_positions")
+        got = as_array(got, "add_positions", dtype=np.float64)
     except RuntimeError as err:
         if "must match the size" in str(err):
             raise CheckFailed("the shapes do not fit: a (2, 5, 8) batch needs only the first 5 rows, table[:seq]") from None
@@ -94,7 +87,7 @@ def add_positions(fn):
         raise CheckFailed("positions are reversed: the first token gets row 0 of the table")
     expect(_close(got, t + P[:5]), "the result is not tokens + table[:seq] (row i of the table added to token i)")
     try:
-        other = _result(call_on_copies(fn, longer, table)[0], "add_positions")
+        other = as_array(call_on_copies(fn, longer, table)[0], "add_positions", dtype=np.float64)
     except RuntimeError:
         other = None
     expect(other is not None and _close(other, longer.numpy().astype(np.float64) + P[:7]),
@@ -128,7 +121,7 @@ def _sinusoid(n: int, d: int, base: float, *, freq_exp=None, swap=False, halves=
 def sinusoidal_positions(fn):
     """fn(num_positions, dim, base=10000) -> (num_positions, dim) tensor or array: sin on even columns, cos on odd."""
     n, d = 50, 16
-    got = _result(fn(n, d), "sinusoidal_positions")
+    got = as_array(fn(n, d), "sinusoidal_positions", dtype=np.float64)
     if got.shape == (d, n):
         raise CheckFailed(f"shape {(d, n)}: positions and dimensions are transposed; rows are positions -> ({n}, {d})")
     expect(got.shape == (n, d), f"sinusoidal_positions({n}, {d}) should have shape ({n}, {d}), got {got.shape}")
@@ -152,7 +145,7 @@ def sinusoidal_positions(fn):
     if _close(got, _reference_table(n + 1, d, 10000)[1:]):
         raise CheckFailed("your rows start at position 1: row 0 is position 0, so sin(0) = 0 and cos(0) = 1 there")
     expect(_close(got, want), "the values differ from sin(p / 10000^(2i/dim)) on even and cos(...) on odd columns")
-    got100 = _result(fn(8, 4, base=100), "sinusoidal_positions")
+    got100 = as_array(fn(8, 4, base=100), "sinusoidal_positions", dtype=np.float64)
     expect(_close(got100, _reference_table(8, 4, 100)),
            "the `base` argument is ignored: use it instead of a fixed 10000")
     return f"row 0 is [0, 1, 0, 1, ...] and every row has norm sqrt(dim / 2) = sqrt({d // 2}) = {np.sqrt(d / 2):.4f}"
@@ -194,7 +187,7 @@ def apply_rope(fn):
     positions = torch.tensor([0, 1, 2, 5, 10, 100])                           # (seq,)
     xs, pos = x.numpy().astype(np.float64), positions.numpy().astype(np.float64)
     got, (x_after, positions_after) = call_on_copies(fn, x, positions)       # x, positions never reach fn
-    got = _result(got, "apply_rope")
+    got = as_array(got, "apply_rope", dtype=np.float64)
     if not torch.equal(x_after, x):
         raise CheckFailed("your function changed x in place; build a new tensor (e.g. torch.empty_like(x))")
     expect_unchanged(positions, positions_after, "positions")
@@ -220,7 +213,7 @@ def apply_rope(fn):
         raise CheckFailed("you rotated row r by r, ignoring `positions` ([0, 1, 2, 5, 10, 100] here): use positions[r]")
     expect(_close(got, _reference_rope(xs, pos)),
            "wrong values: rotate each pair (x[2i], x[2i+1]) by position * base^(-2i/dim)")
-    got_b = _result(call_on_copies(fn, x[:2], torch.tensor([3, 4]), base=100)[0], "apply_rope")
+    got_b = as_array(call_on_copies(fn, x[:2], torch.tensor([3, 4]), base=100)[0], "apply_rope", dtype=np.float64)
     expect(_close(got_b, _reference_rope(xs[:2], np.array([3.0, 4.0]), base=100)),
            "the `base` argument is ignored: use it instead of a fixed 10000")
 
@@ -251,10 +244,8 @@ def rope_score(fn):
         returned(value, "rope_score")
         expect_unchanged(q, q_after, "q")
         expect_unchanged(k, k_after, "k")
-        arr = as_numpy(value, "the score")
-        if arr.size != 1:
-            raise CheckFailed(f"the score should be ONE number (a dot product), got shape {arr.shape}: sum the products")
-        return float(arr.reshape(-1)[0])
+        return scalar(value, "the score", one="the score should be ONE number (a dot product), got shape {shape}: "
+                                              "sum the products")
 
     pairs = [(3, 1), (103, 101), (5, 9), (40, 0)]
     want = [ref(m, n) for m, n in pairs]
@@ -274,27 +265,25 @@ def rope_score(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- quizzes
-@exercise("6.6", "Quiz: where RoPE acts")
-def quiz_rope(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "RoPE adds nothing to the input embeddings; that is what learned and sinusoidal positions do",
-            "b": "values are left as they are: only the SCORES (q·k) need to know the offset",
-            "d": "rotation keeps norms, and the model's output layer never sees a rotation",
-        },
-        explanation="RoPE rotates the queries and keys inside every attention layer; the score q·k then depends "
-                    "on m - n only, while token embeddings and values carry no position vector at all.")
+quiz_rope = quiz(
+    "6.6", "Quiz: where RoPE acts",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "RoPE adds nothing to the input embeddings; that is what learned and sinusoidal positions do",
+        "b": "values are left as they are: only the SCORES (q·k) need to know the offset",
+        "d": "rotation keeps norms, and the model's output layer never sees a rotation",
+    },
+    explanation="RoPE rotates the queries and keys inside every attention layer; the score q·k then depends "
+                "on m - n only, while token embeddings and values carry no position vector at all.")
 
 
-@exercise("6.7", "Quiz: a learned table has a fixed length")
-def quiz_length(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "nothing re-uses row 511: an index past the table is simply out of range",
-            "c": "a learned table is a lookup, not a formula; there is nothing to extrapolate from",
-            "d": "MiniLM adds a position vector to every token, so positions matter to it",
-        },
-        explanation="the table has rows for positions 0..511 only, so the text must be cut (sentence-transformers "
-                    "truncates MiniLM inputs to 256 tokens); a formula such as sinusoids or RoPE has no such table.")
+quiz_length = quiz(
+    "6.7", "Quiz: a learned table has a fixed length",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "nothing re-uses row 511: an index past the table is simply out of range",
+        "c": "a learned table is a lookup, not a formula; there is nothing to extrapolate from",
+        "d": "MiniLM adds a position vector to every token, so positions matter to it",
+    },
+    explanation="the table has rows for positions 0..511 only, so the text must be cut (sentence-transformers "
+                "truncates MiniLM inputs to 256 tokens); a formula such as sinusoids or RoPE has no such table.")

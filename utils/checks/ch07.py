@@ -1,12 +1,14 @@
 """Checks for notebook 07 (retrieval-augmented generation: chunk, embed, index, retrieve, evaluate)."""
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
 
 from utils import vectors
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_indices, returned, scalar
 
 
 def _words(n: int) -> str:
@@ -44,16 +46,6 @@ def chunk_words(fn):
     expect(fn("   ", 3, 1) == [], "an empty text should give an empty list of chunks")
 
 
-def _indices(value, name="the result"):
-    arr = as_numpy(value, name)
-    if arr.ndim != 1:
-        raise CheckFailed(f"{name} should be a 1-D list of row indices, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
-        raise CheckFailed(f"{name} holds non-integer numbers {np.round(arr, 3).tolist()}: return row INDICES, "
-                          "not the scores")
-    return arr.astype(int).tolist()
-
-
 @exercise("7.2", "Cosine top-k over a matrix")
 def top_k_cosine(fn):
     """``fn(query, matrix, k)`` -> indices of the k rows most similar (cosine) to ``query``, best first."""
@@ -64,7 +56,7 @@ def top_k_cosine(fn):
                        [1.0, 0.5]])    # cosine 0.894
     got = fn(query, matrix, 2)
     returned(got, "top_k_cosine")
-    got = _indices(got)
+    got = as_indices(got)
     if got == [0, 3] or got == [0, 1]:
         raise CheckFailed("row 0 is long but points 45 degrees away: you ranked by dot product; divide by the norms "
                           "(of the rows too) to get cosines")
@@ -78,7 +70,7 @@ def top_k_cosine(fn):
     M = rng.normal(size=(50, 8))
     q = rng.normal(size=8)
     want = vectors.top_k(q, M, k=5)[0].tolist()   # the reference ranking
-    got5 = _indices(fn(q, M, 5))
+    got5 = as_indices(fn(q, M, 5))
     if sorted(got5) == sorted(want) and got5 != want:
         raise CheckFailed("on a random (50, 8) matrix you found the right 5 rows but not best first: np.argpartition "
                           "does not sort its k winners - sort them by score, highest first")
@@ -93,22 +85,16 @@ def _ranked_example():
     return ranked, gold
 
 
-def _number(value, what):
-    returned(value, what)
-    if isinstance(value, (list, tuple)) or (hasattr(value, "ndim") and value.ndim > 0):
-        raise CheckFailed(f"{what} should return ONE number averaged over the queries, not one per query")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should return one number, got {type(value).__name__}") from None
+#: recall@k and MRR are one number, the mean over the queries
+_mean = functools.partial(scalar, many="{name} should return ONE number averaged over the queries, not one per query")
 
 
 @exercise("7.3", "recall@k")
 def recall_at_k(fn):
     """``fn(ranked, gold, k)``: the share of queries whose gold document is among their first k results."""
     ranked, gold = _ranked_example()
-    got = _number(fn(ranked, gold, 2), "recall_at_k")
-    by_k = [_number(fn(ranked, gold, k), "recall_at_k") for k in (1, 3)]
+    got = _mean(fn(ranked, gold, 2), "recall_at_k")
+    by_k = [_mean(fn(ranked, gold, k), "recall_at_k") for k in (1, 3)]
     if np.isclose(by_k[0], got) and np.isclose(by_k[1], got):
         raise CheckFailed(f"your result is {got:.4g} for k = 1, 2 and 3 alike: k is ignored - look only at the first k "
                           "ids of each list, ranked[i][:k]")
@@ -125,8 +111,8 @@ def recall_at_k(fn):
     if np.isclose(got, 0.4):
         raise CheckFailed("0.4: you looked at k - 1 results; ranked[i][:k] holds the first k")
     expect(np.isclose(got, 0.6), f"with k=2, 3 of the 5 queries find their document: recall@2 = 0.6, got {got:.4g}")
-    expect(np.isclose(_number(fn(ranked, gold, 3), "recall_at_k"), 0.8), "recall@3 should be 0.8 (4 of 5 queries)")
-    expect(np.isclose(_number(fn(ranked, gold, 1), "recall_at_k"), 0.4), "recall@1 should be 0.4 (2 of 5 queries)")
+    expect(np.isclose(_mean(fn(ranked, gold, 3), "recall_at_k"), 0.8), "recall@3 should be 0.8 (4 of 5 queries)")
+    expect(np.isclose(_mean(fn(ranked, gold, 1), "recall_at_k"), 0.4), "recall@1 should be 0.4 (2 of 5 queries)")
 
 
 @exercise("7.4", "Mean reciprocal rank")
@@ -135,7 +121,7 @@ def mrr(fn):
     ranked, gold = _ranked_example()  # positions 1, 1, 2, 3, missing
     found = 1 + 1 + 1 / 2 + 1 / 3
     try:
-        got = _number(fn(ranked, gold), "mrr")
+        got = _mean(fn(ranked, gold), "mrr")
     except ZeroDivisionError:
         raise CheckFailed("division by zero: positions are 0-based in Python, ranks start at 1 - use 1 / (index + 1)") \
             from None
@@ -150,38 +136,36 @@ def mrr(fn):
         raise CheckFailed("you averaged the ranks themselves: MRR averages their RECIPROCALS 1 / rank")
     want = found / 5
     expect(np.isclose(got, want), f"MRR should be (1 + 1 + 1/2 + 1/3 + 0) / 5 = {want:.4f}, got {got:.4f}")
-    expect(np.isclose(_number(fn([[0, 1]], [0]), "mrr"), 1.0), "one query with its document first should give MRR 1.0")
+    expect(np.isclose(_mean(fn([[0, 1]], [0]), "mrr"), 1.0), "one query with its document first should give MRR 1.0")
 
 
-@exercise("7.5", "Quiz: which retriever fails where?")
-def quiz_failure(answer):
-    """c: a lexical retriever cannot match 'a flexible wire' to 'capable of being bent'."""
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "BM25 gives a document a score only for words it shares with the query; 'flexible' never "
-                 "appears in 'capable of being bent or flexed'",
-            "b": "averaging word vectors keeps a rough topic but washes out word order and is dominated by common "
-                 "words; it is not immune to anything",
-            "d": "MiniLM was trained to place paraphrases near each other: exactly this case",
-        },
-        explanation="lexical retrieval needs shared words; a sentence encoder compares meaning, so paraphrases "
-                    "and synonyms are where it wins (and rare exact names are where BM25 still shines)")
+# c: a lexical retriever cannot match 'a flexible wire' to 'capable of being bent'.
+quiz_failure = quiz(
+    "7.5", "Quiz: which retriever fails where?",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "BM25 gives a document a score only for words it shares with the query; 'flexible' never "
+             "appears in 'capable of being bent or flexed'",
+        "b": "averaging word vectors keeps a rough topic but washes out word order and is dominated by common "
+             "words; it is not immune to anything",
+        "d": "MiniLM was trained to place paraphrases near each other: exactly this case",
+    },
+    explanation="lexical retrieval needs shared words; a sentence encoder compares meaning, so paraphrases "
+                "and synonyms are where it wins (and rare exact names are where BM25 still shines)")
 
 
-@exercise("7.6", "Quiz: when does an approximate index pay?")
-def quiz_ann(answer):
-    """b: exact search over a few thousand vectors is already far below a millisecond."""
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "5,000 x 384 is about 2 million multiply-adds per query: exact search takes well under a millisecond",
-            "c": "an approximate index can only match exact search at best (recall <= 1); it never finds closer "
-                 "vectors than the exact scan",
-            "d": "cosine is a normalisation followed by a matrix product: numpy (or torch) does it in one line",
-        },
-        explanation="exact search is one matrix-vector product; HNSW and IVF pay off at millions of vectors or "
-                    "many queries per second, and cost build time, memory and a little recall")
+# b: exact search over a few thousand vectors is already far below a millisecond.
+quiz_ann = quiz(
+    "7.6", "Quiz: when does an approximate index pay?",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "5,000 x 384 is about 2 million multiply-adds per query: exact search takes well under a millisecond",
+        "c": "an approximate index can only match exact search at best (recall <= 1); it never finds closer "
+             "vectors than the exact scan",
+        "d": "cosine is a normalisation followed by a matrix product: numpy (or torch) does it in one line",
+    },
+    explanation="exact search is one matrix-vector product; HNSW and IVF pay off at millions of vectors or "
+                "many queries per second, and cost build time, memory and a little recall")
 
 
 @exercise("7.7", "Build the prompt with numbered sources")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          returned, same_value)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz, same_value
+from utils.checks.values import returned
 
 
 def _torch():
@@ -312,18 +312,17 @@ def accumulate_gradients(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- 9.5
-@exercise("9.5", "Quiz: why the master weights stay fp32")
-def quiz_master_weights(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "bf16 has the SAME exponent range as fp32 (8 bits); its weakness is the short mantissa (8 "
-                 "significant bits against 24)",
-            "b": "autocast does not round the stored weights: it casts copies for the matrix products",
-            "d": "the gradient scaler is for fp16's small range; it does not change the rounding of updates",
-        },
-        explanation="bf16 has 8 significant bits, about 2.4 decimal digits (spacing 2^-7 = 0.0078 near 1.0), so a "
-                    "weight of 1.0 plus an update of 0.001 rounds back to 1.0; fp32 weights keep every small update.")
+quiz_master_weights = quiz(
+    "9.5", "Quiz: why the master weights stay fp32",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "bf16 has the SAME exponent range as fp32 (8 bits); its weakness is the short mantissa (8 "
+             "significant bits against 24)",
+        "b": "autocast does not round the stored weights: it casts copies for the matrix products",
+        "d": "the gradient scaler is for fp16's small range; it does not change the rounding of updates",
+    },
+    explanation="bf16 has 8 significant bits, about 2.4 decimal digits (spacing 2^-7 = 0.0078 near 1.0), so a "
+                "weight of 1.0 plus an update of 0.001 rounds back to 1.0; fp32 weights keep every small update.")
 
 
 # ------------------------------------------------------------------------------------------------------- 9.6
@@ -437,14 +436,13 @@ def attend_with_cache(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- quizzes
-@exercise("9.8", "Quiz: what the KV cache stores")
-def quiz_kv_cache(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "past logits are never needed again: the next token depends on the new position's logits only",
-            "c": "attention weights change with every new query, so they cannot be reused; keys and values can",
-            "d": "the last layer's hidden states are not enough: EVERY layer attends to its own keys and values",
-        },
-        explanation="each layer keeps the keys and values of every earlier token (2 x layers x heads x head_dim "
-                    "numbers per token); a new token computes only its own q, k, v and attends over the stored ones.")
+quiz_kv_cache = quiz(
+    "9.8", "Quiz: what the KV cache stores",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "past logits are never needed again: the next token depends on the new position's logits only",
+        "c": "attention weights change with every new query, so they cannot be reused; keys and values can",
+        "d": "the last layer's hidden states are not enough: EVERY layer attends to its own keys and values",
+    },
+    explanation="each layer keeps the keys and values of every earlier token (2 x layers x heads x head_dim "
+                "numbers per token); a new token computes only its own q, k, v and attends over the stored ones.")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import re
 
-from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_choice, expect_unchanged, returned
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import returned
 
 # ---------------------------------------------------------------------------------------------------------------
 # 10.1 code chunker
@@ -264,20 +265,19 @@ def ndcg_at_k(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 10.5 quiz
 
-@exercise("10.5", "Quiz: when does fusion hurt?")
-def quiz_fusion(answer):
-    """b: RRF gives both retrievers an equal vote; a much weaker one drags good dense ranks down."""
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "RRF never looks at the scores, only at ranks, so their scales cannot matter",
-            "c": "both retrievers saw exactly the same 1,000 definitions and the same 300 queries: the comparison is "
-                 "fair, which is why the drop is real",
-            "d": "the store's dense search is exact in local mode (the same ranking as numpy in notebook 07)",
-        },
-        explanation="reciprocal rank fusion gives every list an equal vote; when one retriever is much weaker "
-                    "(BM25 on paraphrases: most queries share no word with their definition) its noise pushes "
-                    "the dense hits down - measure before fusing, or weight the lists")
+# b: RRF gives both retrievers an equal vote; a much weaker one drags good dense ranks down.
+quiz_fusion = quiz(
+    "10.5", "Quiz: when does fusion hurt?",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "RRF never looks at the scores, only at ranks, so their scales cannot matter",
+        "c": "both retrievers saw exactly the same 1,000 definitions and the same 300 queries: the comparison is "
+             "fair, which is why the drop is real",
+        "d": "the store's dense search is exact in local mode (the same ranking as numpy in notebook 07)",
+    },
+    explanation="reciprocal rank fusion gives every list an equal vote; when one retriever is much weaker "
+                "(BM25 on paraphrases: most queries share no word with their definition) its noise pushes "
+                "the dense hits down - measure before fusing, or weight the lists")
 
 
 # ---------------------------------------------------------------------------------------------------------------

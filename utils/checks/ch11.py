@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          is_torch, returned, scalar)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_numpy, is_torch, returned, scalar
 
 
 def _torch():
@@ -490,20 +490,19 @@ def binary_search(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 11.6 quiz
 
-@exercise("11.6", "Quiz: what does the temperature do?")
-def quiz_temperature(answer):
-    """b: a small temperature sharpens the softmax, so the hardest negatives dominate the gradient."""
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "the temperature does not change which document has the largest cosine, only how peaked the "
-                 "softmax over them is; the ranking at search time is the same for every temperature",
-            "c": "dividing by a LARGER temperature flattens the softmax: all documents look alike and the loss "
-                 "barely separates positive from negatives",
-            "d": "the number of negatives is the batch size minus one whatever the temperature",
-        },
-        explanation="cosines live in [-1, 1]; dividing by 0.05 stretches them to [-20, 20], so the softmax puts "
-                    "almost all its weight (and gradient) on the few negatives that score close to the positive")
+# b: a small temperature sharpens the softmax, so the hardest negatives dominate the gradient.
+quiz_temperature = quiz(
+    "11.6", "Quiz: what does the temperature do?",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "the temperature does not change which document has the largest cosine, only how peaked the "
+             "softmax over them is; the ranking at search time is the same for every temperature",
+        "c": "dividing by a LARGER temperature flattens the softmax: all documents look alike and the loss "
+             "barely separates positive from negatives",
+        "d": "the number of negatives is the batch size minus one whatever the temperature",
+    },
+    explanation="cosines live in [-1, 1]; dividing by 0.05 stretches them to [-20, 20], so the softmax puts "
+                "almost all its weight (and gradient) on the few negatives that score close to the positive")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -604,20 +603,19 @@ def matryoshka_loss(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 11.8 quiz: the false-negative trap
 
-@exercise("11.8", "Quiz: a hard negative that is really a positive")
-def quiz_false_negatives(answer):
-    """c: exclude known equivalents by id or text; a similarity threshold alone also drops true hard negatives."""
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "a lower temperature sharpens the softmax, so the top-scoring negative - here the duplicate - gets "
-                 "even MORE of the gradient: the model is pushed harder to separate two identical texts",
-            "b": "dropping every candidate above a cosine threshold also throws away real hard negatives that merely "
-                 "look alike (the 'no signs of life' / 'signs of life' pair of this notebook is an opposite, not a "
-                 "paraphrase), and misses paraphrases that score below it",
-            "d": "a larger batch adds more random negatives but keeps the mined duplicate among them: the false "
-                 "negative is still pushed away",
-        },
-        explanation="a text identical to the positive (or a sense known to be equivalent) is a second right answer, "
-                    "so it is excluded by what is known about it (id, exact text); a similarity threshold is a "
-                    "cruder guard with misses and false alarms of its own")
+# c: exclude known equivalents by id or text; a similarity threshold alone also drops true hard negatives.
+quiz_false_negatives = quiz(
+    "11.8", "Quiz: a hard negative that is really a positive",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "a lower temperature sharpens the softmax, so the top-scoring negative - here the duplicate - gets "
+             "even MORE of the gradient: the model is pushed harder to separate two identical texts",
+        "b": "dropping every candidate above a cosine threshold also throws away real hard negatives that merely "
+             "look alike (the 'no signs of life' / 'signs of life' pair of this notebook is an opposite, not a "
+             "paraphrase), and misses paraphrases that score below it",
+        "d": "a larger batch adds more random negatives but keeps the mined duplicate among them: the false "
+             "negative is still pushed away",
+    },
+    explanation="a text identical to the positive (or a sense known to be equivalent) is a second right answer, "
+                "so it is excluded by what is known about it (id, exact text); a similarity threshold is a "
+                "cruder guard with misses and false alarms of its own")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (CheckFailed, as_numpy, call_on_copies, exercise, expect, expect_choice, expect_unchanged,
-                          is_torch, returned, scalar)
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import as_numpy, is_torch, returned, scalar
 
 
 def _torch():
@@ -344,17 +344,16 @@ def auc(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 12.8 quiz
 
-@exercise("12.8", "Quiz: what a bag of words cannot see")
-def quiz_binding(answer):
-    return expect_choice(
-        answer, correct="c", options="abcd",
-        why_wrong={
-            "a": "a longer training run changes the vectors of the words, not what the encoder can see: the mean of "
-                 "the same token vectors is the same vector, however well trained",
-            "b": "normalising divides both captions by the same length: two equal vectors stay equal",
-            "d": "a larger dimension gives each word a longer vector, but the mean of the same words is still one "
-                 "vector for both captions",
-        },
-        explanation="the two captions hold the same tokens, so their means are equal whatever the token vectors "
-                    "are; only an encoder that sees positions (and mixes tokens, as attention does) can tell "
-                    "which colour goes with which shape")
+quiz_binding = quiz(
+    "12.8", "Quiz: what a bag of words cannot see",
+    correct="c", options="abcd",
+    why_wrong={
+        "a": "a longer training run changes the vectors of the words, not what the encoder can see: the mean of "
+             "the same token vectors is the same vector, however well trained",
+        "b": "normalising divides both captions by the same length: two equal vectors stay equal",
+        "d": "a larger dimension gives each word a longer vector, but the mean of the same words is still one "
+             "vector for both captions",
+    },
+    explanation="the two captions hold the same tokens, so their means are equal whatever the token vectors "
+                "are; only an encoder that sees positions (and mixes tokens, as attention does) can tell "
+                "which colour goes with which shape")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, expect_choice, expect_unchanged, returned
+from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, expect_unchanged, quiz
+from utils.checks.values import returned
 
 
 def _torch():
@@ -143,19 +144,18 @@ def repeat_kv(fn):
 
 
 # ------------------------------------------------------------------------------------------------------- 13.4
-@exercise("13.4", "Quiz: what grouped-query attention saves")
-def quiz_gqa(answer):
-    return expect_choice(
-        answer, correct="b", options="abcd",
-        why_wrong={
-            "a": "every query head still computes its own scores against every key: the attention arithmetic is "
-                 "about the same; only the stored keys and values are shared",
-            "c": "GQA changes attention only; the feed-forward block (SwiGLU) keeps its size",
-            "d": "the vocabulary and its embedding table are untouched by how attention heads are grouped",
-        },
-        explanation="keys and values are stored for n_kv_head heads, not n_head: Llama-3-8B's 8 KV heads for 32 "
-                    "query heads cost 128 KiB per token in fp16 instead of 512 KiB, a quarter of the cache "
-                    "(and the k/v projections shrink by the same factor)")
+quiz_gqa = quiz(
+    "13.4", "Quiz: what grouped-query attention saves",
+    correct="b", options="abcd",
+    why_wrong={
+        "a": "every query head still computes its own scores against every key: the attention arithmetic is "
+             "about the same; only the stored keys and values are shared",
+        "c": "GQA changes attention only; the feed-forward block (SwiGLU) keeps its size",
+        "d": "the vocabulary and its embedding table are untouched by how attention heads are grouped",
+    },
+    explanation="keys and values are stored for n_kv_head heads, not n_head: Llama-3-8B's 8 KV heads for 32 "
+                "query heads cost 128 KiB per token in fp16 instead of 512 KiB, a quarter of the cache "
+                "(and the k/v projections shrink by the same factor)")
 
 
 # ------------------------------------------------------------------------------------------------------- 13.5
