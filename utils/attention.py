@@ -5,7 +5,8 @@ turns the scores into weights with a softmax, and takes the weighted sum of thei
 
 - :func:`softmax` - the numerically stable softmax (subtract the row maximum first);
 - :func:`causal_mask` - which positions a decoder may look at (itself and the past, never the future);
-- :func:`scaled_dot_product_attention` - ``softmax(q @ k.T / sqrt(d) + mask) @ v``;
+- :func:`scaled_dot_product_attention` - ``softmax(q @ k.T / sqrt(d_k) + mask) @ v``, with ``d_k`` the length of one
+  query/key vector: per head ``d / h`` under multi-head attention, not the model width ``d``;
 - :func:`split_heads` / :func:`merge_heads` - ``(B, T, d) <-> (B, h, T, d / h)``;
 - :class:`MultiHeadAttention` - projections, heads, attention and the output projection in one module;
 - :func:`causal_attention` - the decoder's attention over cached + new keys, torch's fused kernel or the course's;
@@ -95,8 +96,11 @@ def _check_mask(mask):
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                                  causal: bool = False, return_weights: bool = False):
-    """``softmax(q @ k^T / sqrt(d) [masked]) @ v`` for ``q (..., Tq, d)``, ``k (..., Tk, d)``, ``v (..., Tk, dv)``.
+    """``softmax(q @ k^T / sqrt(d_k)) @ v`` for ``q (..., Tq, d_k)``, ``k (..., Tk, d_k)``, ``v (..., Tk, dv)``.
 
+    ``d_k`` is the last size of ``q`` and ``k``: with heads split off (:func:`split_heads`) it is the per-head key
+    size ``d / h``, not the model width ``d``. A dot product of ``d_k`` independent unit-variance terms has variance
+    ``d_k``; dividing by ``sqrt(d_k)`` brings it back to 1 for any key size, so the softmax does not saturate.
     ``mask`` is boolean and broadcasts to ``(..., Tq, Tk)``: True = may attend, False = blocked (its score becomes
     ``-inf`` *before* the softmax, so its weight is exactly 0). ``causal=True`` adds :func:`causal_mask`.
     Returns the output ``(..., Tq, dv)``, and the weights ``(..., Tq, Tk)`` too with ``return_weights=True``.
@@ -108,7 +112,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
             [2.3395, 3.3395]])
     """
     _check_qkv(q, k, v)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk); q.shape[-1] is d_k, per head
     allowed = _check_mask(mask)
     if causal:
         c = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
@@ -229,7 +233,7 @@ def blockwise_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block
         raise ValueError(f"causal attention needs at least as many keys ({t_k}) as queries ({t_q})")
     if mask is not None and mask.shape[-1] not in (1, t_k):
         raise ValueError(f"mask's last size must be 1 or the number of keys ({t_k}), got {mask.shape[-1]}")
-    scale = math.sqrt(q.shape[-1])
+    scale = math.sqrt(q.shape[-1])                                                  # sqrt(d_k): per-head key size
     lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])       # batch axes, e.g. (B, nh)
     run_max = torch.full((*lead, t_q, 1), float("-inf"), dtype=q.dtype, device=q.device)  # m: max score so far
     run_sum = torch.zeros((*lead, t_q, 1), dtype=q.dtype, device=q.device)          # l: sum of exp(score - m)
