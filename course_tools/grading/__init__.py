@@ -7,7 +7,8 @@
 - :mod:`course_tools.grading.kernel`: one kernel in its sandbox - run a cell with a timeout, interrupt, restart;
 - :mod:`course_tools.grading.notebook`: grade one notebook, exercise by exercise, containing each fault to its exercise;
 - :mod:`course_tools.grading.judge`: run a check in the grader's process against the kernel; :mod:`course_tools.grading.probe`
-  is its side in the kernel and :mod:`course_tools.grading.answers` reads what comes back, as plain data;
+  is its side in the kernel and :mod:`course_tools.grading.answers` reads what comes back, as plain data, in the one
+  format both sides share (:mod:`course_tools.grading.codec`);
 - :mod:`course_tools.grading.private`: an instructor's private checks;
 - :mod:`course_tools.grading.results`: statuses, result records, the text and JSON reports;
 - :mod:`course_tools.grading.batch`: a folder of submissions, each graded in its own process, to CSV + markdown;
@@ -15,6 +16,6 @@
 - :mod:`course_tools.grading.cli`: the command line.
 
 Imports go one way only: cli -> (batch -> export, points, results), (notebook -> course, private, judge -> answers,
-probe; kernel -> sandbox; results).
+probe -> codec; kernel -> sandbox; results).
 Batch mode runs ``python -m course_tools.grade PATH --json`` once per submission, so it needs no grading code itself.
 """

@@ -10,7 +10,6 @@ and in-place changes copied into the check's own arguments (:func:`apply_in_plac
 from __future__ import annotations
 
 import builtins
-import collections
 import io
 import json
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_tools.grading import codec
 from course_tools.grading.probe import JSON_KEY, MAX_BYTES
 from utils.checks import CheckFailed, global_used, source_of
 
@@ -39,87 +39,10 @@ def _exception(spec: dict) -> BaseException:
 
 
 def decode(node, arrays, judge):
-    """The value ``node`` (written by :func:`course_tools.grading.probe.encode`) describes."""
-    t = node["t"]
-    v = node.get("v")
-    if t == "none":
-        return None
-    if t == "ellipsis":
-        return Ellipsis
-    if t in ("bool", "str"):
-        return {"bool": bool, "str": str}[t](v)
-    if t == "int":
-        return int(v)
-    if t == "float":
-        return float(v)
-    if t == "complex":
-        return complex(float(v[0]), float(v[1]))
-    if t == "npscalar":
-        return arrays[node["k"]][()]
-    if t == "bytes":
-        return arrays[node["k"]].tobytes()
-    if t == "ndarray":
-        return np.array(arrays[node["k"]])
-    if t == "objarray":
-        out = np.empty(len(v), dtype=object)
-        for i, item in enumerate(v):
-            out[i] = decode(item, arrays, judge)
-        return out.reshape([int(n) for n in node["shape"]])
-    if t == "npdtype":
-        return np.dtype(str(v))
-    if t in ("list", "tuple", "set", "frozenset"):
-        items = [decode(item, arrays, judge) for item in v]
-        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[t](items)
-    if t == "named":
-        cls = collections.namedtuple(str(node["name"]) if str(node["name"]).isidentifier() else "result",
-                                     [f if f.isidentifier() else f"f{i}" for i, f in enumerate(node["fields"])],
-                                     rename=True)
-        return cls(*[decode(item, arrays, judge) for item in v])
-    if t == "dict":
-        return {decode(k, arrays, judge): decode(val, arrays, judge) for k, val in v}
-    if t == "range":
-        return range(*[int(n) for n in v])
-    if t == "slice":
-        return slice(*[decode(item, arrays, judge) for item in v])
-    if t == "ref":
-        return _remote_class(str(node["type"]), str(node["module"]), bool(node.get("callable")))(judge, node)
-    import torch
-    if t == "tensor":
-        data = torch.from_numpy(np.array(arrays[node["k"]]))
-        data = data.to(getattr(torch, str(node["dtype"])))
-        if node.get("param"):
-            data = torch.nn.Parameter(data, requires_grad=bool(node.get("requires_grad")))
-        elif node.get("requires_grad") and (data.is_floating_point() or data.is_complex()):
-            data.requires_grad_(True)
-        if "grad" in node:
-            data.grad = decode(node["grad"], arrays, judge)
-        return data
-    if t == "size":
-        return torch.Size([int(n) for n in v])
-    if t == "tdtype":
-        dtype = getattr(torch, str(v), None)
-        if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"unknown torch dtype {v!r}")
-        return dtype
-    if t == "device":
-        return torch.device(str(v))
-    if t == "generator":
-        g = torch.Generator()
-        g.set_state(decode(node["state"], arrays, judge))
-        return g
-    if t == "module":
-        cls = getattr(torch.nn, str(node["cls"]), None)
-        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-            raise ValueError(f"unknown torch.nn layer {node['cls']!r}")
-        module = cls.__new__(cls)
-        torch.nn.Module.__init__(module)
-        for key, value in decode(v, arrays, judge).items():
-            if key in ("_parameters", "_buffers", "_modules"):
-                getattr(module, key).update(value)
-            else:
-                module.__dict__[key] = value
-        return module
-    raise ValueError(f"unknown kind of value {t!r}")
+    """The value ``node`` (written by :func:`course_tools.grading.probe.encode`) describes: data, or a stand-in
+    (:class:`Remote`) for an object that stays in the kernel; ValueError for anything no probe writes."""
+    return codec.decode(node, arrays, lambda ref: _remote_class(str(ref["type"]), str(ref["module"]),
+                                                              bool(ref.get("callable")))(judge, ref))
 
 
 def apply_in_place(original, new) -> None:

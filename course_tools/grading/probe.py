@@ -4,8 +4,8 @@ function on the inputs the check chose, and write down what came back as plain d
 The check itself never runs here. :mod:`course_tools.grading.judge` runs it in the grader's own process, where no learner
 code has run, and sends each request as a small cell (:data:`PROBE_CELL`) calling :func:`serve`. A request is a pickle
 written by the grader (the kernel trusts the grader, never the other way round); the answer is an ``.npz`` file that
-the grader reads with ``allow_pickle=False``: JSON for the structure plus the arrays' raw data, so nothing the learner's
-code returns can run code in the grader. What cannot be written as data (the learner's functions, objects of their
+the grader reads with ``allow_pickle=False``: JSON for the structure plus the arrays' raw data
+(:mod:`course_tools.grading.codec`), so nothing the learner's code returns can run code in the grader. What cannot be written as data (the learner's functions, objects of their
 own classes) stays here and is referred to by a number (a *handle*); calling it or reading an attribute of it is one
 more request.
 
@@ -29,9 +29,10 @@ import sys
 
 import numpy as np
 
+from course_tools.grading import codec
+
 JSON_KEY = "__json__"
 MAX_BYTES = 256 * 2**20          # an answer larger than this is not sent (the grader says so)
-MAX_DEPTH = 40
 PROBE_CELL = "__import__('course_tools.grading.probe', fromlist=['serve']).serve({request!r}, {response!r})\n"
 
 _HANDLES: list = []              # objects the grader refers to by position
@@ -46,92 +47,13 @@ def _torch():
     return sys.modules.get("torch")  # only when the learner's session already has it: never import it for them
 
 
-def _torch_nn_class(obj):
-    """The class of ``obj`` when it is one of torch.nn's own layers (rebuilt from data on the grader's side)."""
-    torch = _torch()
-    if torch is None or not isinstance(obj, torch.nn.Module):
-        return None
-    cls = type(obj)
-    return cls.__name__ if getattr(torch.nn, cls.__name__, None) is cls else None
-
-
 def encode(x, arrays: dict, depth: int = 0) -> dict:
-    """``x`` as JSON-ready data; arrays go into ``arrays`` (name -> ndarray) and are referred to by name."""
-    if depth > MAX_DEPTH:
-        return _ref(x)
-    torch = _torch()
-    if x is None:
-        return {"t": "none"}
-    if x is Ellipsis:
-        return {"t": "ellipsis"}
-    if isinstance(x, (bool, np.bool_)):
-        return {"t": "bool", "v": bool(x)}
-    if isinstance(x, np.generic):
-        return {"t": "npscalar", "k": _array(np.asarray(x), arrays)}
-    if isinstance(x, int):
-        return {"t": "int", "v": int(x)}
-    if isinstance(x, float):
-        return {"t": "float", "v": float(x)}
-    if isinstance(x, complex):
-        return {"t": "complex", "v": [x.real, x.imag]}
-    if isinstance(x, str):
-        return {"t": "str", "v": str.__str__(x)}
-    if isinstance(x, (bytes, bytearray)):
-        return {"t": "bytes", "k": _array(np.frombuffer(bytes(x), dtype=np.uint8), arrays)}
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind in "biufcmMSU":
-            return {"t": "ndarray", "k": _array(np.ascontiguousarray(np.asarray(x)), arrays)}
-        if x.dtype.kind == "O":
-            return {"t": "objarray", "shape": list(x.shape),
-                    "v": [encode(item, arrays, depth + 1) for item in x.reshape(-1).tolist()]}
-    if isinstance(x, np.dtype):
-        return {"t": "npdtype", "v": x.str}
-    if torch is not None:
-        if isinstance(x, torch.Tensor):
-            return _tensor(x, arrays, depth, torch)
-        if isinstance(x, torch.Size):
-            return {"t": "size", "v": [int(n) for n in x]}
-        if isinstance(x, torch.dtype):
-            return {"t": "tdtype", "v": str(x).removeprefix("torch.")}
-        if isinstance(x, torch.device):
-            return {"t": "device", "v": str(x)}
-        if isinstance(x, torch.Generator):
-            return {"t": "generator", "state": _tensor(x.get_state(), arrays, depth, torch)}
-        name = _torch_nn_class(x)
-        if name:
-            fields = {k: v for k, v in vars(x).items() if "hook" not in k}
-            return {"t": "module", "cls": name, "v": encode(fields, arrays, depth + 1)}
-    fields = getattr(type(x), "_fields", None) or getattr(type(x), "__match_args__", None)  # namedtuple, structseq
-    if isinstance(x, tuple) and isinstance(fields, tuple) and len(fields) == len(x):
-        return {"t": "named", "name": type(x).__name__, "fields": [str(f) for f in fields],
-                "v": [encode(v, arrays, depth + 1) for v in x]}
-    if isinstance(x, (list, tuple, set, frozenset)):
-        kind = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset"}
-        tag = next(v for k, v in kind.items() if isinstance(x, k))
-        return {"t": tag, "v": [encode(v, arrays, depth + 1) for v in x]}
-    if isinstance(x, dict):
-        return {"t": "dict", "v": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in x.items()]}
-    if isinstance(x, range):
-        return {"t": "range", "v": [x.start, x.stop, x.step]}
-    if isinstance(x, slice):
-        return {"t": "slice", "v": [encode(x.start, arrays, depth + 1), encode(x.stop, arrays, depth + 1),
-                                    encode(x.step, arrays, depth + 1)]}
-    return _ref(x)
+    """``x`` as JSON-ready data (:mod:`course_tools.grading.codec`); arrays go into ``arrays`` (name -> ndarray)."""
+    return codec.encode(x, arrays, _keep, depth)
 
 
-def _tensor(x, arrays, depth, torch) -> dict:
-    data = x.detach().cpu()
-    dtype = str(data.dtype).removeprefix("torch.")
-    if data.dtype == torch.bfloat16:
-        data = data.float()  # numpy has no bfloat16: sent as float32 (exact), turned back on arrival
-    out = {"t": "tensor", "k": _array(data.contiguous().numpy(), arrays), "dtype": dtype,
-           "requires_grad": bool(x.requires_grad), "param": isinstance(x, torch.nn.Parameter)}
-    if x.grad is not None and depth < MAX_DEPTH:
-        out["grad"] = _tensor(x.grad, arrays, depth + 1, torch)
-    return out
-
-
-def _ref(x) -> dict:
+def _keep(x) -> dict:
+    """A reference to ``x``, which stays here: its handle, and what the grader shows of it."""
     try:
         text = repr(x)[:200]
     except Exception:
@@ -140,19 +62,13 @@ def _ref(x) -> dict:
         source = _source(x) if callable(x) else None
     except Exception:
         source = None
-    return {"t": "ref", "h": _handle(x), "type": type(x).__name__, "module": str(type(x).__module__),
+    return {"h": _handle(x), "type": type(x).__name__, "module": str(type(x).__module__),
             "callable": callable(x), "repr": text, "name": str(getattr(x, "__name__", "")), "source": source}
 
 
 def _source(fn):
     import inspect
     return inspect.getsource(fn)
-
-
-def _array(a: np.ndarray, arrays: dict) -> str:
-    key = f"a{len(arrays)}"
-    arrays[key] = a
-    return key
 
 
 def _digest(x) -> bytes | None:
@@ -184,7 +100,7 @@ def with_grad(tensor, grad):
 
 
 def _helper(fn, name: str):
-    """The global ``name`` that function ``fn`` uses, or None (as :func:`utils.checks.learner_helper` does)."""
+    """The global ``name`` that function ``fn`` uses, or None (as :func:`utils.checks.global_used` does)."""
     code = getattr(fn, "__code__", None)
     if code is None or name not in code.co_names:
         return None
