@@ -1,6 +1,6 @@
 """Pairwise cosine similarity: a Python double loop vs the vectorised reference (notebook 02, section 6).
 
-    .venv/bin/python benchmarks/bench_vectors.py              # 2,000 x 384, as in the issue (~1 min on 2 cores)
+    .venv/bin/python benchmarks/bench_vectors.py              # 2,000 x 384, MiniLM's width (~1 min on 2 cores)
     .venv/bin/python benchmarks/bench_vectors.py --n 500      # quicker
 
 All rows use the same random input in the same run. Every result is compared with scikit-learn's

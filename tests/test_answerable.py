@@ -250,7 +250,8 @@ def _cell(nb, needle: str) -> int:
 
 
 def test_the_rules_reject_pairs_that_only_the_solution_lists():
-    """The old 01 (before 5a0ff74): exercises 1.5 and 1.7 named their shape pairs only inside the solution."""
+    """Notebook 01 with the examples cut from the markdown of exercises 1.5 and 1.7, so that their shape pairs are
+    named only inside the solution: the rules must reject it."""
     nb = _notebook_01()
     for title in ("### Exercise 1.5", "### Exercise 1.7"):
         md = nb.cells[_cell(nb, title)]

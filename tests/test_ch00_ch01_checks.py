@@ -146,7 +146,7 @@ def test_quiz_dimension():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def fills_batch_with_ones(batch):
-    """Wrong (ignores the data), and hides it: the check used to read the batch back after the call."""
+    """Wrong (ignores the data), and hides it from a check that would read the batch back after the call."""
     batch.fill_(1.0)
     return torch.ones(batch.shape[0], batch.shape[2])
 

@@ -369,8 +369,8 @@ def test_quiz_rare_words():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def encode_then_cut_merges(text, merges):
-    """Right on the first text, then cuts the shared merges down to one: the check used to compute the next
-    expected ids from those same merges, so every later (wrong) answer looked right."""
+    """Right on the first text, then cuts the shared merges down to one: a check that computed the next expected
+    ids from those same merges would find every later (wrong) answer right."""
     ids = encode_ok(text, merges)
     del merges[1:]
     return ids

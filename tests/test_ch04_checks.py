@@ -365,8 +365,8 @@ def test_one_hot_rejects_the_forbidden_shortcut():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def index_then_zero_E(E, ids):
-    """Right rows, but it wipes E: the check used to hand the same E to lookup_by_matmul next, which then failed
-    for a mistake that was not its own."""
+    """Right rows, but it wipes E: a check that handed the same E to lookup_by_matmul next would fail that function
+    for a mistake that is not its own."""
     rows = E[torch.as_tensor(ids)].clone()
     E.zero_()
     return rows

@@ -169,7 +169,7 @@ def test_sgns_train_step_names_each_typical_mistake():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def repeats_the_first_pair(wv, pairs):
-    """Wrong (one cosine for every pair), and hides it: the check used to read the pairs back after the call."""
+    """Wrong (one cosine for every pair), and hides it from a check that would read the pairs back after the call."""
     pairs[:] = [pairs[0]] * len(pairs)
     a, b = wv[pairs[0][0]], wv[pairs[0][1]]
     return np.full(len(pairs), float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))

@@ -194,8 +194,8 @@ def test_rope_score_explains_a_negative_offset():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def zeroes_table_returns_ones(token_ids, table):
-    """The attack a review found: zero the table, set one looked-up row to ones, return ones - the check used to
-    look the rows up in that table after the call."""
+    """Zeroes the table, sets one looked-up row to ones and returns ones: right for the table it leaves behind, so
+    a check that looked the rows up in that table after the call would accept it."""
     table.zero_()
     table[token_ids[0]] = 1.0
     return torch.ones(table.shape[1])

@@ -168,8 +168,8 @@ def test_recall_at_k_names_an_ignored_k():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def keeps_the_first_chunk_only(question, chunks):
-    """Drops every source but the first, and drops them from the caller's list too (the check used to read the
-    chunks back after the call, so the prompt looked complete)."""
+    """Drops every source but the first, and drops them from the caller's list too, so a check that read the chunks
+    back after the call would find the prompt complete."""
     del chunks[1:]
     source, text = chunks[0]
     return f"Answer using only the sources below.\n[1] (source: {source}) {text}\nQuestion: {question}"

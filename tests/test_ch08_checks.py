@@ -251,8 +251,8 @@ def test_quizzes():
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def identity_mask_returns_v(q, k, v, mask=None):
-    """The attack a review found: no masking at all; with a mask it overwrites the check's mask with the identity
-    and returns v (the attention output under an identity mask), which the check used to read back."""
+    """No masking at all; with a mask it overwrites the check's mask with the identity and returns v (the attention
+    output under an identity mask), so a check that read its mask back after the call would accept it."""
     if mask is None:
         return attention.scaled_dot_product_attention(q, k, v)
     mask.copy_(torch.eye(mask.shape[-1], dtype=torch.bool))
@@ -260,8 +260,8 @@ def identity_mask_returns_v(q, k, v, mask=None):
 
 
 def halves_v_then_attends(q, k, v, mask=None):
-    """Scales v in place, then attends over the changed values (the check's old copies of q, k, v were made before
-    the call, so this one was always caught; the copies keep it that way)."""
+    """Scales v in place, then attends over the changed values: caught because the check copies q, k and v before
+    the call and computes its expected output from the copies."""
     v.mul_(0.5)
     return attention.scaled_dot_product_attention(q, k, v, mask)
 

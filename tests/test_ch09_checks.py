@@ -259,8 +259,8 @@ def test_quizzes(quiz, right, wrong):
 
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def ff_with_doubled_W2(x, W1, b1, W2, b2):
-    """Doubles W2 in place, then applies the right formula to the changed weights (the check used to compute its
-    expected output from those same weights after the call)."""
+    """Doubles W2 in place, then applies the right formula to the changed weights: a check that computed its
+    expected output from those same weights after the call would agree with it."""
     W2.mul_(2)
     return ff(x, W1, b1, W2, b2)
 
@@ -283,8 +283,8 @@ def accumulate_then_step(model, x, y, k, loss_fn):
 
 
 def kv_step_with_v_zeroed(q, k, v, cache_k, cache_v):
-    """Zeroes the new values in place, then does the right step with them (the check used to build its expected
-    caches and output from q, k, v after the call)."""
+    """Zeroes the new values in place, then does the right step with them: a check that built its expected caches
+    and output from q, k, v after the call would agree with it."""
     v.zero_()
     return kv_step(q, k, v, cache_k, cache_v)
 

@@ -185,22 +185,23 @@ def test_quiz_fusion():
 # ---------------------------------------------------------------- the check never trusts what fn did to its input
 def rrf_without_e(rankings, k):
     """Loses 'e' (found by the second retriever only) by overwriting it in the caller's lists, then fuses what is
-    left (the check used to compute its expected fusion from those lists after the call)."""
+    left: a check that computed its expected fusion from those lists after the call would agree with it."""
     if len(rankings) > 1:
         rankings[1][0] = rankings[1][1]
     return _rrf()(rankings, k)
 
 
 def ndcg_without_the_first_hit(ranked, relevant, k):
-    """Removes a relevant hit from the caller's list, then scores what is left (the check used to score that same
-    list after the call)."""
+    """Removes a relevant hit from the caller's list, then scores what is left: a check that scored that same list
+    after the call would agree with it."""
     if len(ranked) > 3:
         ranked.pop(1)
     return ch10._ndcg_variant(ranked, relevant, k)
 
 
 def cites_the_first_chunk_only(question, chunks):
-    """Drops every source but the first, from the caller's list too (the check used to read it back)."""
+    """Drops every source but the first, from the caller's list too, so a check that read the list back after the
+    call would find the prompt complete."""
     del chunks[1:]
     return _prompt()(question, chunks)
 

@@ -294,7 +294,7 @@ def test_a_tree_too_deep_for_recursion_is_removed(tmp_path):
 @needs_namespaces
 def test_the_gradescope_runner_gives_no_points_for_forged_stubs(tmp_path):
     """Critical, through autograder/run_autograder: every exercise a stub, plus a cell that writes a full-marks result
-    to the stdout ipykernel inherited and then sends a message that crashed the grader (9/9 before)."""
+    to the stdout ipykernel inherited and then sends a stream message with a forged parent: no points, 0 of 9."""
     from fixtures.attacks import FORGE_ONLY, LEARNER
 
     root = tmp_path / "autograder"

@@ -121,7 +121,7 @@ def test_readme_licence_section_agrees():
     text = section.group(1)
     assert "Apache-2.0" in text or "Apache License, Version 2.0" in text
     assert "(LICENSE)" in text and "(NOTICE)" in text, "the section should link LICENSE and NOTICE"
-    assert not re.search(r"(Code|text)[^.]*: MIT", text), "the old MIT statement is still there"
+    assert not re.search(r"(Code|text)[^.]*: MIT", text), "the section must not put code or text under MIT"
 
 
 # ------------------------------------------------------------------------------------------------ NOTICE

@@ -248,7 +248,7 @@ calls = []
 def counting_allreduce(state, bucket):                      # counts the gradient all-reduces DDP performs
     # Synchronous on purpose. With `.then(lambda ...)` the lambda runs, and is released, on one of gloo's worker
     # threads; a thread still holding it when this process exits touches a finalizing interpreter and aborts the
-    # process ("terminate called without an active exception"), which a loaded machine made happen now and then.
+    # process ("terminate called without an active exception"), as happens now and then on a loaded machine.
     calls.append(1)
     t = bucket.buffer().div_(world)                         # (numel,) this bucket's flat gradients
     dist.all_reduce(t)

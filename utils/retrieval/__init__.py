@@ -1,7 +1,15 @@
-"""Retrieval for RAG, written for teaching (notebook 07): chunk, index, search, evaluate, build the prompt.
+"""Retrieval for RAG, written for teaching (notebook 07; used again by 10 and 12): chunk, index, search, evaluate,
+build the prompt.
+
+Notebooks 07, 10 and 12 all import the package, ``from utils import retrieval``, and call every name through it
+(``retrieval.BM25Retriever``, ``retrieval.tokenize``, ...): each name below is importable from ``utils.retrieval``
+itself. Notebook 07 builds the pieces; 10 calls :func:`tokenize`, :func:`wordnet_retrieval_set` and
+:func:`gold_ranks` directly (and :mod:`utils.rag` imports BM25, the prompt and the metrics from here); 12 searches
+the text of a PDF, read with and without OCR, with :class:`BM25Retriever`. The exercises of 07 name the module that
+holds the reference they mirror (``utils.retrieval.metrics.mrr``, ...).
 
 The pieces of a retrieval-augmented pipeline, each small enough to read in one sitting, one module per section of
-notebook 07 (every name is also importable from ``utils.retrieval`` itself, as ``retrieval.<name>`` in the notebooks):
+notebook 07:
 
 - :mod:`.dataset` - :func:`python_docs` (the documents of sections 1-4, 7, 8) and :func:`wordnet_retrieval_set`
   (the labelled WordNet set: definitions = documents, examples = queries; section 5);
