@@ -5,10 +5,11 @@ checks tells apart several typical mistakes (a GELU of the wrong form, sub-layer
 shifted the wrong way or detached, micro-batches ignored), each with the small model it needs to see it."""
 from __future__ import annotations
 
+import functools
 import math
 
 from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz, same_value
-from utils.checks.values import returned
+from utils.checks.values import as_tensor, close, returned
 
 
 def _torch():
@@ -16,22 +17,8 @@ def _torch():
     return torch
 
 
-def _tensor(value, name: str, shape=None):
-    torch = _torch()
-    returned(value, name)
-    if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"{name} should return a torch tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise CheckFailed(f"{name} should return floating-point numbers, got {value.dtype}")
-    if shape is not None and tuple(value.shape) != tuple(shape):
-        raise CheckFailed(f"{name} should return shape {tuple(shape)}, got {tuple(value.shape)}")
-    if not torch.isfinite(value).all() and name != "top_k_probs":
-        raise CheckFailed(f"{name} returned NaN or infinity")
-    return value.detach().double()
-
-
-def _close(a, b, atol=1e-5) -> bool:
-    return tuple(a.shape) == tuple(b.shape) and bool((a.double() - b.double()).abs().max() <= atol)
+#: this chapter's tolerance: absolute only (the values compared are of order 1)
+_close = functools.partial(close, rtol=0.0)
 
 
 # ------------------------------------------------------------------------------------------------------- 9.1
@@ -46,7 +33,7 @@ def feed_forward(fn):
     W2, b2 = torch.randn(32, 8, generator=g) * 0.3, torch.randn(8, generator=g)
     h = x @ W1 + b1                                                          # (2, 5, 32)
     got, after = call_on_copies(fn, x, W1, b1, W2, b2)                      # the originals never reach fn
-    got = _tensor(got, "feed_forward")
+    got = as_tensor(got, "feed_forward")
     for name, before, left in zip(("x", "W1", "b1", "W2", "b2"), (x, W1, b1, W2, b2), after):
         expect_unchanged(before, left, name)
     if got.shape == (2, 5, 32):
@@ -104,7 +91,7 @@ def pre_norm_block(fn):
     x, attn, mlp, ln_1, ln_2 = _block_parts()
     given = _block_parts()          # fn gets equal parts of its own: what it does to them cannot reach the check's
     with torch.no_grad():
-        got = _tensor(fn(*given), "pre_norm_block", shape=x.shape)
+        got = as_tensor(fn(*given), "pre_norm_block", shape=x.shape)
         if not torch.equal(given[0], x):
             raise CheckFailed("your block changed x in place (x += ...); write x = x + ... to keep the input intact")
         expect_unchanged(ln_1, given[3], "ln_1", "call the layer norms, never change their weights")
@@ -172,7 +159,7 @@ def next_token_loss(fn):
     if isinstance(got, torch.Tensor) and not got.requires_grad:
         raise CheckFailed("the loss is cut off from the logits (.detach(), torch.tensor(...) or a no_grad block): "
                           "return F.cross_entropy's tensor so that backward() reaches the model")
-    got = _tensor(got, "next_token_loss")
+    got = as_tensor(got, "next_token_loss")
     if got.numel() != 1:
         raise CheckFailed(f"return one number (the mean loss), got shape {tuple(got.shape)}")
     got = got.reshape(())
@@ -333,7 +320,7 @@ def top_k_probs(fn):
     logits = torch.tensor([2.0, -1.0, 0.5, 3.0, 1.5, -2.0, 0.0, 2.5])
     original = logits.clone()
     k, temperature = 3, 0.7
-    got = _tensor(fn(logits, k, temperature), "top_k_probs", shape=(8,))
+    got = as_tensor(fn(logits, k, temperature), "top_k_probs", shape=(8,), finite=False)
     if not torch.equal(logits, original):
         raise CheckFailed("your function changed logits in place; work on a copy (e.g. logits / temperature)")
     if torch.isnan(got).any():
@@ -396,8 +383,8 @@ def attend_with_cache(fn):
     if not isinstance(result, tuple) or len(result) != 3:
         raise CheckFailed("return a tuple of three tensors: (out, new_k, new_v)")
     out, new_k, new_v = result
-    new_k = _tensor(new_k, "new_k (second result)")
-    new_v = _tensor(new_v, "new_v (third result)")
+    new_k = as_tensor(new_k, "new_k (second result)")
+    new_v = as_tensor(new_v, "new_v (third result)")
     if new_k.shape == (B, h, T, hs + hs):
         raise CheckFailed("cache appended on the wrong axis (the last one): the head size grew; new keys go after "
                           "the cached ones along the TIME axis, dim=2")
@@ -414,7 +401,7 @@ def attend_with_cache(fn):
     if _close(new_k, full_v) or _close(new_v, full_k):
         raise CheckFailed("keys and values swapped: new_k = cat([cache_k, k]), new_v = cat([cache_v, v])")
     expect(_close(new_k, full_k) and _close(new_v, full_v), "new_k / new_v are not cat([cache, new], dim=2)")
-    out = _tensor(out, "out (first result)")
+    out = as_tensor(out, "out (first result)")
     if out.shape == (B, h, T, hs):
         raise CheckFailed("out has one row per CACHED token; the queries are the t new tokens: shape (B, h, t, hs)")
     expect(out.shape == (B, h, t, hs), f"out should have shape {(B, h, t, hs)}, got {tuple(out.shape)}")

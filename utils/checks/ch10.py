@@ -9,7 +9,7 @@ import math
 import re
 
 from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
-from utils.checks.values import returned
+from utils.checks.values import returned, scalar
 
 # ---------------------------------------------------------------------------------------------------------------
 # 10.1 code chunker
@@ -153,19 +153,13 @@ def filtered_search(fn):
 # ---------------------------------------------------------------------------------------------------------------
 # 10.3 reciprocal rank fusion
 
-def _rrf_reference(rankings, k):
-    scores: dict = {}
-    for ranking in rankings:
-        for rank, doc in enumerate(ranking, start=1):
-            scores[doc] = scores.get(doc, 0.0) + 1 / (k + rank)
-    return sorted(scores.items(), key=lambda item: -item[1])
-
-
 @exercise("10.3", "Reciprocal rank fusion")
 def reciprocal_rank_fusion(fn):
     """``fn(rankings, k)`` -> list of (id, fused score), best first; score = sum of 1 / (k + rank), rank from 1."""
+    from utils.rag.hybrid import reciprocal_rank_fusion as reference
+
     rankings = [["a", "b", "c", "d"], ["e", "c", "a"]]
-    want = _rrf_reference(rankings, 60)
+    want = reference(rankings, 60)
     got, (rankings_after, _) = call_on_copies(fn, rankings, 60)        # rankings itself never reaches fn
     returned(got, "reciprocal_rank_fusion")
     expect_unchanged(rankings, rankings_after, "rankings", "read the ranked lists, collect the scores in a new dict")
@@ -205,7 +199,7 @@ def reciprocal_rank_fusion(fn):
 # 10.4 nDCG@k
 
 def _ndcg_variant(ranked, relevant, k, shift=1, log=math.log2, ideal="all", normalise=True):
-    """nDCG and its typical mistakes: ``shift`` in 1 / log(rank + shift), the log base, which relevant ids the
+    """The typical mistakes of nDCG (the right answer is :func:`utils.rag.evaluate.query_ndcg`): ``shift`` in 1 / log(rank + shift), the log base, which relevant ids the
     ideal list holds ("all" = the right answer, "found" = only those retrieved, "uncapped" = ignores k)."""
     dcg = sum(1 / log(i + shift) for i, d in enumerate(ranked[:k], start=1) if d in relevant)
     n_ideal = {"all": min(len(relevant), k), "found": len(set(ranked[:k]) & set(relevant)),
@@ -218,8 +212,10 @@ def _ndcg_variant(ranked, relevant, k, shift=1, log=math.log2, ideal="all", norm
 def ndcg_at_k(fn):
     """``fn(ranked, relevant, k)`` for ONE query: DCG of the first k results / the best possible DCG; ValueError
     for an empty relevant set."""
+    from utils.rag.evaluate import query_ndcg
+
     ranked, relevant = ["x", "a", "y", "b", "z"], {"a", "b", "c"}
-    want = _ndcg_variant(ranked, relevant, 10)
+    want = query_ndcg(ranked, relevant, 10)
     try:                                                   # ranked and relevant themselves never reach fn
         got, (ranked_after, relevant_after, _) = call_on_copies(fn, ranked, relevant, 10)
     except ZeroDivisionError:
@@ -228,10 +224,7 @@ def ndcg_at_k(fn):
     returned(got, "ndcg_at_k")
     expect_unchanged(ranked, ranked_after, "ranked")
     expect_unchanged(relevant, relevant_after, "relevant")
-    try:
-        got = float(got)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"return one number, got {type(got).__name__}") from None
+    got = scalar(got, "ndcg_at_k", many="return one number, got {kind}")
     if math.isinf(got) or math.isnan(got):
         raise CheckFailed("got an infinite or NaN score: with ranks from 1 the discount is 1 / log2(rank + 1)")
     if math.isclose(got, _ndcg_variant(ranked, relevant, 10, normalise=False), rel_tol=1e-6):
@@ -242,9 +235,9 @@ def ndcg_at_k(fn):
     if math.isclose(got, _ndcg_variant(ranked, relevant, 10, ideal="found"), rel_tol=1e-6):
         raise CheckFailed("the ideal DCG should count ALL relevant ids (up to k), not only those you retrieved")
     expect(math.isclose(got, want, rel_tol=1e-6), f"nDCG@10 should be {want:.4f}, got {got:.4f}")
-    cut = float(fn(["x", "y", "a"], {"a"}, 2))
+    cut = scalar(fn(["x", "y", "a"], {"a"}, 2), "ndcg_at_k")
     expect(cut == 0.0, f"with k=2 only the first 2 results count: 'a' at rank 3 should give 0, got {cut:.4g}")
-    capped = float(fn(["a", "b"], {"a", "b", "c"}, 2))
+    capped = scalar(fn(["a", "b"], {"a", "b", "c"}, 2), "ndcg_at_k")
     if math.isclose(capped, _ndcg_variant(["a", "b"], {"a", "b", "c"}, 2, ideal="uncapped"), rel_tol=1e-6):
         raise CheckFailed("the ideal list has at most k entries: with k=2 and 3 relevant ids, IDCG uses 2 of them")
     expect(math.isclose(capped, 1.0), f"the first k results all relevant should give 1.0, got {capped:.4g}")

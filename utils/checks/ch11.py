@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
-from utils.checks.values import as_numpy, is_torch, returned, scalar
+from utils.checks.values import as_numpy, close, is_torch, returned, scalar
 
 
 def _torch():
@@ -28,11 +28,6 @@ def _kind(x) -> str:
     if is_torch(x):
         return f"torch tensor of {str(x.dtype).replace('torch.', '')}"
     return type(x).__name__
-
-
-def _close(a, b, atol=1e-5) -> bool:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -57,23 +52,23 @@ def mean_pool(fn):
                           "over the tokens, dim=1")
     expect(tuple(got.shape) == (3, 4), f"the result should have shape (B, d) = (3, 4), got {tuple(got.shape)}")
     got = got.detach().float()
-    if _close(got, hidden.mean(dim=1)):
+    if close(got, hidden.mean(dim=1)):
         raise CheckFailed("padding counted in the mean: you averaged all T positions; multiply by the mask and divide "
                           "by the number of REAL tokens of each row")
     m = mask.unsqueeze(-1).float()
-    if _close(got, (hidden * m).sum(1) / mask.shape[1]):
+    if close(got, (hidden * m).sum(1) / mask.shape[1]):
         raise CheckFailed("padding counted in the mean: you zeroed the padded vectors but divided by T; divide by "
                           "each row's number of real tokens, mask.sum(dim=1)")
-    if _close(got, (hidden * m).sum(1)):
+    if close(got, (hidden * m).sum(1)):
         raise CheckFailed("you returned the SUM of the real tokens: divide by each row's number of real tokens")
-    if _close(got, (hidden * m).sum(1) / mask.sum()):
+    if close(got, (hidden * m).sum(1) / mask.sum()):
         raise CheckFailed("you divided by the real tokens of the WHOLE batch: each row divides by its own count, "
                           "mask.sum(dim=1, keepdim=True)")
     prefix = torch.stack([hidden[b, :int(n)].mean(dim=0) for b, n in enumerate(mask.sum(dim=1))])
-    if _close(got, prefix):
+    if close(got, prefix):
         raise CheckFailed("you averaged the first mask.sum() positions: padding is not always at the end (row 2 is "
                           "padded on the left, as decoder models often are) - weight by the mask itself")
-    expect(_close(got, want), "the vectors differ from the mean of each row's real tokens (where mask == 1)")
+    expect(close(got, want), "the vectors differ from the mean of each row's real tokens (where mask == 1)")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,23 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
-from utils.checks.values import as_numpy, is_torch, returned, scalar
+from utils.checks.values import as_numpy, as_tensor, returned, scalar
 
 
 def _torch():
     import torch
     return torch
-
-
-def _close(a, b, atol=1e-5) -> bool:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
-
-
-def _tensor(got, name: str):
-    returned(got, name)
-    expect(is_torch(got), f"{name} should return a torch tensor, got {type(got).__name__}")
-    return got.detach().float()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -39,7 +28,7 @@ def patchify(fn):
     images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)   # (B, C, H, W), 2 x 3 grid
     want = vision.patchify(images, 2)                                                 # (2, 6, 12)
     got, (after, _) = call_on_copies(fn, images, 2)
-    got = _tensor(got, "patchify")
+    got = as_tensor(got, "patchify", floating=False, finite=False, dtype="float32")
     expect_unchanged(images, after, "images", "reshape and permute return new tensors; do not write into images")
     if tuple(got.shape) == (2, 6, 2, 2, 3) or tuple(got.shape) == (2, 6, 3, 2, 2):
         raise CheckFailed(f"shape {tuple(got.shape)}: flatten each patch into ONE row of C * patch * patch = 12 "
@@ -85,7 +74,7 @@ def unpatchify(fn):
     images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)
     patches = vision.patchify(images, 2)                                              # (2, 6, 12)
     got, (after, *_) = call_on_copies(fn, patches, 2, (4, 6))
-    got = _tensor(got, "unpatchify")
+    got = as_tensor(got, "unpatchify", floating=False, finite=False, dtype="float32")
     expect_unchanged(patches, after, "patches")
     expect(tuple(got.shape) == (2, 3, 4, 6), f"(2, 6, 12) patches of 2 x 2 make images (B, C, H, W) = (2, 3, 4, 6), "
                                              f"got {tuple(got.shape)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, expect_unchanged, quiz
-from utils.checks.values import returned
+from utils.checks.values import as_tensor, close, returned
 
 
 def _torch():
@@ -12,27 +12,18 @@ def _torch():
     return torch
 
 
-def _tensor(value, name: str, shape=None, finite: str | None = None):
-    torch = _torch()
-    returned(value, name)
-    if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"{name} should return a torch tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise CheckFailed(f"{name} should return floating-point numbers, got {value.dtype}")
-    if shape is not None and tuple(value.shape) != tuple(shape):
-        raise CheckFailed(f"{name} should return shape {tuple(shape)}, got {tuple(value.shape)}")
-    if not torch.isfinite(value).all():
-        raise CheckFailed(finite or f"{name} returned NaN or infinity")
-    return value.detach().double()
-
-
-def _close(a, b, atol=1e-5) -> bool:
-    """Same shape and values within ``atol`` plus 1e-5 of ``b``'s size (float32 answers, float64 references)."""
-    a, b = a.double(), b.double()
-    return tuple(a.shape) == tuple(b.shape) and bool(((a - b).abs() <= atol + 1e-5 * b.abs()).all())
-
-
 # ------------------------------------------------------------------------------------------------------- 13.1
+def _rms_norm_reference(x, weight, eps):
+    """The right answer: :class:`utils.llama.RMSNorm` with ``weight`` as its gain, in float64."""
+    from utils.llama import RMSNorm
+
+    torch = _torch()
+    norm = RMSNorm(x.shape[-1], eps).double()
+    with torch.no_grad():
+        norm.weight.copy_(weight)
+        return norm(x.double())
+
+
 @exercise("13.1", "RMSNorm")
 def rms_norm(fn):
     """fn(x (..., d), weight (d,), eps) -> x / sqrt(mean(x^2 over the last axis) + eps) * weight."""
@@ -43,37 +34,49 @@ def rms_norm(fn):
     weight = torch.rand(6, generator=g) + 0.5
     eps = 1e-6
     got, after = call_on_copies(fn, x, weight, eps)
-    got = _tensor(got, "rms_norm", finite="rms_norm returned NaN or infinity - did you forget eps inside the sqrt?")
+    got = as_tensor(got, "rms_norm", finite="rms_norm returned NaN or infinity - did you forget eps inside the sqrt?")
     expect_unchanged(x, after[0], "x")
     expect_unchanged(weight, after[1], "weight")
     expect(got.shape == x.shape, f"rms_norm should keep the shape of x, {tuple(x.shape)}, got {tuple(got.shape)}")
+    want = _rms_norm_reference(x, weight, eps)
     x, w = x.double(), weight.double()
     ms = x.pow(2).mean(-1, keepdim=True)                                     # (2, 4, 1)
-    want = x / torch.sqrt(ms + eps) * w
     centred = x - x.mean(-1, keepdim=True)
     var = centred.pow(2).mean(-1, keepdim=True)
-    if _close(got, centred / torch.sqrt(var + eps) * w) or _close(got, centred / torch.sqrt(ms + eps) * w) \
-            or _close(got, centred / torch.sqrt(var + eps)):
+    if close(got, centred / torch.sqrt(var + eps) * w) or close(got, centred / torch.sqrt(ms + eps) * w) \
+            or close(got, centred / torch.sqrt(var + eps)):
         raise CheckFailed("you subtracted the mean: that is LayerNorm; RMSNorm divides x itself by its root mean "
                           "square, sqrt(mean(x**2) + eps)")
-    if _close(got, x / torch.sqrt(ms + eps)):
+    if close(got, x / torch.sqrt(ms + eps)):
         raise CheckFailed("the weight is missing: multiply the normalised x by weight (one gain per feature)")
-    if _close(got, x / torch.sqrt(ms) * w, atol=1e-4):
+    if close(got, x / torch.sqrt(ms) * w, atol=1e-4):
         raise CheckFailed("eps is missing: add it inside the square root, sqrt(mean(x**2) + eps), so a row of "
                           "near-zeros is not blown up")
-    if _close(got, x / (torch.sqrt(ms) + eps) * w, atol=1e-4):
+    if close(got, x / (torch.sqrt(ms) + eps) * w, atol=1e-4):
         raise CheckFailed("eps goes INSIDE the square root: sqrt(mean(x**2) + eps)")
-    if _close(got, x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * w):
+    if close(got, x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * w):
         raise CheckFailed("you divided by the root of the SUM of squares (the L2 norm); RMSNorm takes the MEAN")
-    if _close(got, x / (ms + eps) * w):
+    if close(got, x / (ms + eps) * w):
         raise CheckFailed("no square root: divide by sqrt(mean(x**2) + eps), the ROOT mean square")
-    if any(_close(got, x / torch.sqrt(x.pow(2).mean(a, keepdim=True) + eps) * w) for a in (0, 1)):
+    if any(close(got, x / torch.sqrt(x.pow(2).mean(a, keepdim=True) + eps) * w) for a in (0, 1)):
         raise CheckFailed("wrong axis: the mean runs over the features, the last axis (dim=-1)")
-    expect(_close(got, want), "wrong values: x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight")
+    expect(close(got, want), "wrong values: x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight")
     return "no mean subtracted and no bias: one reduction per vector instead of LayerNorm's two"
 
 
 # ------------------------------------------------------------------------------------------------------- 13.2
+def _swiglu_reference(x, W_gate, W_up, W_down):
+    """The right answer: :class:`utils.llama.SwiGLU` holding these matrices (a Linear layer stores W.T), float64."""
+    from utils.llama import SwiGLU
+
+    torch = _torch()
+    ffn = SwiGLU(*W_gate.shape).double()
+    with torch.no_grad():
+        for layer, W in ((ffn.gate_proj, W_gate), (ffn.up_proj, W_up), (ffn.down_proj, W_down)):
+            layer.weight.copy_(W.T)
+        return ffn(x.double())
+
+
 @exercise("13.2", "The SwiGLU feed-forward block")
 def swiglu(fn):
     """fn(x (B, T, d), W_gate (d, h), W_up (d, h), W_down (h, d)) -> (silu(x @ W_gate) * (x @ W_up)) @ W_down."""
@@ -83,8 +86,9 @@ def swiglu(fn):
     x = torch.randn(2, 5, 8, generator=g)
     W_gate, W_up = torch.randn(8, 16, generator=g) * 0.5, torch.randn(8, 16, generator=g) * 0.5
     W_down = torch.randn(16, 8, generator=g) * 0.3
+    want = _swiglu_reference(x, W_gate, W_up, W_down)
     got, after = call_on_copies(fn, x, W_gate, W_up, W_down)
-    got = _tensor(got, "swiglu")
+    got = as_tensor(got, "swiglu")
     for name, before, left in zip(("x", "W_gate", "W_up", "W_down"), (x, W_gate, W_up, W_down), after):
         expect_unchanged(before, left, name)
     if got.shape == (2, 5, 16):
@@ -92,26 +96,25 @@ def swiglu(fn):
     expect(got.shape == (2, 5, 8), f"swiglu should keep the shape of x, (2, 5, 8), got {tuple(got.shape)}")
     x, W_gate, W_up, W_down = (t.double() for t in (x, W_gate, W_up, W_down))
     gate, up = x @ W_gate, x @ W_up                                          # (2, 5, 16) each
-    if _close(got, (F.silu(up) * gate) @ W_down):
+    if close(got, (F.silu(up) * gate) @ W_down):
         raise CheckFailed("the gate is on the wrong branch: SiLU goes on x @ W_gate, and x @ W_up stays linear")
-    if _close(got, (F.relu(gate) * up) @ W_down):
+    if close(got, (F.relu(gate) * up) @ W_down):
         raise CheckFailed("you used ReLU; SwiGLU's gate uses SiLU, x * sigmoid(x) (F.silu)")
-    if _close(got, (F.gelu(gate) * up) @ W_down) or _close(got, (F.gelu(gate, approximate="tanh") * up) @ W_down):
+    if close(got, (F.gelu(gate) * up) @ W_down) or close(got, (F.gelu(gate, approximate="tanh") * up) @ W_down):
         raise CheckFailed("you used GELU (that is GeGLU); SwiGLU's gate uses SiLU, x * sigmoid(x) (F.silu)")
-    if _close(got, (torch.sigmoid(gate) * up) @ W_down):
+    if close(got, (torch.sigmoid(gate) * up) @ W_down):
         raise CheckFailed("sigmoid alone is the original GLU; SwiGLU uses SiLU, gate * sigmoid(gate) (F.silu)")
-    if _close(got, (F.silu(gate) * F.silu(up)) @ W_down):
+    if close(got, (F.silu(gate) * F.silu(up)) @ W_down):
         raise CheckFailed("SiLU on both branches: only the gate goes through SiLU, x @ W_up stays linear")
-    if _close(got, F.silu(gate) @ W_down) or _close(got, F.silu(up) @ W_down):
+    if close(got, F.silu(gate) @ W_down) or close(got, F.silu(up) @ W_down):
         raise CheckFailed("no gating: multiply silu(x @ W_gate) by x @ W_up, feature by feature, before W_down")
-    if _close(got, (F.silu(gate) + up) @ W_down):
+    if close(got, (F.silu(gate) + up) @ W_down):
         raise CheckFailed("the two branches are MULTIPLIED feature by feature (*), not added")
-    if _close(got, F.silu((gate * up) @ W_down)) or _close(got, F.silu((F.silu(gate) * up) @ W_down)):
+    if close(got, F.silu((gate * up) @ W_down)) or close(got, F.silu((F.silu(gate) * up) @ W_down)):
         raise CheckFailed("SiLU goes on the gate branch only, never on the output after W_down")
-    if _close(got, x + (F.silu(gate) * up) @ W_down):
+    if close(got, x + (F.silu(gate) * up) @ W_down):
         raise CheckFailed("you added x back: the residual connection belongs to the block, not to the feed-forward")
-    expect(_close(got, (F.silu(gate) * up) @ W_down),
-           "wrong values: (F.silu(x @ W_gate) * (x @ W_up)) @ W_down")
+    expect(close(got, want), "wrong values: (F.silu(x @ W_gate) * (x @ W_up)) @ W_down")
     return "three matrices of d x h: with h = 8d/3 they hold as many weights as GPT-2's two d x 4d ones"
 
 
@@ -122,21 +125,22 @@ def repeat_kv(fn):
     torch = _torch()
     g = torch.Generator().manual_seed(133)
     x = torch.randn(2, 3, 4, 5, generator=g)                                 # 3 distinct KV heads
+    from utils import llama
     got, after = call_on_copies(fn, x, 2)
     got = returned(got, "repeat_kv")
     expect_unchanged(x, after[0], "x")
     if isinstance(got, torch.Tensor) and tuple(got.shape) in ((2, 3, 8, 5), (2, 3, 4, 10), (4, 3, 4, 5)):
         raise CheckFailed(f"shape {tuple(got.shape)}: you repeated along the wrong axis; the heads are axis 1, "
                           f"(B, n_kv, T, hs) -> (B, n_kv * n_rep, T, hs)")
-    got = _tensor(got, "repeat_kv", shape=(2, 6, 4, 5))
+    got = as_tensor(got, "repeat_kv", shape=(2, 6, 4, 5))
     x64 = x.double()
     if torch.equal(got, x64.repeat(1, 2, 1, 1)):
         raise CheckFailed("heads in the order 0, 1, 2, 0, 1, 2 (that is .repeat, which tiles): each KV head must serve "
                           "n_rep NEIGHBOURING query heads, 0, 0, 1, 1, 2, 2 (repeat_interleave)")
-    expect(torch.equal(got, x64.repeat_interleave(2, dim=1)),
+    expect(torch.equal(got, llama.repeat_kv(x64, 2)),
            "wrong values: head j of the result must be x[:, j // n_rep] (x.repeat_interleave(n_rep, dim=1))")
     one, after = call_on_copies(fn, x, 1)
-    one = _tensor(one, "repeat_kv")
+    one = as_tensor(one, "repeat_kv")
     expect(tuple(one.shape) == (2, 3, 4, 5), f"with n_rep = 1 (multi-head attention) the result must keep x's shape "
                                             f"(2, 3, 4, 5), got {tuple(one.shape)}")
     expect(torch.equal(one, x64), "with n_rep = 1 (multi-head attention) the result must be x itself, unchanged")
@@ -191,44 +195,45 @@ def online_softmax_attention(fn):
     """fn(q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv), block_size) -> softmax(q k^T / sqrt(d)) v, key block by
     key block with a running max, sum and output."""
     torch = _torch()
-    F = torch.nn.functional
     shortcut = calls(fn, "scaled_dot_product_attention", "blockwise_attention", "softmax")
     if shortcut:
         raise CheckFailed(f"your function calls {shortcut}: compute it yourself, block by block, with torch.exp, "
                           "a running max and a running sum (the point is never to hold a whole row of scores)")
+    from utils import attention
+
     q, k, v = _online_inputs(torch)
-    want = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(6), dim=-1) @ v   # (2, 5, 3)
+    want = attention.scaled_dot_product_attention(q, k, v)                  # (2, 5, 3), the reference
     got, after = call_on_copies(fn, q, k, v, 4)
-    got = _tensor(got, "online_softmax_attention", shape=(2, 5, 3))
+    got = as_tensor(got, "online_softmax_attention", shape=(2, 5, 3))
     for name, before, left in zip(("q", "k", "v"), (q, k, v), after):
         expect_unchanged(before, left, name)
-    if _close(got, _blockwise_variant(q, k, v, 4, rescale_sum=False)):
+    if close(got, _blockwise_variant(q, k, v, 4, rescale_sum=False)):
         raise CheckFailed("the running max grew but the old sum was not rescaled: multiply the running sum by "
                           "exp(m_old - m_new) before adding the new block's terms")
-    if _close(got, _blockwise_variant(q, k, v, 4, rescale_out=False)):
+    if close(got, _blockwise_variant(q, k, v, 4, rescale_out=False)):
         raise CheckFailed("the running max grew but the old output was not rescaled: multiply the running output by "
                           "exp(m_old - m_new) before adding the new block's terms")
-    if _close(got, _blockwise_variant(q, k, v, 4, rescale_sum=False, rescale_out=False)):
+    if close(got, _blockwise_variant(q, k, v, 4, rescale_sum=False, rescale_out=False)):
         raise CheckFailed("nothing was rescaled when the max grew: multiply the running sum AND output by "
                           "exp(m_old - m_new) before adding each new block")
-    if _close(got, _blockwise_variant(q, k, v, 4, scale=False)) or _close(
+    if close(got, _blockwise_variant(q, k, v, 4, scale=False)) or close(
             got, torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v):
         raise CheckFailed("the scores are not scaled: divide q @ k^T by sqrt(d), d = q.shape[-1]")
     per_block = sum(torch.softmax(q @ k[..., j:j + 4, :].transpose(-2, -1) / math.sqrt(6), -1) @ v[..., j:j + 4, :]
                     for j in range(0, 23, 4))
-    if _close(got, per_block) or _close(got, per_block / 6):
+    if close(got, per_block) or close(got, per_block / 6):
         raise CheckFailed("each block was normalised on its own: the softmax runs over ALL keys, so carry one "
                           "running sum across the blocks and divide by it once, at the end")
-    if _close(got, _blockwise_variant(q, k[..., :20, :], v[..., :20, :], 4)):
+    if close(got, _blockwise_variant(q, k[..., :20, :], v[..., :20, :], 4)):
         raise CheckFailed("the last, shorter block was dropped: 23 keys in blocks of 4 end with a block of 3")
-    expect(_close(got, want), "wrong values: per block, s = q @ k_blk^T / sqrt(d), m_new = max(m, s.max), "
+    expect(close(got, want), "wrong values: per block, s = q @ k_blk^T / sqrt(d), m_new = max(m, s.max), "
                               "l = l * exp(m - m_new) + exp(s - m_new).sum, o = o * exp(m - m_new) + "
                               "exp(s - m_new) @ v_blk; return o / l")
     # large scores: exp without the running max overflows in float32
     big = tuple(t.float() for t in (q * 40, k * 40, v))
     got_big, _ = call_on_copies(fn, *big, 4)
-    got_big = _tensor(got_big, "online_softmax_attention", finite="NaN or infinity for large scores: exp overflows "
+    got_big = as_tensor(got_big, "online_softmax_attention", finite="NaN or infinity for large scores: exp overflows "
                       "unless you subtract the running max, exp(s - m_new)")
-    want_big = F.softmax(big[0].double() @ big[1].double().transpose(-2, -1) / math.sqrt(6), -1) @ big[2].double()
-    expect(_close(got_big, want_big, atol=1e-4), "wrong values for large scores: subtract the running max before exp")
+    want_big = attention.scaled_dot_product_attention(*(t.double() for t in big))
+    expect(close(got_big, want_big, atol=1e-4), "wrong values for large scores: subtract the running max before exp")
     return "23 keys in blocks of 4 (the last one of 3): the same numbers as one softmax over all 23"
