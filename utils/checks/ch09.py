@@ -139,6 +139,8 @@ def pre_norm_block(fn):
 @exercise("9.3", "The shifted next-token loss")
 def next_token_loss(fn):
     """fn(logits (B, T, V), ids (B, T)) -> mean cross-entropy of logits[:, t] against ids[:, t + 1] (a 0-d tensor)."""
+    from utils.train_gpt import lm_loss
+
     torch = _torch()
     F = torch.nn.functional
     g = torch.Generator().manual_seed(93)
@@ -167,7 +169,7 @@ def next_token_loss(fn):
     def ce(lg, tg, reduction="mean"):
         return F.cross_entropy(lg.reshape(-1, V), tg.reshape(-1), reduction=reduction).double()
 
-    want = ce(logits[:, :-1], ids[:, 1:])
+    want = lm_loss(logits[:, :-1], ids[:, 1:]).double()                     # the course's training loss
     if _close(got, ce(logits, ids)):
         raise CheckFailed("targets not shifted: position t must predict token t + 1, so compare logits[:, :-1] with "
                           "ids[:, 1:] (predicting the token you can already see is trivial)")
@@ -209,11 +211,6 @@ def _accum_setup():
     return model, x, y
 
 
-def _loss_fn(logits, targets):
-    torch = _torch()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-
-
 def _grads(model):
     torch = _torch()
     return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in model.parameters()])
@@ -221,11 +218,13 @@ def _grads(model):
 
 def _reference_grads(parts, scale):
     """The gradient (and summed scaled loss) of a fresh copy of the setup's model over the row sets ``parts``."""
+    from utils.train_gpt import lm_loss
+
     model, x, y = _accum_setup()
     model.zero_grad()
     total = 0.0
     for rows in parts:
-        loss = _loss_fn(model(x[rows]), y[rows]) * scale
+        loss = lm_loss(model(x[rows]), y[rows]) * scale
         loss.backward()
         total += loss.item()
     return _grads(model).double(), total
@@ -234,6 +233,8 @@ def _reference_grads(parts, scale):
 @exercise("9.4", "Gradient accumulation with the right loss scaling")
 def accumulate_gradients(fn):
     """fn(model, x, y, k, loss_fn): zero the grads, k micro-batches, each loss / k backward; return the mean loss."""
+    from utils.train_gpt import lm_loss
+
     torch = _torch()
     model, x, y = _accum_setup()
     k, B = 3, len(x)
@@ -247,7 +248,7 @@ def accumulate_gradients(fn):
     for p in model.parameters():                                           # stale gradients from an earlier step
         p.grad = torch.full_like(p, 0.5)
     weights = [p.detach().clone() for p in model.parameters()]
-    ret = fn(model, x.clone(), y.clone(), k, _loss_fn)      # model: the state fn changes (its .grad), checked below
+    ret = fn(model, x.clone(), y.clone(), k, lm_loss)      # model: the state fn changes (its .grad), checked below
     if all(p.grad is None for p in model.parameters()):
         raise CheckFailed("no gradients: call loss.backward() on every micro-batch loss")
     if not same_value(weights, [p.detach() for p in model.parameters()]):
@@ -316,6 +317,8 @@ quiz_master_weights = quiz(
 @exercise("9.6", "Top-k sampling probabilities")
 def top_k_probs(fn):
     """fn(logits (V,), k, temperature) -> (V,): softmax(logits / temperature) on the k best, 0 elsewhere."""
+    from utils.gpt import filter_logits
+
     torch = _torch()
     logits = torch.tensor([2.0, -1.0, 0.5, 3.0, 1.5, -2.0, 0.0, 2.5])
     original = logits.clone()
@@ -334,7 +337,7 @@ def top_k_probs(fn):
     def masked_softmax(scores, mask):
         return torch.softmax(scores.masked_fill(~mask, float("-inf")), -1).double()
 
-    want = masked_softmax(logits / temperature, keep)
+    want = torch.softmax(filter_logits(logits, temperature, top_k=k), -1).double()   # the course's sampler
     if _close(got, torch.softmax(logits / temperature, -1).double()):
         raise CheckFailed("nothing was dropped: keep only the k largest logits (the others get probability 0)")
     nonzero = set((got > 0).nonzero().flatten().tolist())
