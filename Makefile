@@ -35,8 +35,8 @@ dev:
 lab:
 	$(COURSE) lab
 
-# Unit, check, grader and browser tests; then every solution under nbval strict; then learner notebooks (lax); then the
-# solutions again on one simulated other machine (tests/portability.py: forced faiss/torch code paths, thread count).
+# Unit, check, grader and browser tests; then every solution under nbval strict; then the solutions and the learner
+# notebooks on one simulated other machine (tests/portability.py: forced faiss/torch code paths, thread count).
 # With the network cut (`unshare -n make test`, Linux) the loopback interface is brought up first (see course.py).
 test:
 	$(COURSE) test

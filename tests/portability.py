@@ -11,10 +11,13 @@ and runs with a fresh, empty cache (``COURSE_CACHE_DIR``), so nothing trained un
 
     python tests/portability.py                    # every combination (8), one after the other
     python tests/portability.py generic:default:1  # one combination, FAISS:ATEN:THREADS
-    python tests/portability.py --rotate           # one combination chosen by the day of the year (what CI runs)
+    python tests/portability.py --rotate -- solutions notebooks   # one combination chosen by the day of the year
+                                                                   # (what `make test` runs)
     python tests/portability.py --list
 
-Extra arguments after ``--`` go to pytest (e.g. ``-- solutions/07_rag.ipynb``). Exit code 0 only when all pass.
+Extra arguments after ``--`` go to pytest (e.g. ``-- solutions/07_rag.ipynb``). Learner notebooks (``notebooks/``)
+may be given too: they store no outputs, so strict nbval only checks that each of their cells runs. Exit code 0 only
+when all pass.
 """
 from __future__ import annotations
 
