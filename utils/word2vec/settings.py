@@ -1,10 +1,10 @@
 """The SGNS hyper-parameters, written once (notebook 05, section 10).
 
-:class:`SGNSSettings` is the only place their names and default values are written: :func:`~utils.word2vec.sgns.
-train_sgns` takes them as keyword arguments and checks them here, the ``info`` of the vectors it returns starts with
-them (``dataclasses.asdict``), :func:`~utils.word2vec.data.build_vocab` and :func:`~utils.word2vec.data.
-keep_probabilities` default to their ``min_count`` and ``subsample``, and :data:`COURSE_SETTINGS`, the dict that names
-the cached vectors' file (utils.word2vec.cache), is built from them.
+:class:`SGNSSettings` is the only place their names and default values are written. Everything else derives from
+it: :func:`train_sgns` (utils.word2vec.sgns) takes them as keyword arguments and checks them here, the ``info`` of the
+vectors it returns starts with them (``dataclasses.asdict``), :func:`build_vocab` and :func:`keep_probabilities`
+(utils.word2vec.data) default to their ``min_count`` and ``subsample``, and :data:`COURSE_SETTINGS`, the dict whose
+JSON names the cached vectors' file (utils.word2vec.cache), is built from them.
 
 >>> SGNSSettings(dim=8, epochs=1).dim, SGNSSettings().lr
 (8, 0.1)

@@ -106,7 +106,7 @@ def train_sgns(sentences, *, progress: bool = False, device: str = "cpu", time_b
     """Train skip-gram with negative sampling; returns the input vectors as :class:`WordVectors`.
 
     ``settings``: keyword arguments named after the fields of :class:`SGNSSettings`; a field left out keeps that
-    class's default, notebook 05's value. The returned vectors' ``info`` starts with all ten.
+    class's default, notebook 05's value. The returned vectors' ``info`` starts with every one of them.
 
     Each epoch: subsample frequent words, build all (center, context) pairs with a dynamic window, shuffle them,
     and run batched SGD (learning rate decaying linearly from ``lr`` to ~0 over all epochs, as in word2vec).
