@@ -9,11 +9,6 @@ from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_u
 from utils.checks.values import as_array, close, returned, scalar
 
 
-def _torch():
-    import torch
-    return torch
-
-
 #: this chapter's tolerance: float32 answers against float64 references
 _close = functools.partial(close, atol=1e-4)
 
@@ -22,7 +17,7 @@ _close = functools.partial(close, atol=1e-4)
 @exercise("6.1", "A bag of token embeddings is blind to order")
 def bag_of_embeddings(fn):
     """fn(token_ids, table) -> the SUM of the rows table[token_ids], shape (dim,)."""
-    torch = _torch()
+    import torch
     table = torch.randn(5, 8, generator=torch.Generator().manual_seed(6))     # (vocab=5, dim=8)
     ids = [3, 1, 4]
     rows = table[ids].numpy().astype(np.float64)                              # (3, 8)
@@ -56,7 +51,7 @@ def bag_of_embeddings(fn):
 @exercise("6.2", "Add positions to a batch of token vectors")
 def add_positions(fn):
     """fn(tokens (batch, seq, dim), table (max_positions, dim)) -> tokens + table[:seq], input unchanged."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(62)
     tokens = torch.randn(2, 5, 8, generator=g)                                # (batch=2, seq=5, dim=8)
     table = torch.randn(16, 8, generator=g)                                   # (max_positions=16, dim=8)
@@ -155,7 +150,7 @@ def sinusoidal_positions(fn):
 def _reference_rope(x: np.ndarray, pos: np.ndarray, base: float = 10000.0) -> np.ndarray:
     """The right answer: :func:`utils.positional.apply_rope` on float64 numpy input, as float64 numpy."""
     from utils.positional import apply_rope
-    torch = _torch()
+    import torch
     return apply_rope(torch.from_numpy(x), torch.from_numpy(pos), base=base).numpy()
 
 
@@ -182,7 +177,7 @@ def _rope(x: np.ndarray, pos: np.ndarray, base: float = 10000.0, *, sign=1.0, sw
 @exercise("6.4", "Apply RoPE: rotate pairs of dimensions")
 def apply_rope(fn):
     """fn(x (seq, dim), positions (seq,), base=10000) -> x with each pair (2i, 2i+1) rotated by position * ω_i."""
-    torch = _torch()
+    import torch
     x = torch.randn(6, 8, generator=torch.Generator().manual_seed(64))       # (seq=6, dim=8)
     positions = torch.tensor([0, 1, 2, 5, 10, 100])                           # (seq,)
     xs, pos = x.numpy().astype(np.float64), positions.numpy().astype(np.float64)
@@ -223,7 +218,7 @@ def apply_rope(fn):
 def rope_score(fn):
     """fn(q, k, m, n) -> one number (a float or a 0-d tensor): rotate q to position m, k to position n
     (utils.positional.apply_rope), dot them."""
-    torch = _torch()
+    import torch
     from utils.positional import apply_rope, rope_score as reference
 
     g = torch.Generator().manual_seed(65)

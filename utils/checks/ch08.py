@@ -12,11 +12,6 @@ from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_u
 from utils.checks.values import as_array, close, is_torch, returned, scalar
 
 
-def _torch():
-    import torch
-    return torch
-
-
 #: every answer of this chapter is a torch tensor: the code after each exercise calls torch methods on it
 _tensor_result = functools.partial(as_array, kinds="fiub", torch_hint="stay in torch")
 
@@ -52,7 +47,7 @@ def _ready_made_softmax(fn) -> str | None:
 @exercise("8.1", "A numerically stable softmax")
 def softmax(fn):
     """fn(scores (..., n)) -> weights of the same shape, each slice along the LAST axis summing to 1."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(81)
     scores = torch.randn(2, 3, 4, generator=g) * 2                            # (2, 3, 4)
     s = scores.numpy().astype(np.float64)                                     # expected values from the check's own copy
@@ -95,7 +90,7 @@ def _attention(q, k, v, mask=None, *, scale="sqrt", axis=-1, transposed=False, f
     """The reference, :func:`utils.attention.scaled_dot_product_attention`, on float64 numpy arrays; with a keyword,
     one of its typical wrong variants (no or wrong scale, softmax over the queries, transposed scores, blocked
     scores filled with ``fill``, the mask applied ``after`` the softmax)."""
-    torch = _torch()
+    import torch
 
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a))
@@ -122,7 +117,7 @@ _FIT = "shapes do not fit: scores = q @ k.transpose(-2, -1) is (..., Tq, Tk), th
 @exercise("8.2", "Scaled dot-product attention")
 def scaled_dot_product_attention(fn):
     """fn(q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv), mask=None) -> (..., Tq, dv); mask True = may attend."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(82)
     q, k = torch.randn(2, 4, 16, generator=g) * 2, torch.randn(2, 4, 16, generator=g) * 2   # (2, 4, 16)
     v = torch.randn(2, 4, 6, generator=g)                                                  # (2, 4, 6)
@@ -199,7 +194,7 @@ quiz_scaling = quiz(
 @exercise("8.4", "The causal mask")
 def causal_mask(fn):
     """fn(T) -> boolean (T, T) tensor, True where query i may attend to key j (j <= i)."""
-    torch = _torch()
+    import torch
     got = returned(fn(5), "causal_mask")
     if not is_torch(got):   # scores.masked_fill(~mask, ...) needs a torch tensor
         raise CheckFailed(f"causal_mask should return a torch tensor, got {type(got).__module__}.{type(got).__name__}: "
@@ -242,7 +237,7 @@ quiz_mask = quiz(
 @exercise("8.6", "Split and merge heads")
 def split_merge_heads(split_fn, merge_fn):
     """split_fn(x (B, T, d), n_heads) -> (B, h, T, d/h); merge_fn inverts it."""
-    torch = _torch()
+    import torch
     B, T, d, h = 2, 5, 12, 3
     x = torch.arange(B * T * d, dtype=torch.float32).reshape(B, T, d)     # (2, 5, 12): every entry distinct
     got = _tensor_result(split_fn(x.clone(), h), "split_heads")
@@ -288,7 +283,7 @@ def _mha(x, wq, wk, wv, wo, h, causal=False, *, heads=None, project=True, transp
 @exercise("8.7", "Multi-head attention")
 def multi_head_attention(fn):
     """fn(x (B, T, d), w_q, w_k, w_v, w_o (d, d), n_heads, causal=False) -> (B, T, d), projections as x @ W."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(85)
     B, T, d, h = 2, 5, 16, 4
     x = torch.randn(B, T, d, generator=g)                                      # (2, 5, 16)

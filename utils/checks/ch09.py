@@ -12,11 +12,6 @@ from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_u
 from utils.checks.values import as_tensor, close, returned
 
 
-def _torch():
-    import torch
-    return torch
-
-
 #: this chapter's tolerance: absolute only (the values compared are of order 1)
 _close = functools.partial(close, rtol=0.0)
 
@@ -25,7 +20,7 @@ _close = functools.partial(close, rtol=0.0)
 @exercise("9.1", "The feed-forward block")
 def feed_forward(fn):
     """fn(x (B, T, d), W1 (d, 4d), b1 (4d,), W2 (4d, d), b2 (d,)) -> gelu(x @ W1 + b1) @ W2 + b2, shape (B, T, d)."""
-    torch = _torch()
+    import torch
     F = torch.nn.functional
     g = torch.Generator().manual_seed(91)
     x = torch.randn(2, 5, 8, generator=g)
@@ -69,7 +64,7 @@ def feed_forward(fn):
 
 # ------------------------------------------------------------------------------------------------------- 9.2
 def _block_parts():
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(92)
     d = 8
     ln_1, ln_2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
@@ -87,7 +82,7 @@ def _block_parts():
 @exercise("9.2", "A pre-norm residual block")
 def pre_norm_block(fn):
     """fn(x, attn, mlp, ln_1, ln_2) -> x + attn(ln_1(x)), then + mlp(ln_2(.)) of that result."""
-    torch = _torch()
+    import torch
     x, attn, mlp, ln_1, ln_2 = _block_parts()
     given = _block_parts()          # fn gets equal parts of its own: what it does to them cannot reach the check's
     with torch.no_grad():
@@ -141,7 +136,7 @@ def next_token_loss(fn):
     """fn(logits (B, T, V), ids (B, T)) -> mean cross-entropy of logits[:, t] against ids[:, t + 1] (a 0-d tensor)."""
     from utils.train_gpt import lm_loss
 
-    torch = _torch()
+    import torch
     F = torch.nn.functional
     g = torch.Generator().manual_seed(93)
     B, T, V = 3, 7, 11
@@ -201,7 +196,7 @@ def _accum_setup():
     """A small model whose output depends on which rows share a forward pass (a batch norm in training mode), so the
     check can tell k micro-batches from one pass over the whole batch, and consecutive slices from other splits.
     Its ``num_batches_tracked`` buffer counts the forward passes."""
-    torch = _torch()
+    import torch
     torch.manual_seed(94)
     model = torch.nn.Sequential(torch.nn.Embedding(13, 6), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
                                 torch.nn.Linear(6, 13))
@@ -212,7 +207,7 @@ def _accum_setup():
 
 
 def _grads(model):
-    torch = _torch()
+    import torch
     return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in model.parameters()])
 
 
@@ -235,7 +230,7 @@ def accumulate_gradients(fn):
     """fn(model, x, y, k, loss_fn): zero the grads, k micro-batches, each loss / k backward; return the mean loss."""
     from utils.train_gpt import lm_loss
 
-    torch = _torch()
+    import torch
     model, x, y = _accum_setup()
     k, B = 3, len(x)
     m = B // k
@@ -319,7 +314,7 @@ def top_k_probs(fn):
     """fn(logits (V,), k, temperature) -> (V,): softmax(logits / temperature) on the k best, 0 elsewhere."""
     from utils.gpt import filter_logits
 
-    torch = _torch()
+    import torch
     logits = torch.tensor([2.0, -1.0, 0.5, 3.0, 1.5, -2.0, 0.0, 2.5])
     original = logits.clone()
     k, temperature = 3, 0.7
@@ -367,7 +362,7 @@ def top_k_probs(fn):
 @exercise("9.7", "One KV-cache step")
 def attend_with_cache(fn):
     """fn(q, k, v, cache_k, cache_v): new (B, h, t, hs) vs cached (B, h, T, hs) -> (out, new_k, new_v)."""
-    torch = _torch()
+    import torch
     from utils.attention import scaled_dot_product_attention as sdpa
     g = torch.Generator().manual_seed(95)
     B, h, T, t, hs = 2, 3, 5, 3, 4

@@ -16,11 +16,6 @@ from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_u
 from utils.checks.values import as_numpy, close, is_torch, returned, scalar
 
 
-def _torch():
-    import torch
-    return torch
-
-
 def _kind(x) -> str:
     """What a learner returned, for a message: 'list', 'numpy array of float64', 'torch tensor of int64'."""
     if isinstance(x, np.ndarray):
@@ -36,7 +31,7 @@ def _kind(x) -> str:
 @exercise("11.1", "Mean pooling with the attention mask")
 def mean_pool(fn):
     """``fn(hidden (B, T, d), mask (B, T))`` -> (B, d): the mean of each row's real tokens."""
-    torch = _torch()
+    import torch
     from utils import pooling
     g = torch.Generator().manual_seed(11)
     hidden = torch.randn(3, 5, 4, generator=g)                              # (B, T, d)
@@ -76,7 +71,7 @@ def mean_pool(fn):
 
 def _nce_variants(q, d, t):
     """What the usual mistakes compute, by name (each a float)."""
-    torch = _torch()
+    import torch
     F = torch.nn.functional
     qn, dn = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
     labels = torch.arange(len(q))
@@ -122,7 +117,7 @@ NO_GRADIENT = {
 @exercise("11.2", "Symmetric InfoNCE with in-batch negatives")
 def info_nce(fn):
     """``fn(q (B, D), d (B, D), temperature)`` -> scalar tensor: the symmetric InfoNCE loss."""
-    torch = _torch()
+    import torch
     from utils import contrastive
     g = torch.Generator().manual_seed(5)
     q, d = torch.randn(6, 8, generator=g) * 3, torch.randn(6, 8, generator=g)   # q not unit length on purpose
@@ -505,7 +500,7 @@ quiz_temperature = quiz(
 
 def _matryoshka_variants(q, d, dims, weights, t):
     """What the usual mistakes compute, by name (each a float)."""
-    torch = _torch()
+    import torch
     F = torch.nn.functional
     from utils import contrastive
 
@@ -537,7 +532,7 @@ def _matryoshka_variants(q, d, dims, weights, t):
 def matryoshka_loss(fn):
     """``fn(q (B, D), d (B, D), dims, weights, temperature)`` -> scalar tensor: sum_k weights[k] * InfoNCE on the
     first dims[k] numbers."""
-    torch = _torch()
+    import torch
     from utils import contrastive
     g = torch.Generator().manual_seed(7)
     q = torch.randn(6, 16, generator=g) * 2 + 1                 # not unit length, and a shared offset

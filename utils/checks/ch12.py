@@ -12,18 +12,13 @@ from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_u
 from utils.checks.values import as_numpy, as_tensor, returned, scalar
 
 
-def _torch():
-    import torch
-    return torch
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # 12.1 patchify, 12.2 unpatchify
 
 @exercise("12.1", "Cut images into patches")
 def patchify(fn):
     """``fn(images (B, C, H, W), patch)`` -> (B, N, C * patch * patch), patches in reading order."""
-    torch = _torch()
+    import torch
     from utils import vision
     images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)   # (B, C, H, W), 2 x 3 grid
     want = vision.patchify(images, 2)                                                 # (2, 6, 12)
@@ -69,7 +64,7 @@ def patchify(fn):
 @exercise("12.2", "Put the patches back together")
 def unpatchify(fn):
     """``fn(patches (B, N, C*P*P), patch, size=(H, W))`` -> (B, C, H, W), the inverse of patchify."""
-    torch = _torch()
+    import torch
     from utils import vision
     images = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)
     patches = vision.patchify(images, 2)                                              # (2, 6, 12)
@@ -91,7 +86,7 @@ def unpatchify(fn):
 @exercise("12.3", "The symmetric CLIP loss")
 def clip_loss(fn):
     """``fn(image_emb (B, D), text_emb (B, D), temperature)`` -> one number: mean of the two cross-entropies."""
-    torch = _torch()
+    import torch
     from torch.nn import functional as F
 
     from utils import clip

@@ -7,17 +7,12 @@ from utils.checks import CheckFailed, call_on_copies, calls, exercise, expect, e
 from utils.checks.values import as_tensor, close, returned
 
 
-def _torch():
-    import torch
-    return torch
-
-
 # ------------------------------------------------------------------------------------------------------- 13.1
 def _rms_norm_reference(x, weight, eps):
     """The right answer: :class:`utils.llama.RMSNorm` with ``weight`` as its gain, in float64."""
     from utils.llama import RMSNorm
 
-    torch = _torch()
+    import torch
     norm = RMSNorm(x.shape[-1], eps).double()
     with torch.no_grad():
         norm.weight.copy_(weight)
@@ -27,7 +22,7 @@ def _rms_norm_reference(x, weight, eps):
 @exercise("13.1", "RMSNorm")
 def rms_norm(fn):
     """fn(x (..., d), weight (d,), eps) -> x / sqrt(mean(x^2 over the last axis) + eps) * weight."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(131)
     x = torch.randn(2, 4, 6, generator=g) * 2 + 1.5                         # mean far from 0: centring shows
     x[0, 0] = torch.randn(6, generator=g) * 1e-3                             # a tiny row: mean(x^2) ~ eps
@@ -69,7 +64,7 @@ def _swiglu_reference(x, W_gate, W_up, W_down):
     """The right answer: :class:`utils.llama.SwiGLU` holding these matrices (a Linear layer stores W.T), float64."""
     from utils.llama import SwiGLU
 
-    torch = _torch()
+    import torch
     ffn = SwiGLU(*W_gate.shape).double()
     with torch.no_grad():
         for layer, W in ((ffn.gate_proj, W_gate), (ffn.up_proj, W_up), (ffn.down_proj, W_down)):
@@ -80,7 +75,7 @@ def _swiglu_reference(x, W_gate, W_up, W_down):
 @exercise("13.2", "The SwiGLU feed-forward block")
 def swiglu(fn):
     """fn(x (B, T, d), W_gate (d, h), W_up (d, h), W_down (h, d)) -> (silu(x @ W_gate) * (x @ W_up)) @ W_down."""
-    torch = _torch()
+    import torch
     F = torch.nn.functional
     g = torch.Generator().manual_seed(132)
     x = torch.randn(2, 5, 8, generator=g)
@@ -122,7 +117,7 @@ def swiglu(fn):
 @exercise("13.3", "Repeating key/value heads for grouped-query attention")
 def repeat_kv(fn):
     """fn(x (B, n_kv, T, hs), n_rep) -> (B, n_kv * n_rep, T, hs): KV head j serves query heads j*n_rep ... ."""
-    torch = _torch()
+    import torch
     g = torch.Generator().manual_seed(133)
     x = torch.randn(2, 3, 4, 5, generator=g)                                 # 3 distinct KV heads
     from utils import llama
@@ -174,7 +169,7 @@ def _online_inputs(torch):
 
 def _blockwise_variant(q, k, v, block_size, rescale_sum=True, rescale_out=True, scale=True):
     """The online softmax with one of its steps left out (what a learner's slip gives)."""
-    torch = _torch()
+    import torch
     s_all = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1.0)
     m = torch.full((*q.shape[:-1], 1), float("-inf"), dtype=q.dtype)
     l = torch.zeros_like(m)
@@ -194,7 +189,7 @@ def _blockwise_variant(q, k, v, block_size, rescale_sum=True, rescale_out=True, 
 def online_softmax_attention(fn):
     """fn(q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv), block_size) -> softmax(q k^T / sqrt(d)) v, key block by
     key block with a running max, sum and output."""
-    torch = _torch()
+    import torch
     shortcut = calls(fn, "scaled_dot_product_attention", "blockwise_attention", "softmax")
     if shortcut:
         raise CheckFailed(f"your function calls {shortcut}: compute it yourself, block by block, with torch.exp, "
