@@ -29,25 +29,20 @@ import numpy as np
 
 from utils.checks.contract import (FAIL_MARK, PASS_MARK, TODO_MARK, ExerciseFailed, ExerciseNotAttempted,  # noqa: F401
                                    chapter_of_id, pass_line)
+from utils.checks.values import (CheckFailed, as_numpy, expect_array, expect_close, is_torch, returned,  # noqa: F401
+                                 scalar)
 
 __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "quiz", "Quiz", "private_check", "REGISTRY",
-    "PASS_MARK", "FAIL_MARK", "TODO_MARK", "expect", "expect_close", "as_numpy", "expect_array", "expect_choice", "is_stub", "calls",
-    "source_tree", "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar", "call_on_copies",
-    "same_value", "expect_unchanged",
+    "PASS_MARK", "FAIL_MARK", "TODO_MARK", "expect", "expect_close", "as_numpy", "expect_array", "expect_choice",
+    "is_stub", "calls", "source_tree", "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar",
+    "call_on_copies", "same_value", "expect_unchanged",
 ]
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
 REGISTRY: dict[str, dict[str, str]] = {}
 
 
-class CheckFailed(Exception):
-    """Raised inside a check body: the message is the one line the learner reads."""
-
-
-# The value coercers live in utils.checks.values, which imports CheckFailed from here: it must come after the class.
-from utils.checks.values import (as_numpy, expect_array, expect_close, is_torch, returned,  # noqa: E402,F401
-                                 scalar)
 
 
 def is_stub(value) -> bool:
