@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePath
 
 from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, NotebookResult, spreadsheet_safe
+from course_tools.grading.settings import Settings
 from course_tools.grading.worker import grade_in_process
 from course_tools.manifest import ExerciseId
 
@@ -105,21 +106,14 @@ def submission_learners(paths: list[Path]) -> dict[str, tuple[str, str]]:
     return learners
 
 
-def grade_batch(submissions: list[tuple[Path, str]], *, workers: int = 2, timeout: float = 300,
-                memory_mb: int | None = None, notebook_timeout: float | None = None, network: bool = False,
-                log=sys.stderr, private_checks: Path | None = None, hide=()) -> list[NotebookResult]:
-    """Grade every submission, ``workers`` at a time (each in its own grading process and kernel), in input order;
-    the kernels do not see the folders of ``hide`` (the class's submissions)."""
-    options = ["--timeout", str(timeout), "--notebook-timeout", str(notebook_timeout or 2 * timeout + 60)]
+def grade_batch(submissions: list[tuple[Path, str]], *, settings: Settings = Settings(), workers: int = 2,
+                log=sys.stderr, hide=()) -> list[NotebookResult]:
+    """Grade every submission with ``settings``, ``workers`` at a time (each in its own grading process and kernel),
+    in input order; the kernels do not see the folders of ``hide`` (the class's submissions)."""
+    options = settings.options()
     for folder in hide:
         options += ["--hide", str(Path(folder).resolve())]
-    if private_checks is not None:
-        options += ["--private-checks", str(Path(private_checks).resolve())]
-    if memory_mb is not None:
-        options += ["--memory-mb", str(memory_mb)]
-    if network:
-        options.append("--allow-network")
-    limit = (notebook_timeout or 2 * timeout + 60) + MARGIN_S
+    limit = settings.notebook_timeout + MARGIN_S
     results: dict[int, NotebookResult] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(grade_in_process, path, name, options, limit): i

@@ -12,6 +12,7 @@ from course_tools.grading.notebook import grade_notebook
 from course_tools.grading.results import format_json, format_text
 from course_tools.grading.grader_process import cap_grader_memory, enter_private_tmp, undumpable
 from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
+from course_tools.grading.settings import Settings
 
 
 def main(argv: list[str] | None = None, description: str = "Grade notebooks by running them.",
@@ -27,23 +28,22 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
         raise SystemExit("error: --workers must be at least 1")
     if args.private_checks is not None and not args.private_checks.is_dir():
         raise SystemExit(f"error: --private-checks {args.private_checks}: no such folder")
+    settings = Settings.from_args(args)  # the grader's limits, made once: everything below is handed these
     if isolate and args.paths and str(args.paths[0]) != "bundle" and not any(p.is_dir() for p in args.paths):
         enter_private_tmp(["-m", "course_tools.grade", *argv],
                           keep_fds=() if args.result_fd is None else (args.result_fd,))
-        cap_grader_memory(args.memory_mb)
+        cap_grader_memory(settings.memory_mb)
         undumpable()
     if argv and argv[0] == "bundle":  # a folder named bundle is graded as ./bundle
-        return run_bundle(args)
+        return run_bundle(args, settings)
     if (args.out is not None or args.gradescope is not None or args.canvas is not None
             or any(p.is_dir() for p in args.paths)):
-        return run_batch(args)
+        return run_batch(args, settings)
     # stopped from outside (a batch over its limit, Ctrl+C): unwind, so the running kernel is shut down
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = []
     for path in args.paths:
-        result = grade_notebook(path, timeout=args.timeout, memory_mb=args.memory_mb,
-                                notebook_timeout=args.notebook_timeout, network=args.allow_network,
-                                private_checks=args.private_checks, hide=args.hide)
+        result = grade_notebook(path, settings=settings, hide=args.hide)
         results.append(result)
         if not args.json:
             print(format_text(result), flush=True)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
     return 0 if results and all(r.all_passed for r in results) else 1
 
 
-def run_bundle(args) -> int:
+def run_bundle(args, settings: Settings) -> int:
     """``python -m course_tools.grade bundle --gradescope autograder.zip [--points points.json]``: the Gradescope
     autograder zip (see :mod:`course_tools.grading.export`)."""
     from course_tools.grading.export import build_bundle
@@ -82,9 +82,8 @@ def run_bundle(args) -> int:
     if args.gradescope.exists() and not args.force:
         print(f"not overwriting {args.gradescope}: pass --force to replace it", file=sys.stderr)
         return 1
-    settings = {"chapter": chapter, "timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
-                "memory_mb": args.memory_mb, "allow_network": args.allow_network}
-    names = build_bundle(args.gradescope, points_path=args.points, settings=settings)
+    names = build_bundle(args.gradescope, points_path=args.points,
+                         settings={"chapter": chapter, **settings.to_json()})
     size = args.gradescope.stat().st_size / 1e6
     print(f"wrote {args.gradescope} ({len(names)} files, {size:.1f} MB): upload it as the assignment's autograder "
           "on Gradescope")
@@ -142,11 +141,12 @@ def _existing(paths: list[Path]) -> str | None:
     return f"not overwriting {shown}: pass --force to replace (nothing was graded)"
 
 
-def run_batch(args) -> int:
-    """``python -m course_tools.grade DIR --out report.csv``: parsed arguments come from :mod:`course_tools.grading.cli`."""
+def run_batch(args, settings: Settings) -> int:
+    """``python -m course_tools.grade DIR --out report.csv``: parsed arguments come from :mod:`course_tools.grading.cli`,
+    the grader's limits from them once (``settings``)."""
     from course_tools.grading import export
     from course_tools.grading.batch import (find_other_files, find_submissions, grade_batch, report_rows,
-                                            submission_learners, summary_markdown, write_csv)
+                                            summary_markdown, write_csv)
     from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
     log = sys.stderr
@@ -175,12 +175,11 @@ def run_batch(args) -> int:
     if refused:
         print(refused, file=log)
         return 1
-    from course_tools.grading.sandbox import Limits, describe
-    print(f"sandbox: {describe(Limits(network=args.allow_network))}", file=log)
+    from course_tools.grading.sandbox import describe
+    print(f"sandbox: {describe(settings.limits())}", file=log)
     start = time.perf_counter()
-    results = grade_batch(submissions, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
-                          notebook_timeout=args.notebook_timeout, network=args.allow_network,
-                          private_checks=args.private_checks, hide=[p for p in args.paths if Path(p).is_dir()])
+    results = grade_batch(submissions, settings=settings, workers=args.workers,
+                          hide=[p for p in args.paths if Path(p).is_dir()])
     wall = time.perf_counter() - start
     rows = report_rows(results)
     summary = summary_markdown(results, rows, wall_s=wall, workers=args.workers, skipped=skipped)
@@ -192,20 +191,30 @@ def run_batch(args) -> int:
         summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(summary, encoding="utf-8")
         written.append(str(summary_path))
-    if gradescope is not None:
-        export.write_gradescope(results, gradescope, points)
-        written.append(f"{len(results)} results.json under {gradescope}")
-    if canvas is not None:
-        labels, warnings = export.learner_labels(submission_learners(args.paths))
-        table, more = export.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
-                                          roster=roster, titles=export.notebook_titles())
-        for line in warnings + more:
-            print(f"warning: {line}", file=log)
-        export.write_canvas(table, canvas)
-        written.append(f"{canvas} ({len(table) - 2} learner(s))")
+    written += _write_exports(args, results, points, roster, log)
     if written:
         print(f"graded {len(results)} submission(s) in {wall:.1f} s with {args.workers} worker(s): "
               + ", ".join(written))
     else:
         print(summary)
     return 0
+
+
+def _write_exports(args, results, points, roster, log) -> list[str]:
+    """Write the LMS exports asked for (``--gradescope``, ``--canvas``); what was written, one phrase each."""
+    from course_tools.grading import export
+    from course_tools.grading.batch import submission_learners
+
+    written = []
+    if getattr(args, "gradescope", None) is not None:
+        export.write_gradescope(results, args.gradescope, points)
+        written.append(f"{len(results)} results.json under {args.gradescope}")
+    if getattr(args, "canvas", None) is not None:
+        labels, warnings = export.learner_labels(submission_learners(args.paths))
+        table, more = export.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
+                                          roster=roster, titles=export.notebook_titles())
+        for line in warnings + more:
+            print(f"warning: {line}", file=log)
+        export.write_canvas(table, args.canvas)
+        written.append(f"{args.canvas} ({len(table) - 2} learner(s))")
+    return written

@@ -327,6 +327,7 @@ def autograde(environ=None, log=sys.stdout) -> int:
     ``AUTOGRADER_ROOT`` (the ``/autograder`` folder), ``AUTOGRADER_SUBMISSION``, ``AUTOGRADER_RESULTS``,
     ``AUTOGRADER_SOURCE`` (where the zip was unpacked: ``settings.json``, ``points.json``)."""
     from course_tools.grading.batch import find_other_files, find_submissions, grade_batch
+    from course_tools.grading.settings import Settings
 
     env = os.environ if environ is None else environ
     root = Path(env.get("AUTOGRADER_ROOT", "/autograder"))
@@ -347,10 +348,7 @@ def autograde(environ=None, log=sys.stdout) -> int:
         notes.append(f"Ignored {other}: not a notebook (.ipynb).")
     found, more = assignment_notebook(found, settings.get("chapter"))
     notes += more
-    timeout = float(settings.get("timeout", 300))
-    results = grade_batch(found, workers=1, timeout=timeout, memory_mb=settings.get("memory_mb"),
-                          notebook_timeout=settings.get("notebook_timeout"),
-                          network=bool(settings.get("allow_network", False)), log=log) if found else []
+    results = grade_batch(found, settings=Settings.from_json(settings), workers=1, log=log) if found else []
     doc = gradescope_merged(results, points, notes)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "results.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",

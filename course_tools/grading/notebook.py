@@ -12,7 +12,8 @@ The plan (:func:`course_tools.grading.planning.plan`) is run one cell at a time 
 - the fault is reported against the exercise whose cell (or check) it happened in: "the exercise cell timed out
   after 30 s", "the kernel died while the check ran your code (exit code 1)", "used more than 4096 MB of memory";
   a fault in a cell that is no exercise becomes the notebook's ``problem`` (the exercises are still all graded);
-- grading stops only at the limit for the whole notebook (``notebook_timeout``) or after :data:`MAX_RESTARTS`.
+- grading stops only at the limit for the whole notebook (``notebook_timeout``) or after
+  :data:`course_tools.grading.runner.MAX_RESTARTS` restarts.
 
 The check of an exercise runs in the grader's own process, where no learner code runs (:mod:`course_tools.grading.judge`):
 it reads the learner's answers from the kernel as plain data and calls the learner's functions there, one probe at a
@@ -24,7 +25,6 @@ course's reference implementation (``from utils.vectors import cosine_similarity
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 import warnings
@@ -32,48 +32,41 @@ from pathlib import Path
 
 import nbformat
 
-from course_tools.grading.planning import STARTUP, plan
-from course_tools.manifest import Course
-from course_tools.grading.judge import Judge, Verdict, load_check_module
-from course_tools.grading.kernel import START_TIMEOUT, CellRun, Kernel, KernelStartError
+from course_tools.grading.judge import Judge, load_check_module
+from course_tools.grading.kernel import Kernel, KernelStartError
+from course_tools.grading.planning import plan
 from course_tools.grading.private import load_private_checks
-from course_tools.grading.results import (FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult,
-                                   NotebookResult)
-from course_tools.grading.sandbox import DEFAULT_MEMORY_MB, Limits
-
-MAX_RESTARTS = 10
+from course_tools.grading.results import FAILED, NEVER_REPORTED, NOT_ATTEMPTED, NOT_RUN, ExerciseResult, NotebookResult
+from course_tools.grading.runner import Runner, grader_error, record, record_events
+from course_tools.grading.sandbox import DEFAULT_MEMORY_MB
+from course_tools.grading.settings import Settings
+from course_tools.manifest import Course
 
 
 def grade_notebook(path: Path, timeout: float = 300, *, memory_mb: int | None = DEFAULT_MEMORY_MB,
                    notebook_timeout: float | None = None, course: Course | None = None, network: bool = False,
-                   private_checks: Path | None = None, hide=()) -> NotebookResult:
+                   private_checks: Path | None = None, hide=(), settings: Settings | None = None) -> NotebookResult:
     """Grade one notebook with the course's checks; never modifies ``path``.
 
     ``timeout`` limits each cell, ``notebook_timeout`` (default 2 x timeout + 60 s) the whole run, restarts
-    included; ``memory_mb`` is the kernel's address-space limit (0/None: none). ``course`` is the course the
-    notebook belongs to (default: this checkout's manifest); ``private_checks`` is an
-    instructor's folder of extra checks (:mod:`course_tools.grading.private`). The kernel does not see the solutions,
-    the private checks, the notebook's own folder nor the folders of ``hide`` (a batch's submissions), where
-    namespaces allow and the folder holds nothing the course needs."""
+    included; ``memory_mb`` is the kernel's address-space limit (0/None: none); ``private_checks`` is an
+    instructor's folder of extra checks (:mod:`course_tools.grading.private`). ``settings`` gives all of these at
+    once (the command line's, :class:`course_tools.grading.settings.Settings`), in place of those keywords.
+    ``course`` is the course the notebook belongs to (default: this checkout's manifest). The kernel does not see
+    the solutions, the private checks, the notebook's own folder nor the folders of ``hide`` (a batch's
+    submissions), where namespaces allow and the folder holds nothing the course needs."""
+    settings = settings or Settings(timeout, notebook_timeout, memory_mb, network, private_checks)
     start = time.monotonic()
     path = Path(path)
     result = NotebookResult(str(path))
     try:
-        course = course or Course()
-        _grade_into(result, path, timeout, memory_mb, notebook_timeout or 2 * timeout + 60, course, network,
-                    private_checks, [*hide, path.resolve().parent])
+        _grade_into(result, path, settings, course or Course(), [*hide, path.resolve().parent])
     except Exception as exc:  # a bug of the grader's, or one a submission found: never a result
         result.problem = grader_error(exc)
         _not_run(result.exercises, result.problem)
     finally:
         result.seconds = round(time.monotonic() - start, 2)
     return result
-
-
-def grader_error(exc: BaseException) -> str:
-    """The one line that says the grader itself failed (what an instructor needs to look into)."""
-    text = str(exc).splitlines()[0][:150] if str(exc).strip() else ""
-    return f"grader error ({type(exc).__name__}{': ' + text if text else ''}): not graded, tell your instructor"
 
 
 def read_notebook(path: Path):
@@ -106,7 +99,8 @@ def read_notebook(path: Path):
     return nb, None
 
 
-def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, network, private_folder, hide) -> None:
+def _grade_into(result: NotebookResult, path: Path, settings: Settings, course: Course, hide: list) -> None:
+    """Grade the notebook at ``path`` into ``result``: read it, find its chapter and exercises, run them."""
     nb, result.problem = read_notebook(path)
     if nb is None:
         return
@@ -114,51 +108,56 @@ def _grade_into(result, path, timeout, memory_mb, notebook_timeout, course, netw
     chapter = course.chapter(result.chapter)
     if chapter is None or not chapter.exercises:
         return  # no chapter we know of: nothing to grade (format_text says so), no need to run it
-    results = {ex.id: ExerciseResult(ex.id, ex.title) for ex in chapter.exercises}
-    private = load_private_checks(private_folder, result.chapter, list(results))
-    if private.by_exercise:  # each private check's line right after its exercise's
-        ordered = {}
-        for ex_id, r in results.items():
-            ordered[ex_id] = r
-            for result_id, _ in private.by_exercise.get(ex_id, []):
-                ordered[result_id] = ExerciseResult(result_id, private.titles[result_id], private=True)
-        results.clear()
-        results.update(ordered)
+    private = load_private_checks(settings.private_checks, result.chapter, [ex.id for ex in chapter.exercises])
+    results = _result_table(chapter, private)
     result.exercises = list(results.values())
     the_plan = plan(nb, chapter)
     for ex_id, why in the_plan.missing.items():
-        _record(results, ex_id, FAILED, why)
+        record(results, ex_id, FAILED, why)
         for result_id, _ in private.by_exercise.get(ex_id, []):
-            _record(results, result_id, FAILED, why)
-    limits = Limits(memory_mb=memory_mb or None, cpu_s=int(notebook_timeout * (os.cpu_count() or 1)) + 60,
-                    network=network)
+            record(results, result_id, FAILED, why)
     try:
         checks = load_check_module(course.check_module(result.chapter), result.chapter)
     except Exception as exc:  # a course bug: said as such, nothing graded
         result.problem = f"the course's checks for chapter {result.chapter} could not be loaded ({type(exc).__name__})"
         _not_run(results, result.problem)
         return
-    tmp = tempfile.mkdtemp(prefix="g")  # short: the kernel's IPC socket paths live below it
-    try:
-        # the kernel must not read the answers, nor an instructor's private checks
-        kernel = Kernel(Path(tmp), limits, hide=[course.solutions, private_folder, *hide])
-        runner = _Runner(kernel, Judge(kernel), checks, timeout, time.monotonic() + notebook_timeout,
-                         notebook_timeout, private.by_exercise)
-        try:
-            runner.kernel.start()
-        except KernelStartError as exc:
-            result.problem = str(exc)
-        else:
-            try:
-                result.problem = runner.run(the_plan, results, memory_mb)
-            finally:
-                runner.kernel.close()
-    finally:
-        remove_tree(Path(tmp))
+    # the kernel must not read the answers, nor an instructor's private checks
+    hidden = [course.solutions, settings.private_checks, *hide]
+    result.problem = _run_in_kernel(the_plan, results, checks, private.by_exercise, settings, hidden)
     if result.problem:
         _not_run(results, "not reached: " + result.problem)
     if private.problems:
         result.problem = "; ".join(filter(None, [result.problem, *private.problems]))
+
+
+def _result_table(chapter, private) -> dict[str, ExerciseResult]:
+    """One result per exercise, in order, each private check's right after its exercise's."""
+    results = {}
+    for ex in chapter.exercises:
+        results[ex.id] = ExerciseResult(ex.id, ex.title)
+        for result_id, _ in private.by_exercise.get(ex.id, []):
+            results[result_id] = ExerciseResult(result_id, private.titles[result_id], private=True)
+    return results
+
+
+def _run_in_kernel(the_plan, results, checks, private: dict, settings: Settings, hidden: list) -> str | None:
+    """Run the plan in a new kernel, recording each verdict in ``results``; the notebook's problem, or None."""
+    tmp = tempfile.mkdtemp(prefix="g")  # short: the kernel's IPC socket paths live below it
+    try:
+        kernel = Kernel(Path(tmp), settings.limits(), hide=hidden)
+        runner = Runner(kernel, Judge(kernel), checks, settings, private,
+                         messages={k: r.message for k, r in results.items()})
+        try:
+            kernel.start()
+        except KernelStartError as exc:
+            return str(exc)
+        try:
+            return record_events(runner.events(the_plan), results)
+        finally:
+            kernel.close()
+    finally:
+        remove_tree(Path(tmp))
 
 
 def remove_tree(path: Path) -> None:
@@ -180,174 +179,3 @@ def _not_run(results, message: str) -> None:
     for r in (results.values() if isinstance(results, dict) else results):
         if r.status == NOT_ATTEMPTED and r.message == NEVER_REPORTED:
             r.status, r.message = NOT_RUN, message
-
-
-def _record(results, ex_id, status, message):
-    result = results.setdefault(ex_id, ExerciseResult(ex_id, "(unknown exercise)"))
-    result.status, result.message = status, message[:300]
-
-
-class _Runner:
-    """Runs a plan's steps in one kernel, containing each fault (see the module docstring)."""
-
-    def __init__(self, kernel: Kernel, judge: Judge, checks, timeout: float, deadline: float,
-                 notebook_timeout: float, private: dict | None = None):
-        self.kernel, self.judge, self.checks, self.private = kernel, judge, checks, private or {}
-        self.timeout, self.deadline, self.notebook_timeout = timeout, deadline, notebook_timeout
-        self.finished: list[str] = []  # learner cells that ran to their end: what a restart runs again
-        self.restarts = 0
-
-    def _time_left(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def _over(self) -> str:
-        return f"timed out: the notebook ran longer than {self.notebook_timeout:g} s in all"
-
-    def run(self, the_plan, results, memory_mb) -> str | None:
-        """Run every step; return the notebook's problem (None when there was none)."""
-        notes: list[str] = []
-        answers: dict[str, CellRun] = {}
-        problem = self._startup()
-        if problem:
-            return problem
-        for step in the_plan.steps:
-            try:
-                stop = self._step(step, the_plan, results, answers, notes, memory_mb)
-            except Exception as exc:  # the grader failed on this step: that exercise is an error, not a result
-                if step.exercise:
-                    _record(results, step.exercise, NOT_RUN, grader_error(exc))
-                else:
-                    notes.append(f"cell {step.cell}: {grader_error(exc)}")
-                continue
-            if stop is not None:
-                return stop
-        return "; ".join(notes) or None
-
-    def _step(self, step, the_plan, results, answers, notes, memory_mb) -> str | None:
-        """Run one step; the problem that stops the notebook, or None to go on."""
-        answer = answers.get(step.exercise) if step.kind == "check" else None
-        private = self.private.get(step.exercise, []) if step.kind == "check" else []
-        if answer is not None and answer.state in ("timeout", "died"):
-            for result_id, _ in private:  # its exercise cell already failed (the kernel was recovered)
-                _record(results, result_id, FAILED, results[step.exercise].message)
-            return None
-        left = self._time_left()
-        if left <= 0:
-            return "; ".join([*notes, self._over()])
-        cell_timeout = min(self.timeout, left)
-        if step.kind == "check":
-            run = CellRun()
-            for result_id, check in [(step.exercise, None), *private]:  # the course's check, then private ones
-                if run.state in ("timeout", "died"):  # the check before broke the kernel: same verdict
-                    _record(results, result_id, FAILED, results[step.exercise].message)
-                    continue
-                cell_timeout = min(self.timeout, self._time_left())
-                verdict = self.judge.check(self.checks, step.source, cell_timeout, step.answer, check=check)
-                run = verdict.fault or CellRun()
-                if run.state == "timeout" and cell_timeout < self.timeout:
-                    return "; ".join([*notes, self._over()])
-                status, message = verdict_status(verdict, answer, memory_mb, cell_timeout)
-                if status == PASSED and step.exercise in the_plan.rules:
-                    status, message = FAILED, the_plan.rules[step.exercise]
-                elif status == PASSED and step.exercise in the_plan.references:
-                    status = FAILED
-                    message = ("uses the course's reference implementation ("
-                               + ", ".join(the_plan.references[step.exercise]) + ") instead of your own code")
-                _record(results, result_id, status, message)
-        else:
-            run = self.kernel.run(step.source, cell_timeout)
-            if run.state == "timeout" and cell_timeout < self.timeout:
-                return "; ".join([*notes, self._over()])
-            if step.exercise:
-                answers[step.exercise] = run
-                if run.state in ("timeout", "died"):
-                    _record(results, step.exercise, FAILED,
-                            _fault(run, cell_timeout, memory_mb, "the exercise cell"))
-            elif run.state in ("timeout", "died"):
-                where = f"cell {step.cell} (not an exercise)"
-                notes.append(_fault(run, cell_timeout, memory_mb, where) + ", graded the rest")
-        if run.state in ("timeout", "died"):
-            problem = self._recover(run)
-            if problem:
-                return "; ".join([*notes, problem])
-        elif step.kind == "cell":
-            self.finished.append(step.source)
-        return None
-
-    def _recover(self, run: CellRun) -> str | None:
-        """Bring the kernel back after a fault; a problem that stops the grading, or None."""
-        while True:
-            if self._time_left() <= 0:
-                return self._over()
-            self.kernel.start_timeout = max(5.0, min(START_TIMEOUT, self._time_left()))  # restarts count too
-            try:
-                how = self.kernel.recover() if run.state == "timeout" else (self.kernel.restart() or "restarted")
-            except KernelStartError as exc:
-                return str(exc)
-            if how == "interrupted":
-                return None
-            self.restarts += 1
-            if self.restarts > MAX_RESTARTS:
-                return f"gave up after {MAX_RESTARTS} kernel restarts"
-            run = self._replay()
-            if run is None:
-                return None
-            if self._time_left() <= 0:
-                return self._over()
-
-    def _startup(self) -> str | None:
-        """Run the grader's first cell (again after each restart); a problem when it fails (e.g. numpy cannot be
-        imported under the memory limit)."""
-        run = self.kernel.run(STARTUP, max(1.0, min(self.timeout, self._time_left())))
-        if run.state != "ok":
-            why = run.exit or f"{run.ename}: {run.evalue}".strip(": ") or run.state
-            return f"the grader's first cell failed ({why})"
-        return None
-
-    def _replay(self) -> CellRun | None:
-        """Run the finished learner cells again in a fresh kernel; the failed run when one of them now fails
-        (it is then dropped from the list), None when all went through."""
-        if self._startup():
-            return CellRun(state="died", exit="the grader's first cell failed")
-        for source in list(self.finished):
-            left = self._time_left()
-            if left <= 0:
-                return None
-            run = self.kernel.run(source, min(self.timeout, left))
-            if run.state in ("timeout", "died"):
-                self.finished.remove(source)
-                return run
-        return None
-
-
-def _fault(run: CellRun, timeout: float, memory_mb, where: str) -> str:
-    """What went wrong where: "the exercise cell timed out after 30 s (an endless loop?)"."""
-    if run.state == "timeout":
-        return f"{where} timed out after {timeout:g} s (an endless loop?)"
-    why = f"the kernel died in {where} ({run.exit})"
-    if "SIGXCPU" in run.exit:
-        why += ": it used up its CPU time"
-    elif memory_mb and any(s in run.exit for s in ("SIGKILL", "SIGABRT", "SIGSEGV", "SIGBUS")):
-        why += f": out of memory? (the limit is {memory_mb} MB)"
-    return why
-
-
-def verdict_status(verdict: Verdict, answer: CellRun | None, memory_mb, timeout: float) -> tuple[str, str]:
-    """Status and message of an exercise from its check's verdict (and its exercise cell's run)."""
-    run = verdict.fault
-    if run is not None and run.state == "timeout":
-        return FAILED, f"the check timed out after {timeout:g} s: your code did not return (an endless loop?)"
-    if run is not None:
-        return FAILED, _fault(run, timeout, memory_mb, "the check of your code")
-    # the exercise cell itself crashed (MemoryError, NameError...): that, not what the check saw of names left over
-    # from earlier cells, is the learner's mistake
-    if verdict.status != PASSED and answer is not None and answer.state == "error" and answer.ename:
-        return FAILED, "the exercise cell " + _error(answer, memory_mb)
-    return verdict.status, verdict.message
-
-
-def _error(run: CellRun, memory_mb) -> str:
-    if run.ename == "MemoryError":
-        limit = f"more than {memory_mb} MB" if memory_mb else "too much"
-        return f"used {limit} of memory (MemoryError)"
-    return f"raised {run.ename}: {run.evalue}".strip().rstrip(":")
