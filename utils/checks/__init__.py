@@ -97,8 +97,8 @@ def quiz(ex_id: str, title: str, *, correct: str, options: str, why_wrong: dict[
     """The check of a multiple-choice quiz, written as data: registered as :func:`exercise` registers a check, it
     takes the learner's letter (see :func:`expect_choice`) and prints the explanation on its pass line.
 
-    >>> quiz_norm = quiz("99.1", "Quiz: a norm", correct="b", options="abc", why_wrong={"a": "a norm is never negative"},
-    ...                  explanation="the L2 norm of [3, 4] is 5")
+    >>> quiz_norm = quiz("99.1", "Quiz: a norm", correct="b", options="abc",
+    ...                  why_wrong={"a": "a norm is never negative"}, explanation="the L2 norm of [3, 4] is 5")
     >>> quiz_norm("B")
     ✅ [99.1] Quiz: a norm: passed - the L2 norm of [3, 4] is 5
     >>> quiz_norm("a")

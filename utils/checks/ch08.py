@@ -64,7 +64,8 @@ def softmax(fn):
     if not rows_ok and math.isclose(float(got.sum()), 1.0, abs_tol=1e-4):
         raise CheckFailed("you divided by the sum over the whole tensor; divide each row by its own sum "
                           "(sum(dim=-1, keepdim=True))")
-    expect(close(got, attention.softmax(scores.double()), 1e-4), "wrong values: softmax(s)_i = exp(s_i) / sum_j exp(s_j) along the last axis")
+    expect(close(got, attention.softmax(scores.double()), 1e-4),
+           "wrong values: softmax(s)_i = exp(s_i) / sum_j exp(s_j) along the last axis")
     big = torch.tensor([[1000.0, 1001.0, 1002.0], [0.0, 1.0, 2.0], [-1000.0, 0.0, 1000.0]])   # (3, 3) huge scores
     got_big, after = call_on_copies(fn, big)
     expect_unchanged(big, after[0], "scores", "compute new tensors, so the caller's scores stay as they were")

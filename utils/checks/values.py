@@ -3,7 +3,8 @@
 Every coercer either returns a plain value (a float, a numpy array, a detached tensor, a list of ints) or raises
 :class:`~utils.checks.CheckFailed` with one line saying what was expected instead. The chapter checks use these and
 no private copies, so the same mistake (a missing ``return``, a tensor where a number was asked) reads the same in
-every chapter. ``utils.checks`` re-exports them all.
+every chapter. ``utils.checks`` re-exports the ones it has always offered (``scalar``, ``returned``, ``as_numpy``,
+``expect_array``, ``expect_close``, ``is_torch``, ``CheckFailed``).
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import math
 
 import numpy as np
 
-__all__ = ["CheckFailed", "is_torch", "returned", "scalar", "as_numpy", "as_array", "as_tensor", "as_ints", "as_whole_numbers",
-           "as_indices", "close", "expect_close", "expect_array"]
+__all__ = ["CheckFailed", "is_torch", "returned", "scalar", "as_numpy", "as_array", "as_tensor", "as_ints",
+           "as_whole_numbers", "as_indices", "close", "expect_close", "expect_array"]
 
 
 class CheckFailed(Exception):
@@ -220,7 +221,7 @@ def as_whole_numbers(value, name: str, what: str, example: str, *, strings: str 
     ``2`` - as a list of ints. ``what`` and ``example`` say what was asked (``"token ids"``, ``"[3, 0, 2]"``);
     ``strings`` is what to give instead when the value holds strings.
 
-    >>> as_whole_numbers({2, 0}, "rows", "row ids", "{0, 6}"), as_whole_numbers(np.array([5.0, 4.0]), "s", "sizes", "(2, 3)")
+    >>> as_whole_numbers({2, 0}, "rows", "row ids", "{0, 6}"), as_whole_numbers(np.array([5.0, 4.0]), "s", "sizes", "")
     ([0, 2], [5, 4])
     >>> as_whole_numbers(7, "rows", "row ids", "{0, 6}")
     Traceback (most recent call last):
