@@ -89,6 +89,21 @@ _STATE_JS = """() => {
 }"""
 
 
+# polled twice a second while Run All goes on: only what says whether it is over (the whole state, outputs and their
+# images included, is read once at the end; reading it at every poll cost the kernel CPU time it needed)
+_PROGRESS_JS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cells = panel.content.model.cells;
+  const missing = [];
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type === 'code' && !c.executionCount) missing.push(i);
+  }
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return {missing: missing, kernel: kernel ? kernel.status : 'none'};
+}"""
+
+
 def _run_all_in_lab(page, base: str, relpath: str, label: str) -> tuple[dict, float]:
     """Open ``relpath`` in Lab, Run All, wait until every code cell has run; returns (state, seconds)."""
     page.goto(f"{base}/lab/tree/{relpath}?reset", wait_until="domcontentloaded")
@@ -98,8 +113,8 @@ def _run_all_in_lab(page, base: str, relpath: str, label: str) -> tuple[dict, fl
     deadline = start + RUN_TIMEOUT_S
     idle_since = None  # the kernel idle while cells still wait: a reply the page never got
     while True:
-        state = page.evaluate(_STATE_JS)
-        missing = [c["index"] for c in state["cells"] if not c["count"]]
+        state = page.evaluate(_PROGRESS_JS)
+        missing = state["missing"]
         if not missing and state["kernel"] == "idle":
             break
         idle_since = (idle_since or time.monotonic()) if state["kernel"] == "idle" else None
