@@ -284,7 +284,9 @@ def test_the_settings_are_written_once_in_sgns_settings():
     assert inspect.signature(w2v.build_vocab).parameters["min_count"].default == defaults["min_count"]
     assert inspect.signature(w2v.keep_probabilities).parameters["t"].default == defaults["subsample"]
     # the cached vectors' file name depends on these values only: the notebooks read the same file as before
-    assert w2v._cache_path(w2v.COURSE_SETTINGS).name == "sgns_wordnet_766d4b5a68.npz"
+    from utils.word2vec.cache import _cache_path
+
+    assert _cache_path(w2v.COURSE_SETTINGS).name == "sgns_wordnet_766d4b5a68.npz"
 
 
 def test_info_starts_with_every_setting_and_a_left_out_one_keeps_its_default():

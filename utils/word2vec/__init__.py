@@ -26,13 +26,12 @@ Worked example (a toy corpus; real training uses ``wordnet.gloss_corpus()``)::
     >>> wv.vectors.shape, "b" in wv
     ((3, 8), True)
 """
-from utils.word2vec.cache import _COURSE, CACHE_DIR, _cache_path, course_vectors
-from utils.word2vec.data import (Vocab, _check_sentences, build_vocab, encode_corpus, keep_probabilities,
-                                 negative_distribution, sample_negatives, skipgram_pairs)
-from utils.word2vec.evaluation import (_average_ranks, _gensim_datapath, analogy_accuracy, analogy_questions,
-                                       spearman, wordsim353, wordsim_spearman)
+from utils.word2vec.cache import CACHE_DIR, course_vectors
+from utils.word2vec.data import (Vocab, build_vocab, encode_corpus, keep_probabilities, negative_distribution,
+                                 sample_negatives, skipgram_pairs)
+from utils.word2vec.evaluation import analogy_accuracy, analogy_questions, spearman, wordsim353, wordsim_spearman
 from utils.word2vec.settings import COURSE_SETTINGS, SGNSSettings
-from utils.word2vec.sgns import _train, sgd_step, sgns_gradients, sgns_loss, train_sgns
+from utils.word2vec.sgns import sgd_step, sgns_gradients, sgns_loss, train_sgns
 from utils.word2vec.toy import gradient_descent_1d
 from utils.word2vec.word_vectors import UnknownWordError, WordVectors
 
