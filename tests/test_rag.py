@@ -177,6 +177,29 @@ def test_metrics_against_hand_computed_values():
     assert len({q["source"].rsplit(".", 1)[-1] for q in queries}) == 5    # all five formats are asked about
 
 
+def test_labelled_queries_each_name_one_chunk_and_split_into_dev_and_test():
+    queries = corpus.labelled_queries()
+    dev, test = corpus.labelled_queries(split="dev"), corpus.labelled_queries(split="test")
+    assert len(queries) >= 100 and len(dev) + len(test) == len(queries)
+    assert 0.25 <= len(test) / len(queries) <= 0.4
+    assert len({q["query"] for q in queries}) == len(queries)             # no question asked twice
+    with pytest.raises(ValueError, match="split"):
+        corpus.labelled_queries(split="train")
+    kinds = lambda qs: {q["source"].split("/")[0].rsplit(".", 1)[-1] for q in qs}   # code, pdf, md, html, python_docs
+    assert kinds(dev) == kinds(test) == {"code", "pdf", "md", "html", "python_docs"}
+    # notebook 10's chunking (fitted to MiniLM): each label names exactly one chunk
+    chunks = [c for p in corpus.corpus_paths()
+              for c in ingest.parse_file(p, root=corpus.CORPUS_DIR, max_tokens=ingest.MAX_TOKENS)]
+    texts = {c.chunk_id: " ".join(c.text.lower().split()) for c in chunks}
+    for q in queries:
+        gold = evaluate.relevant_chunks(q, chunks)
+        assert len(gold) == 1, (q["contains"], sorted(gold))
+        # a question in a learner's words: no run of 4 words copied from the passage that answers it
+        words = " ".join(q["query"].lower().split()).split()
+        passage = " " + texts[next(iter(gold))] + " "
+        assert not any(" " + " ".join(words[i:i + 4]) + " " in passage for i in range(len(words) - 3)), q["query"]
+
+
 def test_rrf_and_maxsim():
     fused = hybrid.reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=0)
     assert fused[0] == ("b", 1.5) and dict(fused)["c"] == 0.5

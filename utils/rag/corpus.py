@@ -152,10 +152,20 @@ def corpus_paths(folder: Path | str = CORPUS_DIR) -> list[Path]:
 # ---------------------------------------------------------------------------------------------------------------
 # Labelled queries and bad documents
 
-def labelled_queries(folder: Path | str = CORPUS_DIR) -> list[dict]:
-    """The hand-written questions: each has ``query``, ``source`` (relative path) and ``contains`` (a phrase of the
-    answering passage). A chunk is relevant when it comes from ``source`` and contains ``contains``."""
-    return json.loads((Path(folder) / "queries.json").read_text(encoding="utf-8"))
+SPLITS = ("dev", "test")
+
+
+def labelled_queries(folder: Path | str = CORPUS_DIR, split: str | None = None) -> list[dict]:
+    """The hand-written questions: each has ``query``, ``source`` (relative path), ``contains`` (a phrase of the
+    answering passage) and ``split``. A chunk is relevant when it comes from ``source`` and contains ``contains``.
+
+    ``split="dev"`` keeps the queries used to compare and tune, ``split="test"`` the held-out ones (scored once, for
+    the system chosen on dev); None returns all of them, in file order.
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+    queries = json.loads((Path(folder) / "queries.json").read_text(encoding="utf-8"))
+    return queries if split is None else [q for q in queries if q.get("split") == split]
 
 
 def write_bad_documents(folder: Path | str, huge_mb: float = 3.0) -> list[Path]:
