@@ -70,14 +70,51 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def relevant_chunks(query: dict, chunks) -> set[str]:
+def relevant_chunks(query: dict, chunks, allow_cut: bool = False) -> set[str]:
     """Chunk ids that answer a labelled query: from its ``source`` and containing its ``contains`` phrase
-    (case and white space ignored). Raises when the label matches nothing, so a stale label cannot pass silently."""
+    (case and white space ignored). Raises when the label matches nothing, so a stale label cannot pass silently.
+
+    ``allow_cut=True`` is the rule for smaller chunks, where a cut can fall inside the phrase: when no chunk holds
+    the whole phrase, two consecutive chunks of ``source`` (by index) whose first ends with the phrase's first words
+    and whose second starts with the rest are both relevant.
+
+    >>> from utils.rag.ingest import DocChunk
+    >>> parts = [DocChunk("a.py", 0, "x = 1\\ndef f(", "code"), DocChunk("a.py", 1, "y):\\n    pass", "code")]
+    >>> sorted(relevant_chunks({"source": "a.py", "contains": "def f( y):"}, parts, allow_cut=True))
+    ['a.py#0', 'a.py#1']
+    """
     phrase = _normal(query["contains"])
     found = {c.chunk_id for c in chunks if c.source == query["source"] and phrase in _normal(c.text)}
+    if not found and allow_cut:
+        words = phrase.split()
+        same = sorted((c for c in chunks if c.source == query["source"]), key=lambda c: c.index)
+        for first, second in zip(same, same[1:]):
+            a, b = " " + _normal(first.text), _normal(second.text) + " "
+            if any(a.endswith(" " + " ".join(words[:i])) and b.startswith(" ".join(words[i:]) + " ")
+                   for i in range(1, len(words))):
+                found |= {first.chunk_id, second.chunk_id}
     if not found:
         raise ValueError(f"no chunk of {query['source']} contains {query['contains']!r}: fix the label")
     return found
+
+
+def first_hit_scores(ranked, relevant, k: int = 5, ndcg_k: int = 10) -> dict[str, np.ndarray]:
+    """Per query, scored by its FIRST relevant result only: found@k (1 if it is in the top ``k``) and nDCG@ndcg_k
+    with one relevant item (1 / log2(rank + 1), 0 below ``ndcg_k``). Where overlapping chunks repeat an answer, or a
+    cut splits it, finding one of its chunks answers the query, so chunkings with different numbers of relevant
+    chunks per query are scored alike. With one relevant chunk per query these are recall@k and nDCG@k.
+
+    >>> {n: v.tolist() for n, v in first_hit_scores([["x", "a", "b"], ["y"]], [{"a", "b"}, {"z"}], k=1).items()}
+    {'found@1': [0.0, 0.0], 'nDCG@10': [0.6309297535714575, 0.0]}
+    """
+    ranked = [list(r) for r in ranked]
+    if not ranked or len(ranked) != len(relevant):
+        raise ValueError(f"need one ranked list and one relevant set per query, got {len(ranked)} and "
+                         f"{len(relevant)}")
+    first = [next((i for i, d in enumerate(r, start=1) if d in set(g)), None) for r, g in zip(ranked, relevant)]
+    return {f"found@{k}": np.array([float(f is not None and f <= k) for f in first]),
+            f"nDCG@{ndcg_k}": np.array([1 / math.log2(f + 1) if f is not None and f <= ndcg_k else 0.0
+                                        for f in first])}
 
 
 def document_ranking(chunk_ids) -> list[str]:
