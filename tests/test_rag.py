@@ -339,3 +339,20 @@ def test_paired_bootstrap_interval():
         evaluate.paired_bootstrap([1, 0], [1])
     with pytest.raises(ValueError, match="level"):
         evaluate.paired_bootstrap([1, 0], [0, 1], level=95)
+
+
+def test_a_label_cut_between_two_chunks_names_both_and_first_hit_scores_count_one_hit():
+    parts = [ingest.DocChunk("a.py", 0, "x = 1\ndef f(", "code"), ingest.DocChunk("a.py", 1, "y):\n    pass", "code"),
+             ingest.DocChunk("a.py", 2, "def f(", "code"), ingest.DocChunk("b.py", 0, "def f( y):", "code")]
+    label = {"source": "a.py", "contains": "def f( y):"}
+    with pytest.raises(ValueError, match="fix the label"):
+        evaluate.relevant_chunks(label, parts)                        # without the rule: nothing holds it whole
+    assert evaluate.relevant_chunks(label, parts, allow_cut=True) == {"a.py#0", "a.py#1"}   # #2's "def f(" is no half
+    assert evaluate.relevant_chunks({"source": "b.py", "contains": "def f( y):"}, parts, allow_cut=True) == {"b.py#0"}
+    with pytest.raises(ValueError):                                   # halves that are not neighbours do not count
+        evaluate.relevant_chunks({"source": "a.py", "contains": "def f( def f("}, parts, allow_cut=True)
+    scores = evaluate.first_hit_scores([["x", "a", "b"], ["b", "y"], ["y"] * 6 + ["a"]], [{"a", "b"}, {"b"}, {"a"}])
+    assert scores["found@5"].tolist() == [1.0, 1.0, 0.0]
+    assert scores["nDCG@10"] == pytest.approx([1 / np.log2(3), 1.0, 1 / np.log2(8)])   # only the first hit counts
+    with pytest.raises(ValueError):
+        evaluate.first_hit_scores([["a"]], [{"a"}, {"b"}])
