@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_course_entry import OLD_TEST_RECIPE  # the recipe, written once
+from test_course_entry import TEST_RECIPE  # the recipe, written once
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -56,7 +56,7 @@ def test_every_target_runs_course_py_the_windows_entry_too(target):
 def test_make_test_is_still_the_old_recipe():
     steps = [line for line in _make("-n", "test").stdout.splitlines() if line.startswith(".venv/bin/python")
              and " pip " not in line]
-    assert steps == OLD_TEST_RECIPE
+    assert steps == TEST_RECIPE
 
 
 def test_make_variables_reach_course_py():
