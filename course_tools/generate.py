@@ -28,9 +28,9 @@ from pathlib import Path
 import nbformat
 
 from course_tools import manifest
-from course_tools.course_format import (BEGIN, END, METADATA_KEY, RAISES_EXCEPTION, SourceError,  # noqa: F401 (re-exported)
-                                 assigned_names, chapter_of, exercise_check_pairs, has_solution, is_begin,
-                                 is_check, is_code, is_end, is_exercise, tags)
+from course_tools.course_format import (METADATA_KEY, RAISES_EXCEPTION, SourceError, assigned_names, chapter_of,
+                                        exercise_check_pairs, has_solution, is_begin, is_check, is_code, is_end,
+                                        is_exercise, tags)
 
 STUB_MESSAGE = "Exercise not attempted yet: replace this line with your code"
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Grade notebooks by running them: ``python -m course_tools.grade PATH... [--json] [--timeout SECONDS]``.
 
-Batch mode (a folder of submissions, see :mod:`course_tools.grading.batch`; LMS exports in :mod:`course_tools.grading.export`)::
+Batch mode (a folder of submissions, see :mod:`course_tools.grading.batch`; LMS exports in :mod:`course_tools.grading.gradescope` and :mod:`course_tools.grading.canvas`)::
 
     python -m course_tools.grade SUBMISSIONS_DIR --out report.csv [--workers N] [--timeout S] [--memory-mb MB]
         [--private-checks DIR] [--points points.json] [--gradescope DIR] [--canvas grades.csv] [--force]

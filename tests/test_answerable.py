@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_tools.generate import BEGIN, END, learner_version
+from course_tools.course_format import BEGIN, END
+from course_tools.generate import learner_version
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from course_tools import generate
+from course_tools.course_format import BEGIN, END
 from course_tools.generate import SourceError, learner_version, stub_source
 
 ROOT = generate.ROOT
@@ -129,7 +130,7 @@ def test_broken_solution_gives_one_line_error(tmp_path, capsys):
 def test_solutions_have_no_stub_and_learner_notebooks_no_solution():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         text = path.read_text(encoding="utf-8")
-        assert generate.BEGIN not in text and generate.END not in text, path.name
+        assert BEGIN not in text and END not in text, path.name
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
     for path in sorted((ROOT / "solutions").glob("*.ipynb")):

@@ -231,7 +231,7 @@ def test_a_compressed_answer_is_refused_before_it_is_inflated(tmp_path):
 def test_gradescope_grades_only_the_assignments_notebook(tmp_path, monkeypatch):
     """Medium: three copies of chapter 00's solution and a link to chapter 02's for a chapter-02 assignment."""
     from course_tools.grading import batch as batch_module
-    from course_tools.grading import export
+    from course_tools.grading import gradescope
 
     root = tmp_path / "autograder"
     for sub in ("submission", "source", "results"):
@@ -242,14 +242,14 @@ def test_gradescope_grades_only_the_assignments_notebook(tmp_path, monkeypatch):
     (root / "source" / "settings.json").write_text('{"chapter": "02", "timeout": 30}')
     graded = []
     monkeypatch.setattr(batch_module, "grade_batch", lambda found, **_: graded.extend(found) or [])
-    export.autograde({"AUTOGRADER_ROOT": str(root)}, log=open(os.devnull, "w"))
+    gradescope.autograde({"AUTOGRADER_ROOT": str(root)}, log=open(os.devnull, "w"))
     doc = json.loads((root / "results" / "results.json").read_text())
     assert graded == [] and doc["score"] == 0.0
     assert "No notebook of chapter 02" in doc["output"] and "copy0.ipynb: not the notebook" in doc["output"]
     # two copies of the right notebook: one is graded
     for k in range(2):
         shutil.copy(SOLUTION, root / "submission" / f"mine{k}.ipynb")
-    export.autograde({"AUTOGRADER_ROOT": str(root)}, log=open(os.devnull, "w"))
+    gradescope.autograde({"AUTOGRADER_ROOT": str(root)}, log=open(os.devnull, "w"))
     assert [name for _, name in graded] == ["mine0.ipynb"]
     assert "mine1.ipynb: only one notebook is graded" in json.loads((root / "results" / "results.json").read_text())[
         "output"]

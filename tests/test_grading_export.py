@@ -1,4 +1,4 @@
-"""LMS exports of batch grading (course_tools/grading/export.py, points.py, batch.py): the points file, Gradescope
+"""LMS exports of batch grading (course_tools/grading/gradescope.py, canvas.py, points.py, batch.py): the points file, Gradescope
 results.json files and autograder bundle, the Canvas gradebook CSV, the per-exercise statistics of report.md, and
 --force. The formats are checked against the published field lists (Gradescope's autograder specifications; the
 identity columns of a Canvas gradebook export).
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from course_tools import grade
-from course_tools.grading import batch, export
+from course_tools.grading import batch, canvas, gradescope
 from course_tools.grading.points import VISIBILITIES, Points, PointsError, course_exercise_table, load_points, parse_points
 from course_tools.grading.results import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, ExerciseResult, NotebookResult
 
@@ -131,7 +131,7 @@ def test_points_file_that_cannot_be_used_is_one_line(tmp_path, text, fragment):
 def test_gradescope_result_follows_the_spec():
     r = ch01_result("alice/01.ipynb", {"1.2": FAILED, "1.5": NOT_ATTEMPTED, "1.8": NOT_RUN},
                     problem="timed out: the notebook ran longer than 60 s in all", seconds=12.6)
-    doc = export.gradescope_result(r, Points())
+    doc = gradescope.gradescope_result(r, Points())
     assert_gradescope_valid(doc)
     assert doc["score"] == 5.0 and sum(t["max_score"] for t in doc["tests"]) == 8.0
     assert doc["execution_time"] == 13
@@ -145,7 +145,7 @@ def test_gradescope_result_follows_the_spec():
 
 def test_gradescope_points_and_visibility_from_the_config():
     points = parse_points({"exercises": {"1.1": 4}, "notebooks": {"01": 22}, "visibility": "after_due_date"}, KNOWN)
-    doc = export.gradescope_result(ch01_result("a.ipynb", {"1.3": FAILED}), points)
+    doc = gradescope.gradescope_result(ch01_result("a.ipynb", {"1.3": FAILED}), points)
     assert_gradescope_valid(doc)
     assert sum(t["max_score"] for t in doc["tests"]) == pytest.approx(22)
     assert doc["tests"][0]["max_score"] == pytest.approx(8.0)  # 4 of 11 weight units of 22 points
@@ -154,25 +154,25 @@ def test_gradescope_points_and_visibility_from_the_config():
 
 
 def test_gradescope_for_a_file_that_is_no_notebook():
-    doc = export.gradescope_result(NotebookResult("x.ipynb", problem="not a valid notebook (NotJSONError: x)"),
+    doc = gradescope.gradescope_result(NotebookResult("x.ipynb", problem="not a valid notebook (NotJSONError: x)"),
                                    Points())
     assert_gradescope_valid(doc)
     assert doc["score"] == 0.0 and doc["tests"] == [] and "not a valid notebook" in doc["output"]
-    empty = export.gradescope_merged([], Points(), ["Ignored essay.pdf: not a notebook (.ipynb)."])
+    empty = gradescope.gradescope_merged([], Points(), ["Ignored essay.pdf: not a notebook (.ipynb)."])
     assert_gradescope_valid(empty)
     assert "essay.pdf" in empty["output"] and "No notebook" in empty["output"]
 
 
 def test_gradescope_merged_several_notebooks():
-    doc = export.gradescope_merged([ch01_result("a.ipynb", {}), ch01_result("b.ipynb", {"1.1": FAILED})], Points())
+    doc = gradescope.gradescope_merged([ch01_result("a.ipynb", {}), ch01_result("b.ipynb", {"1.1": FAILED})], Points())
     assert_gradescope_valid(doc)
     assert doc["score"] == 15.0 and len(doc["tests"]) == 16
     assert doc["tests"][8]["name"].startswith("b.ipynb: 1.1")
 
 
 def test_gradescope_paths_stay_inside_the_folder(tmp_path):
-    assert export.gradescope_path(tmp_path, "alice/01_x.ipynb") == tmp_path / "alice" / "01_x" / "results.json"
-    assert export.gradescope_path(tmp_path, "../../etc/x.ipynb") == tmp_path / "etc" / "x" / "results.json"
+    assert gradescope.gradescope_path(tmp_path, "alice/01_x.ipynb") == tmp_path / "alice" / "01_x" / "results.json"
+    assert gradescope.gradescope_path(tmp_path, "../../etc/x.ipynb") == tmp_path / "etc" / "x" / "results.json"
 
 
 # ---------------------------------------------------------------------------------------------- Canvas
@@ -181,7 +181,7 @@ def test_canvas_table_layout_and_scores():
                NotebookResult("bob/02.ipynb", chapter="02", exercises=[
                    ExerciseResult(ex, t, PASSED if ex == "2.1" else FAILED, "") for ex, t in KNOWN["02"].items()])]
     labels = {"alice/01.ipynb": "alice", "bob/01.ipynb": "bob", "bob/02.ipynb": "bob"}
-    rows, warnings = export.canvas_table(results, labels, Points(), titles=export.notebook_titles())
+    rows, warnings = canvas.canvas_table(results, labels, Points(), titles=canvas.notebook_titles())
     assert warnings == []
     assert rows[0] == CANVAS_IDENTITY + ["01_scalars_to_tensors", "02_norms_distances_similarity"]
     assert rows[1] == ["Points Possible", "", "", "", "", "8", "9"]
@@ -191,12 +191,12 @@ def test_canvas_table_layout_and_scores():
 
 
 def test_canvas_per_exercise_columns(tmp_path):
-    rows, _ = export.canvas_table([ch01_result("a.ipynb", {"1.8": FAILED})], {"a.ipynb": "a"}, Points(),
+    rows, _ = canvas.canvas_table([ch01_result("a.ipynb", {"1.8": FAILED})], {"a.ipynb": "a"}, Points(),
                                   per_exercise=True)
     assert rows[0][:5] == CANVAS_IDENTITY and rows[0][5:] == [f"{ex} {t}" for ex, t in CH01.items()]
     assert rows[1][5:] == ["1"] * 8 and rows[2][5:] == ["1"] * 7 + ["0"]
     path = tmp_path / "canvas.csv"
-    export.write_canvas(rows, path)
+    canvas.write_canvas(rows, path)
     with open(path, newline="", encoding="utf-8") as f:
         assert list(csv.reader(f)) == rows
 
@@ -205,13 +205,13 @@ def test_duplicate_learner_names_are_warned_and_kept_apart():
     learners = {"classA/alice/01.ipynb": ("classA", "alice"), "classB/alice/01.ipynb": ("classB", "alice"),
                 "classA/Bob/01.ipynb": ("classA", "Bob"), "classB/bob/01.ipynb": ("classB", "bob"),
                 "classA/carol/01.ipynb": ("classA", "carol")}
-    labels, warnings = export.learner_labels(learners)
+    labels, warnings = canvas.learner_labels(learners)
     assert labels["classA/alice/01.ipynb"] == "alice (classA)" and labels["classB/alice/01.ipynb"] == "alice (classB)"
     assert labels["classA/Bob/01.ipynb"] == "Bob" and labels["classB/bob/01.ipynb"] == "bob"
     assert labels["classA/carol/01.ipynb"] == "carol"
     assert len(warnings) == 2 and all("duplicate learner name" in w and "\n" not in w for w in warnings)
     results = [ch01_result(name, {}) for name in learners]
-    rows, _ = export.canvas_table(results, labels, Points())
+    rows, _ = canvas.canvas_table(results, labels, Points())
     assert len(rows) == 2 + 5 and len({r[0] for r in rows[2:]}) == 5
 
 
@@ -220,7 +220,7 @@ def test_twice_handed_in_and_unplaceable_submissions():
                ch01_result("a/01_v2.ipynb", {"1.1": FAILED, "1.2": FAILED}),
                NotebookResult("a/notes.ipynb", problem="not a valid notebook (NotJSONError: x)")]
     labels = {r.path: "a" for r in results}
-    rows, warnings = export.canvas_table(results, labels, Points())
+    rows, warnings = canvas.canvas_table(results, labels, Points())
     assert rows[2][5:] == ["7"]
     assert len(warnings) == 2
     assert any("more than once" in w and "01_v1" in w and "01_v2" in w for w in warnings)
@@ -232,16 +232,16 @@ def test_roster_fills_the_identity_columns(tmp_path):
     roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1\n"
                       "    Points Possible,,,,,10\n"
                       "\"Liddell, Alice\",101,S-1,alice,Lab A,7\n", encoding="utf-8")
-    rows, warnings = export.canvas_table([ch01_result("alice/01.ipynb", {}), ch01_result("zed/01.ipynb", {})],
+    rows, warnings = canvas.canvas_table([ch01_result("alice/01.ipynb", {}), ch01_result("zed/01.ipynb", {})],
                                          {"alice/01.ipynb": "alice", "zed/01.ipynb": "zed"}, Points(),
-                                         roster=export.read_roster(roster))
+                                         roster=canvas.read_roster(roster))
     assert rows[2][:5] == ["Liddell, Alice", "101", "S-1", "alice", "Lab A"]
     assert rows[3][:5] == ["zed", "", "", "", ""]
     assert len(warnings) == 1 and "zed" in warnings[0] and "roster" in warnings[0]
     bad = tmp_path / "bad.csv"
     bad.write_text("name,score\nx,1\n")
     with pytest.raises(PointsError, match="not a roster"):
-        export.read_roster(bad)
+        canvas.read_roster(bad)
 
 
 def test_learner_names_from_the_folder_layout(tmp_path):
@@ -389,7 +389,7 @@ def test_bundle_zip(tmp_path, capsys):
     for script in ("setup.sh", "run_autograder"):  # at the root of the zip, executable
         assert script in names and (infos[script].external_attr >> 16) & stat.S_IXUSR, script
     for needed in ("course/requirements.txt", "course/pyproject.toml", "course/course_tools/grade.py",
-                   "course/course_tools/grading/export.py", "course/notebooks/01_scalars_to_tensors.ipynb",
+                   "course/course_tools/grading/gradescope.py", "course/notebooks/01_scalars_to_tensors.ipynb",
                    "course/notebooks/course.json", "course/utils/checks/ch01.py", "course/LICENSE", "course/NOTICE"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("course/data/cache/") or "/." in n]
@@ -437,7 +437,7 @@ def test_autograde_writes_results_json(tmp_path, fake_grading):
     (root / "source" / "points.json").write_text('{"notebooks": {"01": 16}}')
     (root / "source" / "settings.json").write_text('{"timeout": 30}')
     (root / "results" / "results.json").write_text("old")
-    assert export.autograde(env, log=open(os.devnull, "w")) == 0
+    assert gradescope.autograde(env, log=open(os.devnull, "w")) == 0
     doc = json.loads((root / "results" / "results.json").read_text())
     assert_gradescope_valid(doc)
     assert doc["score"] == 14.0 and sum(t["max_score"] for t in doc["tests"]) == 16.0
@@ -449,7 +449,7 @@ def test_autograde_without_a_notebook(tmp_path, fake_grading):
     env = autograder_env(tmp_path)
     root = Path(env["AUTOGRADER_ROOT"])
     (root / "submission" / "answers.py").write_text("x = 1")
-    export.autograde(env, log=open(os.devnull, "w"))
+    gradescope.autograde(env, log=open(os.devnull, "w"))
     doc = json.loads((root / "results" / "results.json").read_text())
     assert_gradescope_valid(doc)
     assert doc["score"] == 0.0 and "No notebook (.ipynb)" in doc["output"] and "answers.py" in doc["output"]

@@ -12,11 +12,13 @@
 - :mod:`course_tools.grading.private`: an instructor's private checks;
 - :mod:`course_tools.grading.results`: statuses, result records, the text and JSON reports;
 - :mod:`course_tools.grading.batch`: a folder of submissions, each graded in its own process, to CSV + markdown;
-- :mod:`course_tools.grading.points`, :mod:`course_tools.grading.export`: points per exercise, Gradescope and Canvas exports;
+- :mod:`course_tools.grading.points`: points per exercise; :mod:`course_tools.grading.gradescope`: Gradescope's
+  results.json, its autograder bundle and what runs on it; :mod:`course_tools.grading.canvas`: the Canvas gradebook CSV;
 - :mod:`course_tools.grading.cli`: the command line; :mod:`course_tools.grading.settings`: the grader's limits, made once
   from it and handed to every stage.
 
-Imports go one way only: cli -> (batch -> export, points, results), (notebook -> course, private, judge -> answers,
-probe -> codec; kernel -> sandbox; results), settings -> sandbox.
+Imports go one way only: cli -> (gradescope -> batch, canvas, notebook, points), batch -> (worker, results, settings),
+notebook -> (runner -> judge -> (answers, kernel, probe -> codec), planning -> references, private), kernel ->
+(sandbox, cgroups), settings -> sandbox.
 Batch mode runs ``python -m course_tools.grade PATH --json`` once per submission, so it needs no grading code itself.
 """

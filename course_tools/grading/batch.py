@@ -15,7 +15,7 @@ Outputs:
   statistics (each exercise's failure messages grouped and counted, the exercises most often left unattempted),
   the submissions that could not be graded completely, and one line per submission;
 - with ``--gradescope DIR``: one Gradescope ``results.json`` per submission; with ``--canvas FILE.csv``: a Canvas
-  gradebook (see :mod:`course_tools.grading.export`), points from ``--points FILE.json`` (:mod:`course_tools.grading.points`).
+  gradebook (see :mod:`course_tools.grading.gradescope`, :mod:`course_tools.grading.canvas`), points from ``--points FILE.json`` (:mod:`course_tools.grading.points`).
 
 Files under the folders that are not notebooks are listed (one line each) and skipped. No existing output is
 replaced without ``--force``: the command says which and stops before grading.

@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None, description: str = "Grade notebooks by r
 
 def run_bundle(args, settings: Settings) -> int:
     """``python -m course_tools.grade bundle --gradescope autograder.zip [--points points.json]``: the Gradescope
-    autograder zip (see :mod:`course_tools.grading.export`)."""
-    from course_tools.grading.export import build_bundle
+    autograder zip (see :mod:`course_tools.grading.gradescope`)."""
+    from course_tools.grading.gradescope import build_bundle
     from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
     if len(args.paths) != 1 or args.gradescope is None or args.gradescope.suffix != ".zip" or not args.chapter:
@@ -144,17 +144,17 @@ def _existing(paths: list[Path]) -> str | None:
 def run_batch(args, settings: Settings) -> int:
     """``python -m course_tools.grade DIR --out report.csv``: parsed arguments come from :mod:`course_tools.grading.cli`,
     the grader's limits from them once (``settings``)."""
-    from course_tools.grading import export
+    from course_tools.grading import canvas, gradescope
     from course_tools.grading.batch import (find_other_files, find_submissions, grade_batch, report_rows,
                                             summary_markdown, write_csv)
     from course_tools.grading.points import PointsError, course_exercise_table, load_points
 
     log = sys.stderr
-    gradescope = getattr(args, "gradescope", None)
-    canvas = getattr(args, "canvas", None)
+    gradescope_dir = getattr(args, "gradescope", None)
+    canvas_csv = getattr(args, "canvas", None)
     try:
         points = load_points(getattr(args, "points", None), course_exercise_table())
-        roster = export.read_roster(args.roster) if getattr(args, "roster", None) else None
+        roster = canvas.read_roster(args.roster) if getattr(args, "roster", None) else None
     except PointsError as exc:
         print(f"error: {exc}", file=log)
         return 2
@@ -168,9 +168,9 @@ def run_batch(args, settings: Settings) -> int:
         print("no notebooks (*.ipynb) found under: " + ", ".join(map(str, args.paths)), file=log)
         return 1
     summary_path = (args.summary or args.out.with_suffix(".md")) if args.out is not None else args.summary
-    targets = [p for p in (args.out, summary_path, canvas) if p is not None]
-    if gradescope is not None:
-        targets += [export.gradescope_path(gradescope, name) for _, name in submissions]
+    targets = [p for p in (args.out, summary_path, canvas_csv) if p is not None]
+    if gradescope_dir is not None:
+        targets += [gradescope.gradescope_path(gradescope_dir, name) for _, name in submissions]
     refused = None if getattr(args, "force", False) else _existing(targets)
     if refused:
         print(refused, file=log)
@@ -202,19 +202,19 @@ def run_batch(args, settings: Settings) -> int:
 
 def _write_exports(args, results, points, roster, log) -> list[str]:
     """Write the LMS exports asked for (``--gradescope``, ``--canvas``); what was written, one phrase each."""
-    from course_tools.grading import export
+    from course_tools.grading import canvas, gradescope
     from course_tools.grading.batch import submission_learners
 
     written = []
     if getattr(args, "gradescope", None) is not None:
-        export.write_gradescope(results, args.gradescope, points)
+        gradescope.write_gradescope(results, args.gradescope, points)
         written.append(f"{len(results)} results.json under {args.gradescope}")
     if getattr(args, "canvas", None) is not None:
-        labels, warnings = export.learner_labels(submission_learners(args.paths))
-        table, more = export.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
-                                          roster=roster, titles=export.notebook_titles())
+        labels, warnings = canvas.learner_labels(submission_learners(args.paths))
+        table, more = canvas.canvas_table(results, labels, points, per_exercise=args.canvas_per_exercise,
+                                          roster=roster, titles=canvas.notebook_titles())
         for line in warnings + more:
             print(f"warning: {line}", file=log)
-        export.write_canvas(table, args.canvas)
+        canvas.write_canvas(table, args.canvas)
         written.append(f"{args.canvas} ({len(table) - 2} learner(s))")
     return written
