@@ -127,8 +127,8 @@ def _run_all_in_lab(page, base: str, relpath: str, label: str) -> tuple[dict, fl
                    else f"Run All did not finish in {RUN_TIMEOUT_S} s")
             pytest.fail(f"{relpath}: {why} after {time.monotonic() - start:.0f} s; cells never executed: {missing}; "
                         f"kernel {state['kernel']}; load average {load}")
-        page.wait_for_timeout(500)
-    page.wait_for_timeout(1500)  # let the last outputs and widget views render
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(300)  # the kernel went idle after its last output (iopub is ordered); let it paint
     return page.evaluate(_STATE_JS), time.monotonic() - start
 
 
