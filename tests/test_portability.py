@@ -1,7 +1,9 @@
 """The simulated-machine runner (tests/portability.py): combinations parse, rotate over the whole matrix, and a typo
-fails before anything runs. The runs themselves are `make test` (one combination) and `make test-portable` (all)."""
+fails before anything runs. The runs themselves are `make test` (one combination) and `make test-portable` (all).
+Also the rule of conftest.py that gives parallel test workers their share of the CPU's threads."""
 import datetime
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,3 +54,19 @@ def test_make_test_runs_one_simulated_machine_and_test_portable_all():
     assert "tests/portability.py --rotate" in test
     allm = subprocess.run(["make", "-n", "test-portable"], cwd=ROOT, capture_output=True, text=True).stdout
     assert "tests/portability.py --" in allm and "--rotate" not in allm
+
+
+def test_parallel_test_workers_share_the_cores_threads():
+    """conftest.py: under ``pytest -n N`` each worker (and what it starts) gets cores // N threads, unless the thread
+    variables are set already (a simulated machine sets them)."""
+    import doctest
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    assert doctest.testmod(root_conftest).failed == 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert root_conftest.share_of_threads(2, {})["OMP_NUM_THREADS"] == str(max(1, cores // 2))
+    assert root_conftest.share_of_threads(cores * 4, {})["MKL_NUM_THREADS"] == "1"
+    assert root_conftest.share_of_threads(2, {"OPENBLAS_NUM_THREADS": "2"}) == {}
+    assert root_conftest.share_of_threads(None, {}) == {}
