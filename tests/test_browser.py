@@ -15,6 +15,7 @@ Screenshots land in test-artifacts/browser/ (git-ignored).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -159,6 +160,24 @@ def _copy_into(root: Path, nb_path: Path) -> str:
     shutil.copy(nb_path, root / rel)
     return rel.as_posix()
 
+@contextlib.contextmanager
+def lab_page(lab, chromium, nb_path: Path, kind: str):
+    """A fresh page on a temporary copy of ``nb_path`` in the module's Lab; yields (page, base URL, relative path,
+    network log). Whatever happens: a screenshot ``lab_{kind}_{stem}.png``, the notebook's kernels shut down."""
+    base, root = lab
+    rel = _copy_into(root, nb_path)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    log = NetworkLog(page)
+    try:
+        yield page, base, rel, log
+    finally:
+        page.screenshot(path=str(artifact(f"lab_{kind}_{nb_path.stem}.png")))
+        left = shutdown_kernels(page, base)
+        page.close()
+        if left:
+            print(f"warning: {left} kernels still running after {nb_path.name}")
+
+
 
 _SIGNATURE_JS = """(cellIndex) => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -225,11 +244,7 @@ def _assert_widgets_render(page, expected: int, where: str) -> int:
 
 @pytest.mark.parametrize("nb_path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
 def test_solution_runs_in_jupyterlab(lab, chromium, nb_path, record_property):
-    base, root = lab
-    rel = _copy_into(root, nb_path)
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-    log = NetworkLog(page)
-    try:
+    with lab_page(lab, chromium, nb_path, "solution") as (page, base, rel, log):
         state, seconds = _run_all_in_lab(page, base, rel, f"solution_{nb_path.stem}")
         record_property("run_all_seconds", round(seconds, 1))
         problems = []
@@ -247,12 +262,6 @@ def test_solution_runs_in_jupyterlab(lab, chromium, nb_path, record_property):
         if widgets:
             print(f"{nb_path.name}: {_interact(page, state)}")
         assert not log.offsite, f"JupyterLab page requested off-machine URLs: {log.offsite}"
-    finally:
-        page.screenshot(path=str(artifact(f"lab_solution_{nb_path.stem}.png")))
-        left = shutdown_kernels(page, base)
-        page.close()
-        if left:
-            print(f"warning: {left} kernels still running after {nb_path.name}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import NetworkLog, artifact, shutdown_kernels
-from test_browser import (LEARNER, NOT_ATTEMPTED, _assert_widgets_render, _copy_into, _error_outputs,  # noqa: F401
-                          _run_all_in_lab, _widget_count, chromium, lab)
+from test_browser import (LEARNER, NOT_ATTEMPTED, _assert_widgets_render, _error_outputs, _run_all_in_lab,  # noqa: F401
+                          _widget_count, chromium, lab, lab_page)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("nb_path", LEARNER, ids=[p.stem for p in LEARNER])
 def test_learner_notebook_run_all_in_jupyterlab(lab, chromium, nb_path, record_property):
-    base, root = lab
-    rel = _copy_into(root, nb_path)
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-    log = NetworkLog(page)
-    try:
+    with lab_page(lab, chromium, nb_path, "learner") as (page, base, rel, log):
         state, seconds = _run_all_in_lab(page, base, rel, f"learner_{nb_path.stem}")
         record_property("run_all_seconds", round(seconds, 1))
         problems = []
@@ -39,9 +34,3 @@ def test_learner_notebook_run_all_in_jupyterlab(lab, chromium, nb_path, record_p
         assert checks > 0 or "00_" in nb_path.name, f"{nb_path.name} has no check cell"
         _assert_widgets_render(page, _widget_count(state), nb_path.name)
         assert not log.offsite, f"JupyterLab page requested off-machine URLs: {log.offsite}"
-    finally:
-        page.screenshot(path=str(artifact(f"lab_learner_{nb_path.stem}.png")))
-        left = shutdown_kernels(page, base)
-        page.close()
-        if left:
-            print(f"warning: {left} kernels still running after {nb_path.name}")
