@@ -9,8 +9,9 @@ The architecture is GPT-2's, exactly, so :meth:`GPT.from_gpt2` can copy the weig
                -> ln_f -> x @ wte.T                                         logits: (B, T, vocab)
 
 The output head is *tied* to the token embedding: the same (vocab, d) matrix turns ids into vectors at the bottom
-and vectors into scores over the vocabulary at the top. ``positions="rope"`` drops ``wpe`` and rotates queries and
-keys instead (utils.positional.apply_rope).
+and vectors into scores over the vocabulary at the top (``tie_head=False`` gives the head its own matrix).
+``positions="rope"`` drops ``wpe`` and rotates queries and keys instead (utils.positional.apply_rope);
+``positions="none"`` gives the model no position signal at all: only the causal mask tells it how far in it is.
 
 :func:`generate` samples new tokens (greedy, temperature, top-k, top-p) with or without a **KV cache**: each layer
 keeps the keys and values of the tokens already seen, so one new token costs one row of work instead of the whole
@@ -44,7 +45,7 @@ KV = tuple[torch.Tensor, torch.Tensor]
 
 
 #: the position schemes :class:`GPTConfig` accepts (the command line of utils.train_gpt offers the same)
-POSITIONS = ("learned", "rope")
+POSITIONS = ("learned", "rope", "none")
 
 
 @dataclass
@@ -65,7 +66,8 @@ class GPTConfig:
     n_head: int = 4
     n_embd: int = 96
     dropout: float = 0.0
-    positions: str = "learned"    # one of POSITIONS: "learned" (GPT-2's wpe table) or "rope" (rotary, no table)
+    positions: str = "learned"    # one of POSITIONS: "learned" (GPT-2's wpe table), "rope" (rotary) or "none"
+    tie_head: bool = True         # the output head reuses wte (GPT-2); False: a separate (vocab, d) matrix
     layer_norm_eps: float = 1e-5
     fast_attention: bool = True   # torch's fused attention; False = the course's utils.attention (same numbers)
 
@@ -77,7 +79,7 @@ class GPTConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"n_head ({self.n_head}) must divide n_embd ({self.n_embd})")
         if self.positions not in POSITIONS:
-            raise ValueError(f"positions must be 'learned' or 'rope', got {self.positions!r}")
+            raise ValueError(f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.positions == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError("rope needs an even head size (n_embd / n_head)")
         if not 0.0 <= self.dropout < 1.0:
@@ -171,6 +173,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.lm_head = None if cfg.tie_head else nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.apply(self._init)
         for name, p in self.named_parameters():                              # GPT-2: scale residual projections
             if name.endswith("c_proj.weight"):
@@ -184,7 +187,7 @@ class GPT(nn.Module):
             nn.init.zeros_(m.bias)
 
     def num_params(self, embeddings: bool = True) -> int:
-        """Parameter count (the tied head is counted once); ``embeddings=False`` leaves out wte and wpe."""
+        """Parameter count (a tied head is counted once); ``embeddings=False`` leaves out wte and wpe."""
         n = sum(p.numel() for p in self.parameters())
         if not embeddings:
             n -= self.wte.weight.numel() + (self.wpe.weight.numel() if self.wpe is not None else 0)
@@ -205,7 +208,8 @@ class GPT(nn.Module):
         for i, block in enumerate(self.h):
             x, kv = block(x, None if past is None else past[i])
             cache.append(kv)
-        logits = self.ln_f(x) @ self.wte.weight.T                            # (B, T, vocab): the tied head
+        head = self.wte.weight if self.lm_head is None else self.lm_head.weight  # (vocab, d) either way
+        logits = self.ln_f(x) @ head.T                                       # (B, T, vocab)
         return (logits, cache) if return_cache else logits
 
     @classmethod

@@ -41,8 +41,8 @@ from utils.gpt import GPT, POSITIONS, GPTConfig, generate
 
 __all__ = ["TrainConfig", "PRECISIONS", "CORPUS_CHARS", "corpus_lines", "load_corpus", "get_batch", "lm_loss",
            "ngram_baselines", "lr_at", "param_groups", "make_optimizer", "autocast", "cpu_flags", "auto_precision",
-           "train_step", "evaluate", "save_checkpoint", "load_checkpoint", "CheckpointError", "train", "plot_history",
-           "configs_from_args", "main"]
+           "train_step", "evaluate", "sample", "save_checkpoint", "load_checkpoint", "CheckpointError", "train",
+           "plot_history", "configs_from_args", "main"]
 
 #: the precisions :class:`TrainConfig` accepts; the command adds "auto" (:func:`auto_precision` picks one of these)
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -398,11 +398,13 @@ def _is_main() -> bool:
 
 def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig, *, checkpoint=None,
           resume: bool = False, stop_after: int | None = None, progress: bool = True, tokenizer=None,
-          max_seconds: float | None = None) -> dict:
+          max_seconds: float | None = None, sample_at=()) -> dict:
     """Train ``model`` for ``cfg.steps`` optimizer steps (or until ``stop_after`` / ``max_seconds``) -> history.
 
     ``history`` holds lists ``step``, ``train_loss``, ``lr``, ``val_step``, ``val_loss``. With ``checkpoint`` the
-    state is saved at every evaluation and at the end; ``resume=True`` continues from it exactly.
+    state is saved at every evaluation and at the end; ``resume=True`` continues from it exactly. After each step
+    in ``sample_at`` (0 = before the first) ``history["samples"]`` gets ``{step: text}``, a :func:`sample` of the
+    model; it draws from its own generator, so the run is the same with or without it.
     """
     from tqdm.auto import tqdm
     net = _unwrap(model)
@@ -412,6 +414,10 @@ def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfi
     scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
     sampler = torch.Generator().manual_seed(cfg.seed + 1000 * rank)                     # each process its own data
     history = {"step": [], "train_loss": [], "lr": [], "val_step": [], "val_loss": []}
+    if sample_at:
+        if tokenizer is None:
+            raise ValueError("sample_at needs the tokenizer (tokenizer=...) to write the samples as text")
+        history["samples"] = {}
     start = 0
     if resume:
         state = load_checkpoint(checkpoint, model, optimizer, scaler, map_location=device)
@@ -421,6 +427,8 @@ def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfi
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     began = time.perf_counter()
     bar = tqdm(range(start, end), disable=not (progress and _is_main()), desc="training", unit="step")
+    if 0 in sample_at and start == 0:
+        history["samples"][0] = sample(net, tokenizer, cfg.seed)
     model.train()
     step = start
     for step in bar:
@@ -429,6 +437,9 @@ def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfi
         history["step"].append(step + 1)
         history["train_loss"].append(loss)
         history["lr"].append(lr_at(step, cfg))
+        if step + 1 in sample_at:
+            history["samples"][step + 1] = sample(net, tokenizer, cfg.seed)
+            model.train()
         last = step + 1 == end or (max_seconds is not None and time.perf_counter() - began > max_seconds)
         if (step + 1) % cfg.eval_every == 0 or last:
             history["val_step"].append(step + 1)
@@ -441,6 +452,18 @@ def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfi
             break
     bar.close()
     return history
+
+
+def sample(model, tokenizer, seed: int = 0, prompt: str = "dog:") -> str:
+    """The run's sample: ``prompt`` continued to the full context (temperature 0.8, top-k 40, generator ``seed``).
+
+    The prompt ends without a space: in the training text a space starts the next token (notebook 09, section 5).
+    """
+    ids = tokenizer.encode(prompt)
+    model.eval()
+    ids = generate(model, ids, model.cfg.block_size - len(ids), temperature=0.8, top_k=40,
+                   generator=torch.Generator().manual_seed(seed))
+    return tokenizer.decode(ids)
 
 
 def plot_history(history: dict, path=None, baselines: dict | None = None, title: str = "tiny GPT on WordNet glosses"):
@@ -475,6 +498,7 @@ _HELP = {
     "n_layer": "transformer blocks",
     "n_head": "attention heads per block",
     "n_embd": "model width d, a multiple of n_head",
+    "tie_head": "the output head reuses the token embedding wte",
     "steps": "optimizer steps",
     "batch_size": "sequences per optimizer step, in each process",
     "accum_steps": "micro-batches per optimizer step (divides batch_size)",
@@ -494,7 +518,10 @@ def _add_config_options(group, config_cls) -> None:
     defaults = config_cls()
     for name in _command_fields(config_cls):
         value = getattr(defaults, name)
-        kwargs = {"choices": _CHOICES[name]} if name in _CHOICES else {"type": type(value)}
+        if isinstance(value, bool):                                 # --tie-head / --no-tie-head
+            kwargs = {"action": argparse.BooleanOptionalAction}
+        else:
+            kwargs = {"choices": _CHOICES[name]} if name in _CHOICES else {"type": type(value)}
         help_text = f"{_HELP[name]} " if name in _HELP else ""
         group.add_argument(f"--{name.replace('_', '-')}", default=value, help=help_text + "(default: %(default)s)",
                            **kwargs)
@@ -513,6 +540,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--sample-at", type=int, nargs="*", default=[], metavar="STEP",
+                   help="also write a sample after these steps (0 = before training) into the run's history")
     return p
 
 
@@ -557,22 +586,19 @@ def main(argv=None) -> int:
         print(f"precision: {cfg.precision} ({why})")
     began = time.perf_counter()
     history = train(model, train_ids, val_ids, cfg, checkpoint=out / "ckpt.pt", resume=args.resume,
-                    progress=not args.no_progress, tokenizer=tok)
+                    progress=not args.no_progress, tokenizer=tok, sample_at=tuple(args.sample_at))
     seconds = time.perf_counter() - began
     if _is_main():
         plot_history(history, out / "curves.png", {"unigram": uni, "bigram": bi})
         net = _unwrap(model)
-        prompt = tok.encode("dog:")              # no trailing space: in the text a space starts the next token
-        ids = generate(net, prompt, net.cfg.block_size - len(prompt), temperature=0.8, top_k=40,
-                       generator=torch.Generator().manual_seed(cfg.seed))
-        sample = tok.decode(ids)
-        (out / "sample.txt").write_text(sample + "\n")
+        text = sample(net, tok, cfg.seed)
+        (out / "sample.txt").write_text(text + "\n")
         save_checkpoint(out / "model.pt", net, step=len(history["step"]), train_cfg=cfg, history=history,
                         tokenizer=tok)                                     # weights only: small enough to share
         tokens = (len(history["step"])) * cfg.batch_size * mcfg.block_size * world
         print(f"final validation loss {history['val_loss'][-1]:.3f} nats/token (bigram {bi:.3f}); "
               f"{tokens / seconds:,.0f} tokens/s this run")
-        print(f"sample: {sample!r}")
+        print(f"sample: {text!r}")
         print(f"wrote {out / 'ckpt.pt'}, {out / 'model.pt'} (no optimizer state), {out / 'curves.png'}, "
               f"{out / 'sample.txt'}")
     if world > 1:
