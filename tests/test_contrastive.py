@@ -98,3 +98,21 @@ def test_static_pair_setting_is_centred_and_keeps_the_test_senses_out():
     from utils.gpt_embedder import training_pairs
     test_ids = retrieval.wordnet_retrieval_set(n_docs=1000, n_queries=300, seed=0).doc_ids
     assert s["pairs"] == training_pairs(500, seed=0, exclude=test_ids)  # no sense of the test set is trained on
+
+
+def test_window_pairs_cut_runs_of_words_from_their_own_text():
+    texts = [" ".join(f"w{i}_{j}" for j in range(40)) for i in range(5)] + ["tiny text", "a b c d e"]
+    windows, source = contrastive.window_pairs(texts, per_text=4, words=6, seed=3)
+    assert source.tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5, 6]
+    for window, i in zip(windows, source):
+        assert f" {window} " in f" {' '.join(texts[i].split())} "        # a run of consecutive words of its text
+    assert all(len(w.split()) == 6 for w in windows[:20]) and windows[20:] == ["tiny text", "a b c d e"]
+    assert len(set(windows[:4])) == 4                                      # distinct starts within a text
+    again = contrastive.window_pairs(texts, per_text=4, words=6, seed=3)
+    assert again[0] == windows and contrastive.window_pairs(texts, per_text=4, words=6, seed=4)[0] != windows
+    few, _ = contrastive.window_pairs(["a b c d"], per_text=5, words=3)   # only two starts exist
+    assert few == ["a b c", "b c d"]
+    with pytest.raises(ValueError, match="not one string"):
+        contrastive.window_pairs("one text")
+    with pytest.raises(ValueError, match="no words"):
+        contrastive.window_pairs(["fine", "   "])

@@ -13,6 +13,8 @@ all of them.
 - :func:`matryoshka_loss` - InfoNCE summed over nested prefixes of the vectors, so the first 32 / 64 / ... numbers
   already work as a smaller embedding;
 - :func:`static_pair_setting` - the data of the notebook's fast experiments (frozen static vectors of WordNet pairs);
+- :func:`window_pairs` - training pairs made from a corpus alone: runs of consecutive words, each paired with the text
+  it was cut from (no labelled queries needed);
 - :class:`LinearAdapter` and :func:`train_adapter` - a d x d matrix trained on frozen embeddings (a cheap way to adapt
   a real embedder to a domain).
 
@@ -30,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["info_nce", "mine_hard_negatives", "mine_hardest_negative", "matryoshka_loss", "static_pair_setting",
-           "LinearAdapter", "train_adapter"]
+           "window_pairs", "LinearAdapter", "train_adapter"]
 
 
 def _check_pair(q, d) -> None:
@@ -185,6 +187,38 @@ def static_pair_setting(n_pairs: int = 20000, n_docs: int = 1000, n_queries: int
     out = {k: v - mean for k, v in out.items()}
     out.update(gold=np.asarray(wn_set.gold), pairs=pairs)
     return out
+
+
+def window_pairs(texts, per_text: int = 8, words: int = 12, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Pseudo-queries cut from the texts themselves -> (windows, index of the text each came from).
+
+    From each text, ``per_text`` runs of ``words`` consecutive words (split on white space) at distinct random
+    starts, kept in reading order; a text with ``words`` words or fewer gives itself once, and one with few starts
+    gives as many as it has. Paired with their text, these train an adapter for a corpus that has no labelled
+    queries: the only supervision is "this passage came from that chunk".
+
+    >>> windows, source = window_pairs(["a b c d e f", "short text"], per_text=2, words=3)
+    >>> windows, source.tolist()
+    (['c d e', 'd e f', 'short text'], [0, 0, 1])
+    """
+    if isinstance(texts, str):
+        raise ValueError("texts must be a list of strings, not one string")
+    if per_text < 1 or words < 1:
+        raise ValueError(f"per_text and words must be at least 1, got {per_text} and {words}")
+    rng = np.random.default_rng(seed)
+    windows, source = [], []
+    for i, text in enumerate(texts):
+        tokens = str(text).split()
+        if not tokens:
+            raise ValueError(f"text {i} has no words to cut a window from")
+        if len(tokens) <= words:
+            starts = [0]
+        else:
+            n_starts = len(tokens) - words + 1
+            starts = sorted(rng.choice(n_starts, size=min(per_text, n_starts), replace=False).tolist())
+        windows += [" ".join(tokens[s:s + words]) for s in starts]
+        source += [i] * len(starts)
+    return windows, np.array(source, dtype=np.int64)
 
 
 class LinearAdapter(nn.Module):

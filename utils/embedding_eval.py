@@ -1,4 +1,4 @@
-"""Judging embeddings beyond one retrieval number (notebook 11, sections 5 and 8).
+"""Judging embeddings beyond one retrieval number (notebook 11, sections 6 to 10).
 
 - :func:`paired_bootstrap` - is B really better than A on these queries? The interval of the mean per-query
   difference, resampling the queries (the same resample for both systems: "paired");
@@ -6,10 +6,12 @@
   first ``dim`` numbers of each vector (a truncated, Matryoshka-style embedding);
 - :func:`recall_by_dimension` - recall@k at several truncation lengths (the Matryoshka curve);
 - :func:`per_query_ndcg` - nDCG@k of each query separately (notebook 10's :func:`utils.rag.evaluate.ndcg_at_k`);
+- :func:`dense_ndcg` - the same, ranking documents by the cosine of their vectors with each query's;
 - :func:`probe_set` - WordNet glosses labelled with their lexicographer file (noun.animal, noun.artifact, ...);
 - :func:`linear_probe` - accuracy of a logistic regression trained on frozen embeddings ("embeddings as features");
 - :func:`cluster_score` - k-means on the embeddings, scored against the labels (V-measure: 1 = the clusters are the
-  classes, 0 = unrelated).
+  classes, 0 = unrelated);
+- :func:`wilson_interval` - the uncertainty of an accuracy measured on n test items (a binomial interval).
 
 >>> r = paired_bootstrap(np.array([0.2, 0.4, 0.5, 0.1]), np.array([0.6, 0.8, 0.9, 0.5]), n_resamples=200)
 >>> r["mean_diff"], r["low"], r["high"]                             # B beats A by 0.4 on every query
@@ -21,8 +23,8 @@ import numpy as np
 
 from utils.rag.evaluate import ndcg_at_k
 
-__all__ = ["paired_bootstrap", "recall_hits", "recall_by_dimension", "per_query_ndcg", "PROBE_CLASSES", "probe_set",
-           "linear_probe", "cluster_score"]
+__all__ = ["paired_bootstrap", "recall_hits", "recall_by_dimension", "per_query_ndcg", "dense_ndcg", "PROBE_CLASSES",
+           "probe_set", "linear_probe", "cluster_score", "wilson_interval"]
 
 #: Eight concrete noun topics of WordNet's lexicographer files, the labels of the probe set.
 PROBE_CLASSES = ("noun.animal", "noun.artifact", "noun.body", "noun.food", "noun.location", "noun.person",
@@ -90,6 +92,26 @@ def per_query_ndcg(ranked, relevant, k: int = 10) -> np.ndarray:
     return np.array([ndcg_at_k([r], [g], k) for r, g in zip(ranked, relevant)])
 
 
+def dense_ndcg(queries, documents, relevant, k: int = 10) -> np.ndarray:
+    """(q,) nDCG@k of each query when the documents are ranked by cosine with it (ties: the lower row first).
+
+    ``queries`` (q, D), ``documents`` (n, D): any vectors (rows are normalised here); ``relevant``: per query, the
+    set of document rows that answer it (or one row number).
+
+    >>> Q = np.array([[1., 0.], [0., 1.]]); D = np.array([[1., 0.], [0.6, 0.8], [0., 1.]])
+    >>> dense_ndcg(Q, D, [{0}, {1}], k=10).round(3).tolist()        # query 1's answer comes second
+    [1.0, 0.631]
+    """
+    Q, D = np.asarray(queries, dtype=np.float64), np.asarray(documents, dtype=np.float64)
+    if Q.ndim != 2 or D.ndim != 2 or Q.shape[1] != D.shape[1]:
+        raise ValueError(f"queries and documents must be (q, D) and (n, D) matrices, got {Q.shape} and {D.shape}")
+    Q = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-12)
+    D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
+    ranked = np.argsort(-(Q @ D.T), axis=1, kind="stable")[:, :k]            # (q, k) document rows, best first
+    relevant = [g if isinstance(g, (set, frozenset, list, tuple)) else {g} for g in relevant]
+    return per_query_ndcg([r.tolist() for r in ranked], [{int(x) for x in g} for g in relevant], k)
+
+
 def probe_set(per_class: int = 100, seed: int = 0, classes=PROBE_CLASSES, exclude=()) -> tuple[list[str], np.ndarray]:
     """``per_class`` definitions of each lexicographer file in ``classes`` (seeded choice, synsets in ``exclude``
     skipped) -> (texts, labels (n,) int index into ``classes``), shuffled."""
@@ -107,12 +129,17 @@ def probe_set(per_class: int = 100, seed: int = 0, classes=PROBE_CLASSES, exclud
     return [texts[i] for i in order], np.array(labels)[order]
 
 
-def linear_probe(X_train, y_train, X_test, y_test, C: float = 1.0) -> float:
-    """Accuracy on the test rows of a multinomial logistic regression fitted on the (frozen) training embeddings."""
+def linear_probe(X_train, y_train, X_test, y_test, C: float = 1.0, per_item: bool = False):
+    """Accuracy on the test rows of a multinomial logistic regression fitted on the (frozen) training embeddings.
+
+    ``per_item=True`` returns the (n_test,) array of 1.0 (right) / 0.0 (wrong) instead, so two embedders probed on
+    the same test items can be compared with :func:`paired_bootstrap`.
+    """
     from sklearn.linear_model import LogisticRegression
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(np.asarray(X_train), np.asarray(y_train))
-    return float(np.mean(clf.predict(np.asarray(X_test)) == np.asarray(y_test)))
+    right = (clf.predict(np.asarray(X_test)) == np.asarray(y_test)).astype(float)
+    return right if per_item else float(right.mean())
 
 
 def cluster_score(X, labels, seed: int = 0) -> float:
@@ -122,3 +149,23 @@ def cluster_score(X, labels, seed: int = 0) -> float:
     labels = np.asarray(labels)
     km = KMeans(n_clusters=len(np.unique(labels)), n_init=4, random_state=seed).fit(np.asarray(X))
     return float(v_measure_score(labels, km.labels_))
+
+
+def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy of ``correct`` right out of ``n`` independent test items -> (low, high).
+
+    Unlike "p plus or minus 1.96 standard errors" it stays inside [0, 1] and is sensible near 0 and 1.
+
+    >>> [round(x, 3) for x in wilson_interval(80, 100)]                # 0.8 measured on 100 items
+    [0.711, 0.867]
+    """
+    from statistics import NormalDist
+    if not (isinstance(n, (int, np.integer)) and n >= 1 and 0 <= correct <= n):
+        raise ValueError(f"need 0 <= correct <= n and n >= 1, got correct={correct!r}, n={n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float(centre - half), float(centre + half)
