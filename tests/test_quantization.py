@@ -55,3 +55,55 @@ def test_rescoring_recovers_exact_search():
     assert short < longer
     with pytest.raises(ValueError, match="shortlist"):
         qz.binary_search(Q, qz.binary_quantize(X), X, k=10, shortlist=5)
+
+
+def _reference_top_k(query_codes, codes, k):
+    """The definition, slowly: distances from the unpacked bits, then a stable full sort (ties to the smaller index)."""
+    q_bits, c_bits = np.unpackbits(query_codes, axis=1), np.unpackbits(codes, axis=1)
+    dist = (q_bits[:, None, :] != c_bits[None, :, :]).sum(-1)
+    return dist, np.argsort(dist, axis=1, kind="stable")[:, :k]
+
+
+def _tied_codes(n, nbytes, seed):
+    """Codes with many equal distances: each is one of 40 patterns with a few random bits flipped."""
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 256, size=(40, nbytes), dtype=np.uint8)
+    codes = pool[rng.integers(0, 40, size=n)]
+    flips = rng.random((n, nbytes * 8)) < 0.02
+    return codes ^ np.packbits(flips, axis=1)
+
+
+@pytest.mark.parametrize("nbytes", [48, 8, 16, 24, 9, 10, 2])    # 6, 1, 2, 3 words; 9, 10, 2 bytes read bytewise
+@pytest.mark.parametrize("n_queries", [1, 3, 30])                 # row-wise scan (< COLUMNS_FROM) and transposed
+def test_hamming_search_equals_the_stable_sort_of_the_definition(monkeypatch, nbytes, n_queries):
+    monkeypatch.setattr(qz, "BLOCK", 37)                          # many blocks and a ragged last one
+    codes = _tied_codes(500, nbytes, seed=nbytes)
+    queries = np.concatenate([codes[:n_queries - 1], _tied_codes(1, nbytes, seed=99)])
+    for k in (1, 10, 123, len(codes)):
+        dist, want = _reference_top_k(queries, codes, k)
+        assert len(np.unique(dist)) < 0.2 * dist.size             # the data really is full of ties
+        assert np.array_equal(qz.hamming_top_k(queries, codes, k), want), k
+    assert np.array_equal(qz.hamming_distances(queries, codes), dist)
+
+
+def test_hamming_distance_at_its_largest_and_many_blocks():
+    codes = np.zeros((20000, 48), np.uint8)                      # more codes than one BLOCK
+    codes[7] = 255                                                # distance 384 from zeros: 64 + 64 per pair of words
+    codes[123] = 255
+    zeros = np.zeros((1, 48), np.uint8)
+    for queries in (zeros, np.repeat(zeros, 9, axis=0)):
+        d = qz.hamming_distances(queries, codes)
+        assert d[0, 7] == d[0, 123] == 384 and d[0].sum() == 2 * 384
+        assert qz.hamming_top_k(~queries, codes, 3).tolist()[0] == [7, 123, 0]   # ties: smaller index first
+
+
+def test_binary_search_equals_rescoring_the_reference_shortlist():
+    X = _data(n=3000, d=48, seed=3)
+    X[:, 40:] = 0.0                                                # 8 bits always 0: more ties
+    Q = X[:12] + 0.1 * _data(12, d=48, seed=4)
+    codes = qz.binary_quantize(X)
+    for s in (10, 50, 400):
+        _, shortlist = _reference_top_k(qz.binary_quantize(Q), codes, s)
+        want = qz.rescore(Q, X, shortlist, 10)
+        assert np.array_equal(qz.binary_search(Q, codes, X, k=10, shortlist=s), want)
+        assert np.array_equal(qz.binary_search(Q[:1], codes, X, k=10, shortlist=s), want[:1])
