@@ -17,10 +17,10 @@ def _hf(cfg):
     return GPT2LMHeadModel(GPT2Config(**cfg, bos_token_id=0, eos_token_id=0)).eval()
 
 
-def _tiny(positions="learned", fast=True, seed=0):
+def _tiny(positions="learned", fast=True, seed=0, tie_head=True):
     torch.manual_seed(seed)
     return GPT(GPTConfig(vocab_size=61, block_size=48, n_layer=2, n_head=4, n_embd=32, positions=positions,
-                         fast_attention=fast)).eval()
+                         fast_attention=fast, tie_head=tie_head)).eval()
 
 
 @pytest.mark.parametrize("cfg", HF_CONFIGS, ids=lambda c: f"L{c['n_layer']}-d{c['n_embd']}-h{c['n_head']}")
@@ -48,7 +48,7 @@ def test_from_gpt2_rejects_other_models():
         GPT.from_gpt2(torch.nn.Linear(2, 2))
 
 
-@pytest.mark.parametrize("positions", ["learned", "rope"])
+@pytest.mark.parametrize("positions", ["learned", "rope", "none"])
 def test_course_attention_equals_torch_fused_attention(positions):
     fast, course = _tiny(positions, True), _tiny(positions, False)
     ids = torch.randint(0, 61, (2, 48), generator=torch.Generator().manual_seed(2))
@@ -56,7 +56,7 @@ def test_course_attention_equals_torch_fused_attention(positions):
         assert (fast(ids) - course(ids)).abs().max().item() < 1e-5
 
 
-@pytest.mark.parametrize("positions", ["learned", "rope"])
+@pytest.mark.parametrize("positions", ["learned", "rope", "none"])
 def test_model_is_causal(positions):
     model = _tiny(positions)
     a = torch.randint(0, 61, (1, 20), generator=torch.Generator().manual_seed(3))
@@ -79,7 +79,32 @@ def test_head_is_tied_to_the_token_embedding():
     assert changed.nonzero().flatten().tolist() == [40]            # ... so only its OUTPUT score moves: tied head
 
 
-@pytest.mark.parametrize("positions", ["learned", "rope"])
+def test_an_untied_head_is_its_own_matrix():
+    model = _tiny(tie_head=False)
+    assert model.lm_head.weight.shape == model.wte.weight.shape and model.lm_head.weight is not model.wte.weight
+    assert model.num_params() == _tiny().num_params() + 61 * 32
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        before = model(ids)
+        model.wte.weight[40] += torch.randn(32)                    # token 40 is not in the input ...
+        assert torch.equal(model(ids), before)                     # ... and its input row is not the head's row
+        model.lm_head.weight[40] += torch.randn(32)
+        changed = (model(ids) - before).abs().amax(dim=(0, 1)) > 1e-6
+    assert changed.nonzero().flatten().tolist() == [40]
+
+
+def test_without_positions_a_repeated_token_looks_the_same_everywhere():
+    # "7 7 7": every position attends over copies of the same vector, so without a position signal all three
+    # outputs are equal; only the causal mask's different context lengths could tell them apart, and here it cannot
+    ids = torch.tensor([[7, 7, 7]])
+    with torch.no_grad():
+        none, learned = _tiny("none")(ids), _tiny("learned")(ids)
+    assert _tiny("none").wpe is None
+    assert torch.allclose(none[0, 0], none[0, 1], atol=1e-5) and torch.allclose(none[0, 1], none[0, 2], atol=1e-5)
+    assert not torch.allclose(learned[0, 0], learned[0, 1], atol=1e-3)
+
+
+@pytest.mark.parametrize("positions", ["learned", "rope", "none"])
 @pytest.mark.parametrize("fast", [True, False])
 def test_cached_step_logits_equal_full_forward(positions, fast):
     model = _tiny(positions, fast)
@@ -95,7 +120,7 @@ def test_cached_step_logits_equal_full_forward(positions, fast):
         assert (torch.cat(pieces, 1) - full).abs().max().item() < 1e-5
 
 
-@pytest.mark.parametrize("positions", ["learned", "rope"])
+@pytest.mark.parametrize("positions", ["learned", "rope", "none"])
 def test_greedy_generation_is_identical_with_and_without_cache(positions):
     model = _tiny(positions)
     prompt = [3, 14, 15, 9]

@@ -323,3 +323,29 @@ def test_the_default_model_is_notebook_09s_showcase_model():
     state = load_checkpoint(train_gpt.SHOWCASE_CHECKPOINT)
     saved = {k: v for k, v in state["model_config"].items() if k != "fast_attention"}
     assert saved == {k: v for k, v in GPTConfig().to_dict().items() if k != "fast_attention"}
+
+
+def test_samples_during_a_run_do_not_change_it():
+    from utils.bpe import train_bpe
+    text = " ".join(f"dog: a {w} animal {i}" for i, w in enumerate(["tame", "wild", "small", "big"] * 30))
+    tok = train_bpe(text, 270)
+    ids = torch.tensor(tok.encode(text))
+    cfg = TrainConfig(steps=6, batch_size=4, eval_every=3, warmup_steps=1)
+    runs = []
+    for sample_at in ((), (0, 3, 6)):
+        model = _model(vocab_size=270)
+        runs.append((model, train(model, ids, ids, cfg, progress=False, tokenizer=tok, sample_at=sample_at)))
+    (a, ha), (b, hb) = runs
+    assert ha["train_loss"] == hb["train_loss"] and "samples" not in ha
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert sorted(hb["samples"]) == [0, 3, 6] and all(s.startswith("dog:") for s in hb["samples"].values())
+    assert hb["samples"][6] == train_gpt.sample(b, tok, cfg.seed)        # the last one is the finished model's
+    with pytest.raises(ValueError, match="tokenizer"):
+        train(_model(), _data(), _data(), cfg, progress=False, sample_at=(3,))
+
+
+def test_the_command_offers_no_positions_and_an_untied_head():
+    parser = train_gpt._parser()
+    model_cfg, _ = train_gpt.configs_from_args(parser.parse_args(["--positions", "none", "--no-tie-head"]))
+    assert (model_cfg.positions, model_cfg.tie_head) == ("none", False)
+    assert train_gpt.configs_from_args(parser.parse_args([]))[0].tie_head is True

@@ -168,7 +168,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Two AdamW groups: decay for the 2-D weight matrices of the blocks; none for embeddings, norms and biases.
+    """Two AdamW groups: decay for the 2-D weight matrices (the blocks', an untied head's); none for embeddings
+    (wte, wpe), norms and biases.
 
     Shrinking an embedding row every step would pull rare tokens (few gradient updates) towards zero; norm gains
     and biases are few and have no "size" to regularise.
