@@ -107,3 +107,37 @@ def test_binary_search_equals_rescoring_the_reference_shortlist():
         want = qz.rescore(Q, X, shortlist, 10)
         assert np.array_equal(qz.binary_search(Q, codes, X, k=10, shortlist=s), want)
         assert np.array_equal(qz.binary_search(Q[:1], codes, X, k=10, shortlist=s), want[:1])
+
+
+def test_qdrant_local_mode_ignores_quantization_config():
+    """Notebook 10's database runs qdrant-client in local (embedded) mode. It accepts a quantization_config, for the
+    collection or for its vectors, and then searches the float32 vectors exactly anyway: ids and scores are those of
+    exact float search, even when the query asks for quantised scores without rescoring. If a new qdrant-client
+    starts applying it, this test fails: update benchmarks/README.md (bench_quantization.py) and notebook 11."""
+    import warnings
+    models = pytest.importorskip("qdrant_client").models
+    from qdrant_client import QdrantClient
+    X, Q = _data(n=400, d=32, seed=5), _data(n=12, d=32, seed=6)
+    exact = qz.exact_top_k(Q, X, 10)
+    hamming = qz.hamming_top_k(qz.binary_quantize(Q), qz.binary_quantize(X), 10)
+    assert qz.overlap_at_k(hamming, exact) < 0.8                     # applied binary quantisation would show
+    binary = models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True))
+    int8 = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8))
+    no_rescoring = models.SearchParams(quantization=models.QuantizationSearchParams(rescore=False))
+    client = QdrantClient(location=":memory:")
+    for name, collection_level, vector_level in (("binary", binary, None), ("int8", int8, None),
+                                                 ("binary-vectors", None, binary)):
+        client.create_collection(name, vectors_config=models.VectorParams(
+            size=32, distance=models.Distance.COSINE, quantization_config=vector_level),
+            quantization_config=collection_level)
+        client.upsert(name, points=[models.PointStruct(id=i, vector=x.tolist()) for i, x in enumerate(X)])
+        assert client.get_collection(name).config.quantization_config is None     # dropped, not stored
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")                          # "local mode performs exact search" (once)
+            found = [client.query_points(name, query=q.tolist(), limit=10, search_params=no_rescoring).points
+                     for q in Q]
+        ids = np.array([[p.id for p in r] for r in found])
+        scores = np.array([[p.score for p in r] for r in found])
+        assert np.array_equal(ids, exact), name
+        np.testing.assert_allclose(scores, np.take_along_axis(Q @ X.T, exact, axis=1), atol=1e-5, err_msg=name)
+    client.close()
