@@ -111,6 +111,11 @@ def test_next_token_loss():
     (lambda lg, ids: F.cross_entropy(lg[:-1].reshape(-1, lg.shape[-1]), ids[1:].reshape(-1)), "batch axis"),
     (lambda lg, ids: F.cross_entropy(lg[:, :-2].reshape(-1, lg.shape[-1]), ids[:, 2:].reshape(-1)), "by two"),
     (lambda lg, ids: loss(lg, ids) * 2, "wrong value, and none of the usual mistakes"),
+    # the right value in a new tensor that only copies the logits' requires_grad flag: no gradient reaches them
+    (lambda lg, ids: torch.tensor(loss(lg, ids).item(), requires_grad=lg.requires_grad), "cut off from the logits"),
+    (lambda lg, ids: loss(lg, ids).detach().requires_grad_(lg.requires_grad), "cut off from the logits"),
+    # the right value, but a gradient of 1/N on every logit instead of the cross-entropy's
+    (lambda lg, ids: loss(lg.detach(), ids) + lg.mean() - lg.mean().detach(), "right value but the wrong gradient"),
 ])
 def test_next_token_loss_rejects(wrong, match):
     assert_rejects(ch09.next_token_loss, wrong, match=match)

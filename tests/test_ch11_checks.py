@@ -1,12 +1,15 @@
 """Every exercise of notebook 11: right answer passes, stub is 'not attempted', typical mistakes are named."""
+import re
+
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
-from check_helpers import assert_not_attempted, assert_passes, assert_rejects, stub_function
+from check_helpers import _GRADER, _graded, assert_not_attempted, assert_passes, assert_rejects, stub_function
 from utils import contrastive, pooling
 from utils import quantization as qz
-from utils.checks import ch11
+from utils.checks import ExerciseFailed, ch11
 
 
 # ---------------------------------------------------------------- 11.1 mean pooling
@@ -85,6 +88,76 @@ def test_info_nce_rejects_a_loss_no_gradient_reaches():
 def _nce_without_grad(q, d, t):
     with torch.no_grad():
         return _nce(q, d, t)
+
+
+def _flag_copied(q, d, t):
+    """The right value in a new tensor that copies the inputs' requires_grad flag: no gradient reaches q or d."""
+    return torch.tensor(_nce(q, d, t).item(), requires_grad=q.requires_grad or d.requires_grad)
+
+
+def _detached_norms(q, d, t):
+    """The right value, but autograd sees the norms as constants: the gradients are not the loss's."""
+    return _nce(q / q.norm(dim=-1, keepdim=True).detach(), d / d.norm(dim=-1, keepdim=True).detach(), t,
+                normalise=False)
+
+
+GRADIENT_MISTAKES = [
+    (_flag_copied, "new tensor that is not computed from q and d"),
+    (lambda q, d, t: _nce(q, d, t).detach().requires_grad_(q.requires_grad or d.requires_grad),
+     "new tensor that is not computed from q and d"),
+    (_detached_norms, "right value but the wrong gradient with respect to q"),
+    (lambda q, d, t: _nce(F.normalize(q, dim=-1), d / d.norm(dim=-1, keepdim=True).detach(), t, normalise=False),
+     "wrong gradient with respect to d"),
+    (lambda q, d, t: _nce(q, d, t) + float(q.requires_grad), "loss is .* when q and d require a gradient"),
+]
+
+
+@pytest.mark.parametrize("wrong, match", GRADIENT_MISTAKES)
+def test_info_nce_compares_the_gradients_with_the_references(wrong, match):
+    assert_rejects(ch11.info_nce, wrong, match=match)
+
+
+def _rejected_by_the_grader(check, answer) -> str:
+    with pytest.raises(ExerciseFailed) as info:
+        _graded(check, answer)
+    return info.value.message
+
+
+def test_the_gradients_are_compared_through_the_grader_too():
+    """The loss's graph stays in the learner's kernel: the gradients are made there and come back as data."""
+    _graded(ch11.info_nce, _nce)
+    for wrong, match in GRADIENT_MISTAKES[:3]:
+        assert re.search(match, _rejected_by_the_grader(ch11.info_nce, wrong))
+    assert "new tensor" in _rejected_by_the_grader(ch11.matryoshka_loss, _mrl_flag_copied)
+
+
+def _forging(forge):
+    """A right answer that, once called, makes its kernel's probe send ``forge(q, d)`` back instead of the gradients
+    (the probe is the learner's to change)."""
+    def info_nce(q, d, t):
+        import sys
+        probe = sys.modules["course_tools.grading.probe"]
+        probe._APPLY["grad"] = lambda fn, args, wrt: (fn(*args), forge(*args[:2]))
+        return _nce(q, d, t)
+    return info_nce
+
+
+@pytest.mark.parametrize("forged, match", [
+    (lambda q, d: [torch.zeros(2, 2), torch.zeros_like(d)], r"argument 0 .* float32 tensor of shape \(2, 2\), not a "
+                                                            r"tensor of shape \(6, 8\)"),
+    (lambda q, d: [torch.zeros_like(q), torch.zeros_like(d).double()], r"argument 1 .* float64 tensor"),
+    (lambda q, d: ["gradient", None], r"argument 0 .* is a str"),
+    (lambda q, d: [torch.zeros_like(q)], r"got a tuple back .* result and one gradient per input \(2\)"),
+    (lambda q, d: [torch.zeros_like(q), torch.zeros_like(d)], "wrong gradient with respect to q"),
+])
+def test_forged_gradients_from_the_kernel_fail_the_exercise(forged, match):
+    """Every byte of the probe's answer is the learner's: gradients of another shape, dtype or type, or too few of
+    them, fail the exercise with a message (never a crash of the check); well-formed but wrong ones are wrong."""
+    try:
+        assert re.search(match, _rejected_by_the_grader(ch11.info_nce, _forging(forged)))
+    finally:
+        run = _GRADER["kernel"].run("import course_tools.grading.probe as _p\n_p._APPLY['grad'] = _p._gradients\n", 60)
+        assert run.state == "ok"
 
 
 # ---------------------------------------------------------------- 11.3 hard negatives
@@ -318,6 +391,21 @@ def _mrl(q, d, dims, weights, t, *, cut=lambda x, m: x[:, :m], renormalise=True,
 def _normalised_then_cut(q, d, dims, weights, t):
     qn, dn = F.normalize(q, dim=-1), F.normalize(d, dim=-1)
     return _mrl(qn, dn, dims, weights, t, renormalise=False)
+
+
+def _mrl_flag_copied(q, d, dims, w, t):
+    return torch.tensor(_mrl(q, d, dims, w, t).item(), requires_grad=q.requires_grad or d.requires_grad)
+
+
+def test_matryoshka_loss_compares_the_gradients_with_the_references():
+    assert_rejects(ch11.matryoshka_loss, _mrl_flag_copied, match="new tensor that is not computed from q and d")
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d.detach(), dims, w, t),
+                   match="no gradient flows back to q and d")
+    assert_rejects(ch11.matryoshka_loss,   # each prefix's norm a constant to autograd: the right value only
+                   lambda q, d, dims, w, t: sum(wi * _nce(q[:, :m] / q[:, :m].norm(dim=-1, keepdim=True).detach(),
+                                                          d[:, :m] / d[:, :m].norm(dim=-1, keepdim=True).detach(), t,
+                                                          normalise=False) for m, wi in zip(dims, w)),
+                   match="wrong gradient with respect to q")
 
 
 def test_matryoshka_loss():

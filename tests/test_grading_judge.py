@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.checks import CheckFailed, calls, global_used, source_of
+from utils.checks import CheckFailed, calls, global_used, gradients, source_of
 from course_tools.grading import answers, judge, probe
 
 
@@ -188,3 +188,56 @@ def test_an_answer_too_large_is_refused_in_the_kernel(tmp_path, monkeypatch):
         probe.serve(str(request), str(response))
         answer, arrays = answers._read_answer(response)
         assert answer["error"]["type"] == "AnswerTooLarge" and arrays == {}
+
+
+class ForgingJudge:
+    """Stands for the judge: answers the "grad" probe with ``answer``, as a kernel whose probe was tampered with."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def apply(self, remote, op, *args):
+        assert op == "grad"
+        return self.answer
+
+
+def test_gradients_from_the_kernel_are_checked_before_a_check_sees_them():
+    """utils.checks.gradients for a function in the kernel: what comes back must be a result and, per input, None
+    or a tensor of that input's shape and dtype; anything else fails the exercise with a message."""
+    x, y = torch.ones(2, 3), torch.ones(4)
+    arrays = {}
+    node = probe.encode(lambda a, b: a.sum(), arrays)
+
+    def remote(answer):
+        return answers.decode(node, arrays, judge=ForgingJudge(answer))
+
+    honest = torch.full((2, 3), 0.5, requires_grad=True)
+    result, grads = gradients(remote((6.0, [honest, None])), (x, y), (0, 1))
+    assert result == 6.0 and torch.equal(grads[0], honest.detach()) and not grads[0].requires_grad
+    assert grads[1] is None
+    for forged, message in [
+        (6.0, "got a float back from your kernel instead of your function's result and one gradient per input"),
+        ((6.0, [honest]), "got a tuple back"),
+        ((6.0, (honest, None)), "got a tuple back"),
+        ((6.0, [honest.double(), None]), r"argument 0 .* is a float64 tensor of shape \(2, 3\), not a tensor of shape "
+                                         r"\(2, 3\) and dtype torch.float32"),
+        ((6.0, [honest, torch.ones(2)]), r"argument 1 .* is a float32 tensor of shape \(2,\)"),
+        ((6.0, [[0.5] * 3] * 2 + [None]), "got a tuple back"),
+        ((6.0, [np.full((2, 3), 0.5), None]), "argument 0 .* is a ndarray"),
+        ((6.0, [remote(None), None]), "argument 0 .* is a"),
+    ]:
+        with pytest.raises(CheckFailed, match=message):
+            gradients(remote(forged), (x, y), (0, 1))
+
+
+def test_the_probe_makes_the_gradients_in_the_kernel(tmp_path, monkeypatch):
+    """The "grad" op runs the learner's function there (its graph never leaves) and sends back data only."""
+    probe._HANDLES.clear()
+    probe._HANDLES.append(lambda a, b: (a * b).sum())
+    request, response = tmp_path / "r.pkl", tmp_path / "a.npz"
+    request.write_bytes(pickle.dumps({"op": "grad", "h": 0, "args": [[torch.tensor([1.0, 2.0]), torch.tensor(
+        [3.0, 4.0])], [1]]}))
+    probe.serve(str(request), str(response))
+    answer, arrays = answers._read_answer(response)
+    result, (grad,) = answers.decode(answer["value"], arrays, None)
+    assert result.item() == 11.0 and result.requires_grad and grad.tolist() == [1.0, 2.0]

@@ -20,7 +20,7 @@ import numpy as np
 
 from course_tools.grading import codec
 from course_tools.grading.probe import JSON_KEY, MAX_BYTES
-from utils.checks import CheckFailed, global_used, source_of
+from utils.checks import CheckFailed, global_used, gradients, source_of
 
 MAX_FILE = MAX_BYTES + 16 * 2**20
 
@@ -149,6 +149,36 @@ def _remote_global(fn: Remote, name: str):
 def _remote_function_global(fn: RemoteFunction, name: str):
     """The learner's ``name`` as this function sees it, asked of the kernel (the same lookup, made there)."""
     return fn._judge.apply(fn, "helper", name)
+
+
+@gradients.register
+def _remote_gradients(fn: RemoteFunction, args, wrt):
+    """The gradients made in the kernel (the probe's "grad": the graph never leaves it). Whatever comes back is
+    checked to be what :func:`utils.checks.gradients` returns - a result and, per input of ``wrt``, None or a tensor
+    of that input's shape and dtype - or the exercise fails with a message; the gradients come back detached."""
+    import torch
+
+    answer = fn._judge.apply(fn, "grad", list(args), list(wrt))
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[1], list)
+            and len(answer[1]) == len(wrt)):
+        raise CheckFailed(f"the grader got {_kind(answer)} back from your kernel instead of your function's result "
+                          f"and one gradient per input ({len(wrt)}): leave the grader's code in the kernel as it is")
+    result, grads = answer
+    for i, g in zip(wrt, grads):
+        want = args[i]
+        if g is not None and not (isinstance(g, torch.Tensor) and g.shape == want.shape and g.dtype == want.dtype):
+            raise CheckFailed(f"the gradient of argument {i} that came back from your kernel is {_kind(g)}, not a "
+                              f"tensor of shape {tuple(want.shape)} and dtype {want.dtype}: leave the grader's code "
+                              f"in the kernel as it is")
+    return result, [None if g is None else g.detach() for g in grads]
+
+
+def _kind(x) -> str:
+    """What came back, for a message: 'a list', 'a float32 tensor of shape (2, 3)'."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return f"a {str(x.dtype).removeprefix('torch.')} tensor of shape {tuple(x.shape)}"
+    return f"a {type(x).__name__}"
 
 
 _REMOTE_CLASSES: dict[tuple[str, str, bool], type] = {}

@@ -36,7 +36,7 @@ __all__ = [
     "CheckFailed", "ExerciseFailed", "ExerciseNotAttempted", "exercise", "quiz", "Quiz", "private_check", "REGISTRY",
     "PASS_MARK", "FAIL_MARK", "TODO_MARK", "expect", "expect_close", "as_numpy", "expect_array", "expect_choice",
     "is_stub", "calls", "source_tree", "source_of", "global_used", "learner_helper", "is_torch", "returned", "scalar",
-    "call_on_copies", "same_value", "expect_unchanged",
+    "call_on_copies", "same_value", "expect_unchanged", "gradients",
 ]
 
 #: chapter ("01") -> ordered {exercise id: title}; filled as the chapter's check module is imported.
@@ -286,6 +286,38 @@ def call_on_copies(fn, *args, **kwargs):
     """
     copies, kw = copy.deepcopy((list(args), kwargs))
     return fn(*copies, **kw), copies
+
+
+@functools.singledispatch
+def gradients(fn, args, wrt):
+    """Call ``fn(*args)`` on copies of ``args``, the tensors at the positions ``wrt`` requiring a gradient, and return
+    ``(result, grads)``: the gradient of ``result.sum()`` with respect to each of them, None for an input the result
+    is not computed from (all None when the result is not a tensor that requires a gradient). A loss that only copies
+    the inputs' ``requires_grad`` flag gets None. Other kinds of function (the grader's stand-in for one in the
+    learner's kernel, where the autograd graph stays) register their own way, as for :func:`source_of`.
+
+    >>> import torch
+    >>> x, y = torch.tensor([1.0, 2.0]), torch.tensor([3.0])
+    >>> result, (gx, gy) = gradients(lambda a, b: (a * a).sum(), (x, y), wrt=(0, 1))
+    >>> result.item(), gx.tolist(), gy, x.requires_grad
+    (5.0, [2.0, 4.0], None, False)
+    >>> result, (gx,) = gradients(lambda a, b: (a * b.add_(1)).sum(), (x, y), wrt=(0,))   # b changed: a copy
+    >>> result.item(), gx.tolist(), y.tolist()
+    (12.0, [4.0, 4.0], [3.0])
+    >>> gradients(lambda a, b: torch.tensor(5.0, requires_grad=a.requires_grad), (x, y), wrt=(0,))[1]
+    [None]
+    """
+    import torch
+
+    for i in wrt:
+        if not (isinstance(args[i], torch.Tensor) and args[i].is_floating_point()):
+            raise TypeError(f"gradients: argument {i} should be a floating-point tensor, got {type(args[i]).__name__}")
+    inputs = [a.detach().clone().requires_grad_(True) if i in wrt else copy.deepcopy(a) for i, a in enumerate(args)]
+    result = fn(*inputs)
+    leaves = [inputs[i] for i in wrt]
+    if not (isinstance(result, torch.Tensor) and result.requires_grad):
+        return result, [None] * len(leaves)
+    return result, list(torch.autograd.grad(result.sum(), leaves, allow_unused=True))
 
 
 def same_value(a, b) -> bool:

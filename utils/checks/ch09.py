@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import math
 
-from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz, same_value
+from utils.checks import (CheckFailed, call_on_copies, exercise, expect, expect_unchanged, gradients, quiz,
+                          same_value)
 from utils.checks.values import as_tensor, close, returned
 
 
@@ -142,8 +143,9 @@ def next_token_loss(fn):
     B, T, V = 3, 7, 11
     logits = torch.randn(B, T, V, generator=g) * 2
     ids = torch.randint(0, V, (B, T), generator=g)
-    try:                                    # a leaf that needs gradients, as a model's logits do in training
-        got = fn(logits.clone().requires_grad_(), ids.clone())
+    want_grad = gradients(lambda lg: lm_loss(lg[:, :-1], ids[:, 1:]), (logits,), (0,))[1][0]    # before fn runs
+    try:                                    # logits that need gradients, as a model's do in training
+        got, (grad,) = gradients(fn, (logits, ids), (0,))
     except (RuntimeError, ValueError) as err:
         if "size" in str(err) or "shape" in str(err) or "dimension" in str(err):
             raise CheckFailed("cross_entropy wants (N, V) scores and (N,) targets: reshape logits[:, :-1] to "
@@ -153,7 +155,7 @@ def next_token_loss(fn):
     if isinstance(got, (int, float)) and not isinstance(got, bool):
         raise CheckFailed("you returned a Python number (loss.item()?): return the loss TENSOR; training calls "
                           "loss.backward(), which a float cannot do")
-    if isinstance(got, torch.Tensor) and not got.requires_grad:
+    if isinstance(got, torch.Tensor) and grad is None:     # no graph, or a new tensor that copies the logits' flag
         raise CheckFailed("the loss is cut off from the logits (.detach(), torch.tensor(...) or a no_grad block): "
                           "return F.cross_entropy's tensor so that backward() reaches the model")
     got = as_tensor(got, "next_token_loss")
@@ -188,6 +190,9 @@ def next_token_loss(fn):
         raise CheckFailed("the sign is flipped: the loss is the NEGATIVE log-probability of the right token")
     expect(_close(got, want), "wrong value, and none of the usual mistakes (no shift, the wrong direction or axis, "
                               "a shift of two, a sum, softmax first, the sign)")
+    expect(close(grad, want_grad, atol=1e-4 * float(want_grad.abs().max()), rtol=1e-4),
+           "the loss has the right value but the wrong gradient with respect to the logits: part of it is cut off "
+           "from them (a .detach() or .data inside), so backward() would not train the model as this loss says")
     return f"{B} sequences of {T} tokens give {B} x {T - 1} = {B * (T - 1)} predictions"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, quiz
+from utils.checks import CheckFailed, call_on_copies, exercise, expect, expect_unchanged, gradients, quiz
 from utils.checks.values import as_numpy, close, is_torch, returned, scalar
 
 
@@ -114,6 +114,38 @@ NO_GRADIENT = {
 }
 
 
+NO_GRADIENT_NEW = ("the loss is a new tensor that is not computed from q and d, so no gradient reaches them: build it "
+                   "from q and d with torch operations (no torch.tensor(number), no .detach() then .requires_grad_())")
+
+
+def _reference_gradients(loss, q, d):
+    """The gradients of the reference ``loss(q, d)`` with respect to q and d (made on copies, before fn runs)."""
+    return gradients(loss, (q, d), (0, 1))[1]
+
+
+def _expect_gradients(fn, args, value: float, want, missing: dict[str, str]) -> None:
+    """Training needs the gradient of the loss with respect to q and d (``args[0]``, ``args[1]``): ``fn`` run again
+    with both requiring one must give the same loss ``value`` and the reference's gradients ``want``. A flag alone
+    proves nothing (a new tensor can copy q's ``requires_grad``), so the gradients themselves are compared;
+    ``missing[name]`` is the message for a gradient that does not reach q or d."""
+    got, grads = gradients(fn, args, (0, 1))
+    if all(g is None for g in grads) and is_torch(got) and got.requires_grad:
+        raise CheckFailed(NO_GRADIENT_NEW)
+    for name, g in zip("qd", grads):
+        expect(g is not None, missing[name])
+    again = scalar(got, "the loss")
+    expect(np.isclose(again, value, atol=1e-4),
+           f"the loss is {again:.4f} when q and d require a gradient but {value:.4f} when they do not: compute it "
+           "the same way whatever its inputs")
+    for name, g, w in zip("qd", grads, want):
+        scale = float(w.abs().max())
+        if not close(g, w, atol=1e-4 * scale, rtol=1e-4):
+            gap = float((g.double() - w.double()).abs().max())
+            raise CheckFailed(f"the loss has the right value but the wrong gradient with respect to {name} (largest "
+                              f"gap {gap:.3g}): part of it is cut off from {name}, e.g. a .detach() or .data in the "
+                              "normalisation; build every step from the inputs with torch operations")
+
+
 @exercise("11.2", "Symmetric InfoNCE with in-batch negatives")
 def info_nce(fn):
     """``fn(q (B, D), d (B, D), temperature)`` -> scalar tensor: the symmetric InfoNCE loss."""
@@ -124,6 +156,7 @@ def info_nce(fn):
     d[0] = q[0] + 0.1 * d[0]                                                    # one clearly matching pair
     t = 0.1
     want = float(contrastive.info_nce(q, d, t))
+    want_grads = _reference_gradients(lambda a, b: contrastive.info_nce(a, b, t), q, d)
     wrong = _nce_variants(q, d, t)
     got, (q_after, d_after, _) = call_on_copies(fn, q, d, t)
     returned(got, "info_nce", "did you forget `return loss`?")
@@ -132,14 +165,9 @@ def info_nce(fn):
     value = scalar(got, "info_nce", one="the loss should be ONE number (the mean over the batch), got shape {shape}",
                    finite="the loss is {value}: check the temperature and the log-softmax")
     if np.isclose(value, want, atol=1e-4):
-        # Training needs the gradient of the loss with respect to q and d. The graph itself cannot be inspected when
-        # grading (a returned tensor arrives as data), but whether the loss requires a gradient does: a loss built
-        # from q and d with torch operations requires one exactly when q or d does.
         if is_torch(got) and got.requires_grad:         # neither q nor d required a gradient in the first call
             raise CheckFailed(NO_GRADIENT_LEAF)
-        for name in ("q", "d"):                         # a gradient must reach both the queries and the documents
-            again = fn(q.clone().requires_grad_(name == "q"), d.clone().requires_grad_(name == "d"), t)
-            expect(is_torch(again) and again.requires_grad, NO_GRADIENT[name])
+        _expect_gradients(fn, (q, d, t), value, want_grads, NO_GRADIENT)
         t2 = 0.5                                                        # the temperature is an argument, not 0.1
         other = scalar(fn(q.clone(), d.clone(), t2), "info_nce")
         if np.isclose(other, value, atol=1e-4):
@@ -541,6 +569,8 @@ def matryoshka_loss(fn):
     q[:, 8:] *= 4                                               # the tail dominates the full norm: prefixes need
     dims, weights, t = (4, 8, 16), (1.0, 0.5, 2.0), 0.1        # their own normalisation
     want = float(contrastive.matryoshka_loss(q, d, dims=dims, weights=weights, temperature=t))
+    want_grads = _reference_gradients(
+        lambda a, b: contrastive.matryoshka_loss(a, b, dims=dims, weights=weights, temperature=t), q, d)
     wrong = _matryoshka_variants(q, d, dims, weights, t)
     got, (q_after, d_after, *_) = call_on_copies(fn, q, d, dims, weights, t)
     returned(got, "matryoshka_loss", "did you forget `return loss`?")
@@ -555,10 +585,9 @@ def matryoshka_loss(fn):
         expect(not is_torch(got) or got.dim() == 0,
                f"return a 0-dimensional tensor (a scalar), not one of shape {tuple(getattr(got, 'shape', ()))}: "
                "a sum of the weighted prefix losses already is one")
-        again = fn(q.clone().requires_grad_(True), d.clone().requires_grad_(True), dims, weights, t)
-        expect(is_torch(again) and again.requires_grad,
-               "no gradient flows back to q and d: build the loss with torch operations (no .item(), no numpy, "
-               "no float())")
+        missing = ("no gradient flows back to q and d: build the loss with torch operations (no .item(), no numpy, "
+                   "no float())")
+        _expect_gradients(fn, (q, d, dims, weights, t), value, want_grads, {"q": missing, "d": missing})
         dims2, weights2 = (2, 8), (3.0, 1.0)                    # arguments, not constants; the last may be < D
         other = scalar(fn(q.clone(), d.clone(), dims2, weights2, t), "matryoshka_loss")
         want2 = float(contrastive.matryoshka_loss(q, d, dims=dims2, weights=weights2, temperature=t))
