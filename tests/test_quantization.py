@@ -73,7 +73,7 @@ def _tied_codes(n, nbytes, seed):
     return codes ^ np.packbits(flips, axis=1)
 
 
-@pytest.mark.parametrize("nbytes", [48, 8, 16, 24, 9, 10, 2])    # 6, 1, 2, 3 words; 9, 10, 2 bytes read bytewise
+@pytest.mark.parametrize("nbytes", [48, 8, 16, 24, 64, 9, 10, 2, 33])   # 6, 1, 2, 3, 8 words; the rest bytewise
 @pytest.mark.parametrize("n_queries", [1, 3, 30])                 # row-wise scan (< COLUMNS_FROM) and transposed
 def test_hamming_search_equals_the_stable_sort_of_the_definition(monkeypatch, nbytes, n_queries):
     monkeypatch.setattr(qz, "BLOCK", 37)                          # many blocks and a ragged last one

@@ -108,12 +108,20 @@ def _columns(words: np.ndarray) -> np.ndarray:
     return columns
 
 
-def _distances_by_columns(q: np.ndarray, columns: np.ndarray, dist: np.ndarray, xor, bits) -> np.ndarray:
-    """One query's (words,) distances to every code, word by word on the transposed codes, into ``dist`` (n,):
-    three passes per word (XOR, count, add) into the reused buffers ``xor`` and ``bits``."""
-    dist[:] = 0
-    for w in range(len(columns)):
-        np.add(dist, np.bitwise_count(np.bitwise_xor(columns[w], q[w], out=xor), out=bits), out=dist)
+def _distances_by_columns(q: np.ndarray, columns: np.ndarray, dist: np.ndarray, xor, bits, part) -> np.ndarray:
+    """The Hamming distances (n,) of one query ``q`` (words,) to every code, into ``dist``, word by word on the
+    transposed codes ``columns`` (words, n); ``xor``, ``bits`` and ``part`` are reused (n,) buffers. The counts of a
+    few words still fit in a byte (3 x 64 bits <= 255), so they are added as bytes first, the cheapest additions,
+    and only their sum goes into ``dist``."""
+    per_byte = 255 // (8 * columns.itemsize)                     # 3 words of 64 bits, or 31 single bytes
+    for first in range(0, len(columns), per_byte):
+        np.bitwise_count(np.bitwise_xor(columns[first], q[first], out=xor), out=part)
+        for w in range(first + 1, min(first + per_byte, len(columns))):
+            np.add(part, np.bitwise_count(np.bitwise_xor(columns[w], q[w], out=xor), out=bits), out=part)
+        if first == 0:
+            dist[:] = part
+        else:
+            np.add(dist, part, out=dist)
     return dist
 
 
@@ -152,9 +160,10 @@ def _each_query(query_codes: np.ndarray, codes: np.ndarray):
             yield _distances_by_rows(q, words, dist)
         return
     columns = _columns(words)
-    xor, bits = np.empty(len(words), dtype=words.dtype), np.empty(len(words), dtype=np.uint8)
+    xor = np.empty(len(words), dtype=words.dtype)
+    bits, part = np.empty(len(words), dtype=np.uint8), np.empty(len(words), dtype=np.uint8)
     for q in q_words:
-        yield _distances_by_columns(q, columns, dist, xor, bits)
+        yield _distances_by_columns(q, columns, dist, xor, bits, part)
 
 
 def _check_codes(query_codes, codes) -> tuple[np.ndarray, np.ndarray]:
