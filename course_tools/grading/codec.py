@@ -134,7 +134,7 @@ def _write_tensor(x, w, depth) -> dict:
         data = data.float()  # numpy has no bfloat16: sent as float32 (exact), turned back on arrival
     out = {"k": w.array(data.contiguous().numpy()), "dtype": dtype, "requires_grad": bool(x.requires_grad),
            "param": isinstance(x, torch.nn.Parameter)}
-    if x.grad is not None and depth < MAX_DEPTH:
+    if x.is_leaf and x.grad is not None and depth < MAX_DEPTH:   # only a leaf keeps .grad (asking a non-leaf warns)
         out["grad"] = {"t": "tensor", **_write_tensor(x.grad, w, depth + 1)}
     return out
 
