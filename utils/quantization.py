@@ -1,4 +1,4 @@
-"""Shrinking embeddings for a vector database (notebook 11, section 7): float16, int8, binary, and rescoring.
+"""Shrinking embeddings for a vector database (notebook 11, section 5): float16, int8, binary, and rescoring.
 
 A 384-dim float32 vector takes 1,536 bytes; 100 million of them take 154 GB. Each step below trades exactness for
 memory:
