@@ -78,22 +78,26 @@ def collect(runs_dir: Path, threads: int) -> dict:
 
 
 def plot(result: dict, path: Path) -> None:
-    """Validation curves of every run (one colour per variant, one line style per seed)."""
+    """Validation curves of every run (one colour per variant, one line per seed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 4.2))
+    labelled = set()
     for r in result["runs"]:
         c = f"C{list(VARIANTS).index(r['variant'])}"
-        label = f"{LABELS[r['variant']]}, seed {r['seed']} ({r['parameters']:,} parameters)"
+        label = None if r["variant"] in labelled else f"{LABELS[r['variant']]} ({r['parameters']:,} parameters)"
+        labelled.add(r["variant"])
         for a in (ax, zoom):
-            a.plot(r["val_step"], r["val_loss"], "o-" if r["seed"] == 0 else "s--", ms=3, color=c, label=label)
+            a.plot(r["val_step"], r["val_loss"], "o-", ms=2.5, lw=1, alpha=0.8, color=c, label=label)
     steps = result["train_config"]["steps"]
-    ax.set(xlabel="optimizer step", ylabel="validation cross-entropy (nats / token)",
-           title="every run: 4 layers, d = 96, 1,000 steps of 32 x 64 tokens")
+    seeds = len({r["seed"] for r in result["runs"]})
+    fig.suptitle(f"tiny GPT ablation: 4 layers, d = 96, {steps:,} steps of 32 x 64 tokens, {seeds} seeds per variant "
+                 "(one line each)", fontsize=11)
+    ax.set(xlabel="optimizer step", ylabel="validation cross-entropy (nats / token)", title="every evaluation")
     zoom.set(xlabel="optimizer step", xlim=(steps * 0.45, steps + 20), ylim=_zoom_limits(result, steps * 0.45),
              title="the last half, zoomed in")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
