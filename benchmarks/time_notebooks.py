@@ -53,6 +53,7 @@ def cell_seconds(cell) -> float:
 
 
 def _spin() -> None:
+    os.setsid()            # a session of its own, like another program: Linux's autogroup shares the CPU by session
     while True:
         pass
 
