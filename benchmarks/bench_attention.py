@@ -39,6 +39,8 @@ import torch.nn.functional as F
 
 from utils.attention import blockwise_attention, scaled_dot_product_attention
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 HEADS, HEAD_DIM = 8, 64
 BLOCK = 128
 
@@ -117,6 +119,7 @@ def main() -> None:
     parser.add_argument("--naive-max", type=int, default=1024, help="run the naive loop up to this T")
     args = parser.parse_args()
     torch.manual_seed(0)
+    print(describe())
     lengths = [128, 256, 512, 1024] + ([] if args.quick else [2048, 4096])
     print(f"attention, 1 x {HEADS} heads x T x {HEAD_DIM}, float32, device={args.device}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")

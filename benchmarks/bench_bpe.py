@@ -32,6 +32,8 @@ import time
 from utils.bpe import GPT2_PATTERN, train_bpe, train_bpe_reference
 from utils.real_tokenizers import bytes_to_unicode
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 
 def wordnet_text(n_bytes: int) -> str:
     """The first ~n_bytes of WordNet's glosses (noun, verb, adj, adv definitions in file order), one per line."""
@@ -137,6 +139,7 @@ def main() -> None:
     parser.add_argument("--encode-vocab", type=int, default=1000, help="vocabulary of the encoding table")
     parser.add_argument("--only-encode", action="store_true", help="only the encoding-throughput table")
     args = parser.parse_args()
+    print(describe())
     if args.only_encode:
         encoding_table(wordnet_text(int(args.mb * 1e6)), args.encode_vocab, args.repeats)
         return

@@ -24,6 +24,8 @@ from utils import clip, scenes
 from utils.pooling import mean_pool
 from utils.vision import positions_2d
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 
 class PlainCLIP(nn.Module):
     """The same computation written only with torch.nn's own layers."""
@@ -61,6 +63,7 @@ def rate(model, X, caps, steps=20, batch=128) -> float:
 def main() -> None:
     _, X, caps = clip.scene_data(512, seed=0)
     tok = clip.CaptionTokenizer(caps)
+    print(describe("1 then 2 (the threads column), 1 for training"))
     print(f"{datetime.date.today()} | CPython {platform.python_version()} | torch {torch.__version__} | "
           f"{platform.machine()} | batch 128")
     print(f"{'model':34} | {'threads':>7} | {'params':>7} | {'pairs/s':>8}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -31,6 +30,8 @@ import numpy as np
 import torch
 
 from utils import contrastive, embedding_eval, retrieval
+
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed and stored
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "contrastive_settings" / "results.json"
 TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -62,6 +63,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    machine = describe(args.threads)
+    print(machine, flush=True)
     setting = contrastive.static_pair_setting()
     rows, ref_hits = [], None
     plan = [("temperature", t, REF_BATCH, STEPS) for t in TEMPERATURES]
@@ -84,7 +87,7 @@ def main(argv=None) -> int:
     result = {
         "command": "python benchmarks/bench_contrastive_settings.py",
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads",
+        "machine": machine,
         "setting": {"model": f"linear map 384 -> {DIM_OUT} on frozen static MiniLM vectors", "pairs": 20000,
                     "lr": LR, "queries": len(setting["gold"]), "documents": len(setting["documents"]),
                     "seeds": args.seeds, "reference": {"temperature": REF_T, "batch_size": REF_BATCH,

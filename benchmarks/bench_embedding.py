@@ -20,6 +20,8 @@ import torch
 
 from utils import embedding as emb_ref
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 V, D = 30_522, 384
 
 
@@ -53,6 +55,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    print(describe(args.threads or None))
     E = torch.randn(V, D, device=args.device)                 # (V, D)
     print(f"table {V:,} x {D} fp32 on {args.device}; torch {torch.__version__}; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads")

@@ -30,15 +30,7 @@ import torch
 from utils import contrastive, minilm
 from utils.gpt_embedder import training_pairs
 
-
-def cpu_flags() -> str:
-    """The SIMD flags that decide torch's CPU kernels (AVX2 / AVX-512 / AMX), from /proc/cpuinfo when there is one."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
-    keep = sorted(f for f in set(flags) if f.startswith(("avx2", "avx512", "amx")))
-    return ", ".join(keep) or "no AVX2"
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
 
 
 def main(argv=None) -> int:
@@ -104,9 +96,9 @@ def main(argv=None) -> int:
             step()
             times[name].append(time.perf_counter() - start)
 
+    print(describe(args.threads))
     print(f"{datetime.date.today()} | {platform.machine()} | {os.cpu_count()} CPUs, {args.threads} torch threads | "
           f"CPython {platform.python_version()} | torch {torch.__version__} | sentence-transformers {st_version}")
-    print(f"CPU flags: {cpu_flags()}")
     print(f"one step on MiniLM: {args.batch} WordNet pairs, {n_tokens} real tokens (both columns), "
           f"median of {args.steps} steps after {args.warmup} warm-up steps each")
     print(f"loss on the same embeddings: ours {ours_value:.5f}, sentence-transformers {ref_value:.5f}\n")

@@ -29,6 +29,7 @@ import time
 
 import torch
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
 
 CLOCK = time.perf_counter                   # --clock cpu: time.process_time
 
@@ -171,6 +172,7 @@ def main() -> None:
         CLOCK = time.process_time
     if a.threads:
         torch.set_num_threads(a.threads)
+    print(describe(a.threads or None))
     for kind in (["gpt2", "modern"] if a.model == "both" else [a.model]):
         bench(kind, a)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +31,8 @@ import torch
 
 from utils import train_gpt
 from utils.gpt import GPT, GPTConfig
+
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed and stored
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "tiny_gpt" / "ablation.json"
@@ -66,8 +67,7 @@ def collect(runs_dir: Path, threads: int) -> dict:
     result = {
         "command": "python benchmarks/bench_gpt_ablation.py",
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {threads} thread(s) per run; CPU flags: "
-                   + " ".join(sorted(train_gpt.cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})),
+        "machine": describe(f"{threads} per run"),      # the machine that merged the runs; each run names its own
         "train_config": {k: v for k, v in vars(TRAIN).items() if k != "seed"},
         "final_eval_tokens": FINAL_EVAL_BATCHES * TRAIN.batch_size * GPTConfig().block_size,
         "runs": runs,
@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--collect", action="store_true", help="merge the runs into the committed files")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    machine = describe(f"{args.threads} per run")
+    print(machine, flush=True)
     if args.collect:
         result = collect(args.runs, args.threads)
         for r in result["runs"]:
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
     args.runs.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for variant in args.only:
-            r = run(variant, seed, tokenizer, train_ids, val_ids)
+            r = {**run(variant, seed, tokenizer, train_ids, val_ids), "machine": machine}
             (args.runs / f"{variant}_seed{seed}.json").write_text(json.dumps(r) + "\n")
             print(f"{variant:8s} seed {seed}  final validation {r['final_val_loss']:.3f}  {r['seconds']:.0f} s",
                   flush=True)

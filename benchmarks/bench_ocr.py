@@ -29,6 +29,8 @@ from pathlib import Path
 from utils import ocr
 from utils.rag import corpus
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 PIP_PACKAGES = {"rapidocr": ("rapidocr_onnxruntime", "onnxruntime", "cv2", "opencv_python.libs", "shapely",
                              "shapely.libs", "pyclipper", "flatbuffers")}
 DEBIAN_PACKAGES = {"tesseract": ("tesseract-ocr", "tesseract-ocr-eng", "tesseract-ocr-osd", "libtesseract5",
@@ -66,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=6)
     args = parser.parse_args()
+    print(describe())
     texts = pages(args.pages)
     images = [ocr.render_page(t, seed=i) for i, t in enumerate(texts)]
     status = ocr.engine_status()

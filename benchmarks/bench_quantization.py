@@ -39,6 +39,8 @@ from utils import quantization as qz  # noqa: E402
 from utils.train_gpt import cpu_flags  # noqa: E402
 from utils.word2vec.cache import CACHE_DIR  # noqa: E402
 
+from machine import describe  # noqa: E402  (the machine's two lines, printed before the table)
+
 K = 10
 SHORTLISTS = (100, 200, 300, 400, 500, 1000)
 OUT = Path(__file__).resolve().parent.parent / "data" / "quantization" / "results.json"
@@ -193,6 +195,7 @@ def main(argv=None) -> int:
                  f"trained in {t_train:.1f} s"))
 
     info = machine()
+    print(describe("faiss 1"))
     print(f"{datetime.date.today()} | {info['python']} | numpy {info['numpy']} | faiss {info['faiss']} | "
           f"1 thread (OMP_NUM_THREADS={info['threads']['OMP_NUM_THREADS']}, faiss {info['threads']['faiss']}) "
           f"of {info['cpus']} CPUs")

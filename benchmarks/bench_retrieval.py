@@ -26,6 +26,8 @@ import torch
 
 from utils.retrieval import FaissIndex, VectorIndex
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 K = 10
 
 
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[16, 64, 256], help="HNSW efSearch values to try")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node (default 32)")
     args = parser.parse_args()
+    print(describe(f"faiss {args.threads}"))
     kinds = ["clustered", "gaussian"] if args.data == "both" else [args.data]
     for kind in kinds:
         run(kind, args.n, args.dim, args.queries, args.threads, args.ef, args.hnsw_m)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_retrieval import make_data, numpy_top_k  # same data and exact search as notebook 07's benchmark
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
 
 K = 10
 
@@ -129,6 +130,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n, n_queries = (10_000, 100) if args.quick else (args.n, args.queries)
     threads = os.environ.get("OMP_NUM_THREADS", "all")
+    print(describe())
     X, Q = make_data("clustered", n, n_queries, 384)
     tmp = Path(tempfile.mkdtemp(prefix="bench-vectordb-"))
     try:

@@ -17,6 +17,8 @@ import torch
 
 from utils import vectors as vec
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 
 def pairwise_cosine_loop(X: np.ndarray) -> np.ndarray:
     """One cosine at a time with two nested Python loops (norms precomputed, so only the loop is slow)."""
@@ -54,6 +56,7 @@ def main() -> None:
 
     from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 
+    print(describe(), flush=True)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.n, args.dim))                       # (n, dim) float64
     X_t = torch.from_numpy(X)

@@ -39,6 +39,8 @@ import torch
 from utils import word2vec as w2v
 from utils.wordnet import gloss_corpus
 
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
+
 
 def load_average() -> str:
     try:
@@ -120,6 +122,7 @@ def main() -> None:
     import gensim
 
     settings = {**w2v.COURSE_SETTINGS, "lr": args.lr}
+    print(describe(f"gensim {args.workers} worker(s)"))
     print(f"# word2vec benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, load average {load_average()} | torch {torch.__version__}, gensim "
           f"{gensim.__version__}")

@@ -14,11 +14,12 @@ import argparse
 import datetime
 import multiprocessing
 import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe  # this machine's CPU, flags, cores, versions and threads, printed before the table
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 60.0
@@ -76,8 +77,8 @@ def main(argv=None) -> int:
     spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.load)]
     for p in spinners:
         p.start()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.load} busy processes beside")
+    print(describe(f"{args.threads} for torch/BLAS in each notebook" if args.threads else None))
+    print(f"{args.load} busy processes beside the notebooks")
     print(f"{'notebook':48s} {'seconds':>8s} {'budget':>7s} {'slowest cell':>14s}")
     worst = 0.0
     try:
