@@ -8,10 +8,9 @@ The architecture is GPT-2's, exactly, so :meth:`GPT.from_gpt2` can copy the weig
                                    x = x + mlp(ln_2(x))    Linear(d, 4d) -> GELU -> Linear(4d, d)
                -> ln_f -> x @ wte.T                                         logits: (B, T, vocab)
 
-The output head is *tied* to the token embedding: the same (vocab, d) matrix turns ids into vectors at the bottom
-and vectors into scores over the vocabulary at the top (``tie_head=False`` gives the head its own matrix).
-``positions="rope"`` drops ``wpe`` and rotates queries and keys instead (utils.positional.apply_rope);
-``positions="none"`` gives the model no position signal at all: only the causal mask tells it how far in it is.
+The output head is *tied* to the token embedding: one (vocab, d) matrix turns ids into vectors at the bottom and
+vectors into scores at the top (``tie_head=False``: a matrix of its own). ``positions="rope"`` rotates queries and
+keys instead of adding ``wpe`` (utils.positional.apply_rope); ``positions="none"`` leaves only the causal mask.
 
 :func:`generate` samples new tokens (greedy, temperature, top-k, top-p) with or without a **KV cache**: each layer
 keeps the keys and values of the tokens already seen, so one new token costs one row of work instead of the whole
@@ -208,8 +207,7 @@ class GPT(nn.Module):
         for i, block in enumerate(self.h):
             x, kv = block(x, None if past is None else past[i])
             cache.append(kv)
-        head = self.wte.weight if self.lm_head is None else self.lm_head.weight  # (vocab, d) either way
-        logits = self.ln_f(x) @ head.T                                       # (B, T, vocab)
+        logits = self.ln_f(x) @ (self.wte if self.lm_head is None else self.lm_head).weight.T  # (B, T, vocab)
         return (logits, cache) if return_cache else logits
 
     @classmethod
