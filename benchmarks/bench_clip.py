@@ -10,6 +10,7 @@ after 3 warm-up steps. Also printed: the notebook's quality figures for the mode
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import platform
 import statistics
@@ -60,7 +61,8 @@ def rate(model, X, caps, steps=20, batch=128) -> float:
     return statistics.median(clip.throughput(model, X, caps, batch_size=batch, steps=steps) for _ in range(3))
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)   # no options; --help explains
     _, X, caps = clip.scene_data(512, seed=0)
     tok = clip.CaptionTokenizer(caps)
     print(describe("1 then 2 (the threads column), 1 for training"))
