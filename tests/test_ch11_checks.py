@@ -69,6 +69,9 @@ def test_info_nce():
     assert_rejects(ch11.info_nce, lambda q, d, t: F.cross_entropy(F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
                                                                   / t, torch.arange(len(q)), reduction="none"),
                    match="ONE number")
+    for shape in ((1,), (1, 1)):                                         # the task asks for a 0-dimensional tensor
+        assert_rejects(ch11.info_nce, lambda q, d, t, shape=shape: _nce(q, d, t).reshape(shape),
+                       match="0-dimensional tensor")
 
 
 def test_info_nce_rejects_a_loss_no_gradient_reaches():

@@ -161,7 +161,9 @@ def next_token_loss(fn):
     got = as_tensor(got, "next_token_loss")
     if got.numel() != 1:
         raise CheckFailed(f"return one number (the mean loss), got shape {tuple(got.shape)}")
-    got = got.reshape(())
+    if got.dim() != 0:
+        raise CheckFailed(f"return a 0-d tensor (a scalar), not one of shape {tuple(got.shape)}: F.cross_entropy's "
+                          "mean already is one")
 
     def ce(lg, tg, reduction="mean"):
         return F.cross_entropy(lg.reshape(-1, V), tg.reshape(-1), reduction=reduction).double()

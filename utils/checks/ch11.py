@@ -167,6 +167,9 @@ def info_nce(fn):
     if np.isclose(value, want, atol=1e-4):
         if is_torch(got) and got.requires_grad:         # neither q nor d required a gradient in the first call
             raise CheckFailed(NO_GRADIENT_LEAF)
+        expect(not is_torch(got) or got.dim() == 0,
+               f"return a 0-dimensional tensor (a scalar), not one of shape {tuple(getattr(got, 'shape', ()))}: "
+               "the mean of the two cross-entropies already is one")
         _expect_gradients(fn, (q, d, t), value, want_grads, NO_GRADIENT)
         t2 = 0.5                                                        # the temperature is an argument, not 0.1
         other = scalar(fn(q.clone(), d.clone(), t2), "info_nce")
