@@ -69,6 +69,11 @@ def test_info_nce():
     assert_rejects(ch11.info_nce, lambda q, d, t: F.cross_entropy(F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
                                                                   / t, torch.arange(len(q)), reduction="none"),
                    match="ONE number")
+    assert_rejects(ch11.info_nce, lambda q, d, t: (F.cross_entropy((F.normalize(q, dim=-1) @ F.normalize(d, dim=-1).T
+                                                                   / t).softmax(-1), torch.arange(len(q)))
+                                                  + F.cross_entropy((F.normalize(d, dim=-1) @ F.normalize(q, dim=-1).T
+                                                                     / t).softmax(-1), torch.arange(len(q)))) / 2,
+                   match="softmax before F.cross_entropy")
     for shape in ((1,), (1, 1)):                                         # the task asks for a 0-dimensional tensor
         assert_rejects(ch11.info_nce, lambda q, d, t, shape=shape: _nce(q, d, t).reshape(shape),
                        match="0-dimensional tensor")
@@ -398,6 +403,14 @@ def _normalised_then_cut(q, d, dims, weights, t):
 
 def _mrl_flag_copied(q, d, dims, w, t):
     return torch.tensor(_mrl(q, d, dims, w, t).item(), requires_grad=q.requires_grad or d.requires_grad)
+
+
+def test_matryoshka_loss_names_a_mean_over_the_prefixes_and_a_one_sided_loss():
+    assert_rejects(ch11.matryoshka_loss, lambda q, d, dims, w, t: _mrl(q, d, dims, w, t) / len(dims),
+                   match="divided by the number of prefixes")
+    assert_rejects(ch11.matryoshka_loss,
+                   lambda q, d, dims, w, t: sum(wi * _nce(q[:, :m], d[:, :m], t, cols=False) for m, wi in zip(dims, w)),
+                   match="softmax over the rows only")
 
 
 def test_matryoshka_loss_compares_the_gradients_with_the_references():

@@ -100,6 +100,8 @@ def _nce_variants(q, d, t):
         "half of one direction": float(one_way + other_way / 2),
         "half of the other direction": float(one_way / 2 + other_way),
         "summed over the batch": float((one_way + other_way) / 2 * len(q)),
+        "softmax first": float((F.cross_entropy(logits.softmax(-1), labels)
+                                + F.cross_entropy(logits.T.softmax(-1), labels)) / 2),
     }
 
 
@@ -197,6 +199,8 @@ def info_nce(fn):
         "only d normalised": "only d was normalised: normalise the rows of q too, so the logits are cosines",
         "no temperature": "the temperature is missing: divide the cosines by it",
         "summed directions": "you summed the two directions: the symmetric loss is their MEAN, (rows + columns) / 2",
+        "softmax first": "you applied softmax before F.cross_entropy: it takes the raw logits and applies the "
+                         "log-softmax itself",
         "half of one direction": "only one of the two directions was halved (a + b / 2 divides b alone): put the sum "
                                  "in brackets, (rows + columns) / 2",
         "half of the other direction": "only one of the two directions was halved (a / 2 + b): put the sum in "
@@ -556,6 +560,9 @@ def _matryoshka_variants(q, d, dims, weights, t):
         "full vector only": float(np.sum(w) * nce(q, d)),
         "multiplied": float(np.dot(w, [float(contrastive.info_nce(q[:, :m], d[:, :m], 1 / t)) for m in dims])),
         "largest prefix only": float(w[-1] * per[-1]),
+        "divided by the count": float(np.dot(w, per) / len(dims)),
+        "one direction": float(np.dot(w, [float(contrastive.info_nce(q[:, :m], d[:, :m], t, symmetric=False))
+                                          for m in dims])),
     }
 
 
@@ -615,6 +622,10 @@ def matryoshka_loss(fn):
         "multiplied": "temperature multiplied instead of divided: logits = cosines / temperature",
         "largest prefix only": "only the last (largest) prefix counts: loop over every m in dims and add up the "
                                "weighted losses",
+        "divided by the count": "you divided by the number of prefixes: the Matryoshka loss is the weighted SUM of "
+                                "the prefix losses, sum(w * loss_m)",
+        "one direction": "each prefix's loss took the softmax over the rows only: use 11.2's symmetric InfoNCE (or "
+                         "contrastive.info_nce), the mean of the rows' and the columns' cross-entropy",
     }
     for name, value_wrong in wrong.items():
         if np.isfinite(value_wrong) and np.isclose(value, value_wrong, atol=1e-4):
