@@ -111,6 +111,7 @@ def test_next_token_loss():
     (lambda lg, ids: F.cross_entropy(lg[:-1].reshape(-1, lg.shape[-1]), ids[1:].reshape(-1)), "batch axis"),
     (lambda lg, ids: F.cross_entropy(lg[:, :-2].reshape(-1, lg.shape[-1]), ids[:, 2:].reshape(-1)), "by two"),
     (lambda lg, ids: loss(lg, ids) * 2, "wrong value, and none of the usual mistakes"),
+    (lambda lg, ids: -torch.log_softmax(lg[:, :-1], dim=1).gather(2, ids[:, 1:, None]).mean(), "time axis"),
     (lambda lg, ids: loss(lg, ids).reshape(1), r"0-d tensor .*shape \(1,\)"),      # the task asks for a 0-d tensor
     (lambda lg, ids: loss(lg, ids).reshape(1, 1), r"0-d tensor .*shape \(1, 1\)"),
     # the right value in a new tensor that only copies the logits' requires_grad flag: no gradient reaches them

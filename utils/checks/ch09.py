@@ -188,6 +188,10 @@ def next_token_loss(fn):
     if _close(got, ce(torch.softmax(logits[:, :-1], -1), ids[:, 1:])):
         raise CheckFailed("you applied softmax before cross_entropy, which applies log-softmax itself: pass raw "
                           "logits")
+    time_axis = -torch.log_softmax(logits[:, :-1], dim=1).gather(2, ids[:, 1:, None]).mean().double()
+    if _close(got, time_axis):
+        raise CheckFailed("the log-softmax ran over the time axis (dim=1): each position's probabilities are over the "
+                          "vocabulary, the LAST axis (dim=-1)")
     if _close(got, -want):
         raise CheckFailed("the sign is flipped: the loss is the NEGATIVE log-probability of the right token")
     expect(_close(got, want), "wrong value, and none of the usual mistakes (no shift, the wrong direction or axis, "
