@@ -344,6 +344,19 @@ def test_samples_during_a_run_do_not_change_it():
         train(_model(), _data(), _data(), cfg, progress=False, sample_at=(3,))
 
 
+def test_a_resumed_run_can_add_samples(tmp_path):
+    from utils.bpe import train_bpe
+    text = " ".join(f"dog: a {w} animal {i}" for i, w in enumerate(["tame", "wild", "small", "big"] * 30))
+    tok = train_bpe(text, 270)
+    ids = torch.tensor(tok.encode(text))
+    cfg = TrainConfig(steps=6, batch_size=4, eval_every=3, warmup_steps=1)
+    model = _model(vocab_size=270)
+    train(model, ids, ids, cfg, checkpoint=tmp_path / "ckpt.pt", progress=False, stop_after=3)   # no samples
+    history = train(model, ids, ids, cfg, checkpoint=tmp_path / "ckpt.pt", resume=True, progress=False,
+                    tokenizer=tok, sample_at=(0, 6))
+    assert sorted(history["samples"]) == [6] and len(history["step"]) == 6   # step 0 was before this part
+
+
 def test_the_command_offers_no_positions_and_an_untied_head():
     parser = train_gpt._parser()
     model_cfg, _ = train_gpt.configs_from_args(parser.parse_args(["--positions", "none", "--no-tie-head"]))

@@ -414,16 +414,16 @@ def train(model, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfi
     optimizer = make_optimizer(model, cfg)
     scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
     sampler = torch.Generator().manual_seed(cfg.seed + 1000 * rank)                     # each process its own data
+    if sample_at and tokenizer is None:
+        raise ValueError("sample_at needs the tokenizer (tokenizer=...) to write the samples as text")
     history = {"step": [], "train_loss": [], "lr": [], "val_step": [], "val_loss": []}
-    if sample_at:
-        if tokenizer is None:
-            raise ValueError("sample_at needs the tokenizer (tokenizer=...) to write the samples as text")
-        history["samples"] = {}
     start = 0
     if resume:
         state = load_checkpoint(checkpoint, model, optimizer, scaler, map_location=device)
         start, history = state["step"], state["history"]
         sampler.set_state(state["sampler"])
+    if sample_at:
+        history.setdefault("samples", {})          # a resumed run keeps the samples it already wrote
     micro = cfg.batch_size // cfg.accum_steps
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     began = time.perf_counter()
